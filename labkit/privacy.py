@@ -1,0 +1,61 @@
+"""Stable pseudonyms for annotator ids: a keyed hash (HMAC-SHA256), so the same person gets the same
+pseudonym in every report while nobody without the key can reverse or recompute it.
+
+The key comes from the environment variable ``LABKIT_PSEUDONYM_KEY`` or from a key file kept outside
+any output folder (default ``~/.config/labkit/pseudonym.key``, created with mode 0600 on first use).
+It is never written into a report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+import pandas as pd
+
+ENV_KEY = "LABKIT_PSEUDONYM_KEY"
+DEFAULT_KEY_FILE = Path("~/.config/labkit/pseudonym.key")
+
+
+def load_key(key_file: str | os.PathLike[str] | None = None, *, create: bool = True) -> bytes:
+    """The pseudonym key: ``$LABKIT_PSEUDONYM_KEY``, else the key file (created if missing)."""
+    env = os.environ.get(ENV_KEY)
+    if env:
+        return env.encode("utf-8")
+    path = Path(key_file or os.environ.get("LABKIT_PSEUDONYM_KEY_FILE") or DEFAULT_KEY_FILE).expanduser()
+    if path.exists():
+        return path.read_bytes().strip()
+    if not create:
+        raise FileNotFoundError(f"no pseudonym key: set {ENV_KEY} or create {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32).encode("ascii")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key + b"\n")
+    return key
+
+
+def pseudonym(annotator_id: str, key: bytes, *, prefix: str = "A-") -> str:
+    """``A-`` plus 8 hex digits of HMAC-SHA256(key, id): stable, not reversible without the key."""
+    digest = hmac.new(key, str(annotator_id).encode("utf-8"), hashlib.sha256).hexdigest()
+    return prefix + digest[:8]
+
+
+def pseudonymize(table: pd.DataFrame, key: bytes, columns: tuple[str, ...] = ("annotator_id",)) -> pd.DataFrame:
+    """A copy of ``table`` whose id columns carry pseudonyms (categoricals renamed, codes unchanged)."""
+    out = table.copy()
+    for col in columns:
+        if col not in out.columns:
+            continue
+        s = out[col]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            names = [pseudonym(c, key) for c in s.cat.categories]
+            if len(set(names)) != len(names):  # 32-bit collision: vanishingly rare, never silent
+                raise ValueError("pseudonym collision; use a different key")
+            out[col] = s.cat.rename_categories(names)
+        else:
+            out[col] = s.map(lambda v: v if pd.isna(v) else pseudonym(v, key))
+    return out

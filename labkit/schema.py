@@ -1,0 +1,410 @@
+"""The canonical label table: one row per judgement. The schema lives here and only here.
+
+Every importer produces this table; validation, statistics, calibration, governance and reports read
+it. Ids are pandas categoricals, so statistics use their integer codes and never re-factorize strings.
+
+=================  ======================  ==========================================================
+column             dtype                   meaning (default when the input does not carry it)
+=================  ======================  ==========================================================
+item_id            category (str)          the thing being labeled (required)
+annotator_id       category (str)          who (or which model) made the judgement (required)
+task               category (str)          the labeling question (``"default"``)
+label              category (str)          one label; a multi-label answer is several rows (required)
+guideline_version  category (str)          semver of the guideline worked under (missing)
+created_at         datetime64[ns, UTC]     when the judgement was made (missing)
+duration_s         float64                 seconds spent (NaN)
+confidence         float64                 self-reported or model score in [0, 1] (NaN)
+source             category human|model    automated pre-labels are kept apart (``"human"``)
+stage              category                label | review | adjudication (``"label"``)
+slice              category (str)          domain / stratum for stratified metrics (missing)
+=================  ======================  ==========================================================
+
+Import refuses (quarantines) only what cannot be represented in this typed table: a missing key, an
+unparseable timestamp, a non-numeric duration or confidence, an unknown source or stage. Values that
+are representable but break policy (negative durations, confidence 1.4, a label the guideline does not
+allow) are imported and caught by validation (:mod:`labkit.validation`), where they are reported.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labkit._atomic import atomic_path
+from labkit.errors import InputRefused, SchemaError
+
+ID_COLUMNS = ("item_id", "annotator_id", "task", "label", "guideline_version", "slice")
+SOURCES = ("human", "model")
+STAGES = ("label", "review", "adjudication")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str  # "category" | "datetime" | "float" | "enum"
+    required: bool
+    default: Any
+    doc: str
+    values: tuple[str, ...] = ()
+
+
+LABEL_COLUMNS: tuple[Column, ...] = (
+    Column("item_id", "category", True, None, "the thing being labeled"),
+    Column("annotator_id", "category", True, None, "who made the judgement"),
+    Column("task", "category", False, "default", "the labeling question"),
+    Column("label", "category", True, None, "one label per row"),
+    Column("guideline_version", "category", False, None, "guideline semver worked under"),
+    Column("created_at", "datetime", False, None, "UTC timestamp"),
+    Column("duration_s", "float", False, np.nan, "seconds spent"),
+    Column("confidence", "float", False, np.nan, "score in [0, 1]"),
+    Column("source", "enum", False, "human", "human or model", SOURCES),
+    Column("stage", "enum", False, "label", "label, review or adjudication", STAGES),
+    Column("slice", "category", False, None, "domain or stratum"),
+)
+LABEL_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in LABEL_COLUMNS)
+REQUIRED_LABEL_COLUMNS: tuple[str, ...] = tuple(c.name for c in LABEL_COLUMNS if c.required)
+
+GOLD_COLUMNS: tuple[Column, ...] = (
+    Column("item_id", "category", True, None, "the gold item"),
+    Column("task", "category", False, "default", "the labeling question"),
+    Column("label", "category", True, None, "the correct label"),
+    Column("guideline_version", "category", False, None, "guideline version the gold was decided under"),
+    Column("decided_by", "category", False, None, "who decided it"),
+    Column("rationale", "string", False, None, "why"),
+)
+GOLD_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in GOLD_COLUMNS)
+
+ITEM_COLUMNS: tuple[Column, ...] = (
+    Column("item_id", "category", True, None, "the item"),
+    Column("task", "category", False, "default", "the labeling question"),
+    Column("text", "string", False, None, "what the annotator saw"),
+    Column("slice", "category", False, None, "domain or stratum"),
+)
+
+#: Common names in exports, mapped to canonical columns (matched case-insensitively).
+ALIASES: dict[str, str] = {
+    # crowd-kit uses task for the item and worker for the annotator
+    "item": "item_id", "itemid": "item_id", "item_id": "item_id", "unit": "item_id", "unit_id": "item_id",
+    "example_id": "item_id", "doc_id": "item_id", "object_id": "item_id", "question_id": "item_id",
+    "orig_id": "item_id", "task_id": "item_id", "sample_id": "item_id",
+    "annotator": "annotator_id", "annotator_id": "annotator_id", "worker": "annotator_id",
+    "worker_id": "annotator_id", "user": "annotator_id", "user_id": "annotator_id", "rater": "annotator_id",
+    "rater_id": "annotator_id", "coder": "annotator_id", "labeler": "annotator_id", "labeler_id": "annotator_id",
+    "_annotator_id": "annotator_id", "completed_by": "annotator_id", "judge": "annotator_id",
+    "label": "label", "response": "label", "answer": "label", "value": "label", "category": "label",
+    "class": "label", "annotation": "label", "choice": "label",
+    "project": "task", "question": "task", "task_name": "task", "labeling_task": "task",
+    "guideline_version": "guideline_version", "guidelines_version": "guideline_version",
+    "guideline": "guideline_version", "schema_version": "guideline_version",
+    "created_at": "created_at", "timestamp": "created_at", "time": "created_at", "created": "created_at",
+    "submitted_at": "created_at", "date": "created_at",
+    "duration_s": "duration_s", "duration": "duration_s", "lead_time": "duration_s", "time_spent": "duration_s",
+    "seconds": "duration_s", "work_time_s": "duration_s",
+    "confidence": "confidence", "score": "confidence", "probability": "confidence",
+    "source": "source", "origin": "source", "stage": "stage", "phase": "stage",
+    "slice": "slice", "domain": "slice", "stratum": "slice", "segment": "slice",
+}
+# crowd-kit's long table is (task, worker, label) where "task" is the item. Handled in resolve_aliases.
+
+_SOURCE_ALIASES = {"human": "human", "annotator": "human", "person": "human", "model": "model",
+                   "prediction": "model", "prelabel": "model", "pre-label": "model", "machine": "model"}
+_STAGE_ALIASES = {"label": "label", "labeling": "label", "annotation": "label", "annotate": "label",
+                  "review": "review", "qa": "review", "adjudication": "adjudication", "adjudicate": "adjudication"}
+
+
+def resolve_aliases(columns: list[str]) -> dict[str, str]:
+    """Map input column names to canonical ones (``{input_name: canonical_name}``).
+
+    Canonical names win over aliases; the first alias seen for a canonical column wins. A
+    crowd-kit table (``task, worker, label`` with no item column) maps ``task`` to ``item_id``.
+    """
+    lowered = {c: c.strip().lower().replace(" ", "_").replace("-", "_") for c in columns}
+    mapping: dict[str, str] = {}
+    taken: set[str] = set()
+    for c, low in lowered.items():  # exact canonical names first
+        if low in LABEL_COLUMN_NAMES and low not in taken:
+            mapping[c] = low
+            taken.add(low)
+    crowdkit = "item_id" not in taken and "task" in lowered.values() and any(
+        ALIASES.get(low) == "annotator_id" for low in lowered.values())
+    for c, low in lowered.items():
+        if c in mapping:
+            if crowdkit and mapping[c] == "task":
+                mapping[c] = "item_id"
+                taken.discard("task")
+                taken.add("item_id")
+            continue
+        target = ALIASES.get(low)
+        if target and target not in taken:
+            mapping[c] = target
+            taken.add(target)
+    return mapping
+
+
+@dataclass
+class Conformed:
+    """A table conformed to a schema, plus the rows that could not be (with reasons)."""
+
+    table: pd.DataFrame
+    rejects: pd.DataFrame  # columns: row (position in input), field, value, reason
+    ignored_columns: list[str] = field(default_factory=list)
+
+
+def _as_category(values: pd.Series) -> pd.Series:
+    """Strings stripped, empty -> missing, as a categorical of str."""
+    s = values.astype("string").str.strip()
+    s = s.mask(s == "")
+    return s.astype("category")
+
+
+def _rejects_frame(rows: list[np.ndarray], fields: list[str], values: list[pd.Series], reasons: list[str]) -> pd.DataFrame:
+    parts = []
+    for r, f, v, why in zip(rows, fields, values, reasons):
+        if len(r):
+            parts.append(pd.DataFrame({"row": r, "field": f, "value": v.astype("string").to_numpy(), "reason": why}))
+    if not parts:
+        return pd.DataFrame({"row": pd.Series([], dtype="int64"), "field": pd.Series([], dtype="string"),
+                             "value": pd.Series([], dtype="string"), "reason": pd.Series([], dtype="string")})
+    out = pd.concat(parts, ignore_index=True)
+    out["field"] = out["field"].astype("string")
+    out["value"] = out["value"].astype("string")
+    out["reason"] = out["reason"].astype("string")
+    return out
+
+
+def _parse_times(raw: pd.Series) -> pd.Series:
+    """Parse timestamps to UTC: ISO strings, epoch seconds or epoch milliseconds."""
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        s = pd.to_datetime(raw, utc=True)
+        return s.astype("datetime64[ns, UTC]")
+    num = pd.to_numeric(raw, errors="coerce") if not pd.api.types.is_numeric_dtype(raw) else raw.astype("float64")
+    out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
+    is_num = num.notna()
+    if is_num.any():
+        n = num[is_num].astype("float64")
+        ms = n > 1e11  # epoch milliseconds (Prodigy and Label Studio both appear in the wild)
+        secs = n.where(~ms, n / 1000.0)
+        out.loc[is_num] = pd.to_datetime(secs, unit="s", utc=True, errors="coerce").astype("datetime64[ns, UTC]")
+    rest = ~is_num & raw.notna()
+    if rest.any():
+        txt = raw[rest].astype("string").str.strip()
+        parsed = pd.to_datetime(txt, utc=True, errors="coerce", format="ISO8601")
+        if parsed.isna().any():  # mixed formats: fall back per element for the ones ISO8601 missed
+            again = pd.to_datetime(txt[parsed.isna()], utc=True, errors="coerce", format="mixed")
+            parsed = parsed.astype("datetime64[ns, UTC]")
+            parsed.loc[again.index] = again.astype("datetime64[ns, UTC]")
+        out.loc[rest] = parsed.astype("datetime64[ns, UTC]")
+    return out
+
+
+def conform_labels(
+    df: pd.DataFrame,
+    *,
+    task: str | None = None,
+    guideline_version: str | None = None,
+    keep_extra: bool = False,
+) -> Conformed:
+    """Conform a frame whose columns already carry canonical names (see :func:`resolve_aliases`).
+
+    ``task`` / ``guideline_version`` fill those columns where the input leaves them empty. Rows that
+    cannot be represented are returned in ``rejects`` (one row per problem; the first problem of a row
+    is enough to reject it) and left out of ``table``. Raises :class:`SchemaError` when a required
+    column is missing altogether.
+    """
+    missing = [c for c in REQUIRED_LABEL_COLUMNS if c not in df.columns]
+    if missing:
+        raise SchemaError(
+            f"missing required column(s) {', '.join(missing)}; found {', '.join(map(str, df.columns)) or 'none'}")
+    n = len(df)
+    df = df.reset_index(drop=True)
+    bad = np.zeros(n, dtype=bool)
+    rj_rows: list[np.ndarray] = []
+    rj_fields: list[str] = []
+    rj_values: list[pd.Series] = []
+    rj_reasons: list[str] = []
+
+    def reject(mask: np.ndarray, fieldname: str, values: pd.Series, reason: str) -> None:
+        new = mask & ~bad
+        if new.any():
+            idx = np.flatnonzero(new)
+            rj_rows.append(idx)
+            rj_fields.append(fieldname)
+            rj_values.append(values.iloc[idx])
+            rj_reasons.append(reason)
+            bad[new] = True
+
+    out: dict[str, pd.Series] = {}
+    for col in ("item_id", "annotator_id", "label"):
+        s = _as_category(df[col])
+        reject(s.isna().to_numpy(), col, df[col], f"{col} is empty")
+        out[col] = s
+    for col, fill in (("task", task or "default"), ("guideline_version", guideline_version), ("slice", None)):
+        if col in df.columns:
+            s = _as_category(df[col])
+            if fill is not None:
+                s = s.cat.add_categories([fill]) if fill not in s.cat.categories else s
+                s = s.fillna(fill)
+        else:
+            s = pd.Series(pd.Categorical([fill] * n) if fill is not None else pd.Categorical([None] * n, categories=pd.Index([], dtype="str")), index=df.index)
+        out[col] = s
+    if "created_at" in df.columns:
+        raw = df["created_at"]
+        t = _parse_times(raw)
+        present = raw.notna().to_numpy()
+        if raw.dtype == object or pd.api.types.is_string_dtype(raw):
+            present &= (raw.astype("string").str.strip() != "").fillna(False).to_numpy()
+        reject(present & t.isna().to_numpy(), "created_at", raw, "created_at is not a timestamp (ISO 8601 or epoch)")
+        out["created_at"] = t
+    else:
+        out["created_at"] = pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns, UTC]")
+    for col in ("duration_s", "confidence"):
+        if col in df.columns:
+            raw = df[col]
+            num = pd.to_numeric(raw, errors="coerce").astype("float64")
+            present = raw.notna().to_numpy()
+            if raw.dtype == object or pd.api.types.is_string_dtype(raw):
+                present &= (raw.astype("string").str.strip() != "").fillna(False).to_numpy()
+            reject(present & num.isna().to_numpy(), col, raw, f"{col} is not a number")
+            out[col] = num
+        else:
+            out[col] = pd.Series(np.nan, index=df.index, dtype="float64")
+    for col, allowed, aliases in (("source", SOURCES, _SOURCE_ALIASES), ("stage", STAGES, _STAGE_ALIASES)):
+        default = "human" if col == "source" else "label"
+        if col in df.columns:
+            raw = df[col].astype("string").str.strip().str.lower()
+            mapped = raw.map(aliases)
+            unknown = raw.notna() & (raw != "") & mapped.isna()
+            reject(unknown.to_numpy(), col, df[col], f"{col} must be one of {', '.join(allowed)}")
+            vals = mapped.fillna(default)
+        else:
+            vals = pd.Series(default, index=df.index)
+        out[col] = pd.Series(pd.Categorical(vals, categories=list(allowed)), index=df.index)
+    table = pd.DataFrame({c: out[c] for c in LABEL_COLUMN_NAMES})
+    extra = [c for c in df.columns if c not in LABEL_COLUMN_NAMES]
+    if keep_extra:
+        for c in extra:
+            table[c] = df[c]
+    if bad.any():
+        table = table.loc[~bad].reset_index(drop=True)
+    table = finalize_labels(table)
+    rejects = _rejects_frame(rj_rows, rj_fields, rj_values, rj_reasons)
+    return Conformed(table, rejects.sort_values("row", kind="stable").reset_index(drop=True),
+                     [] if keep_extra else extra)
+
+
+def finalize_labels(table: pd.DataFrame) -> pd.DataFrame:
+    """Drop unused categories and make category dtypes canonical (str categories)."""
+    for col in ID_COLUMNS:
+        s = table[col]
+        if not isinstance(s.dtype, pd.CategoricalDtype):
+            s = _as_category(s)
+        s = s.cat.remove_unused_categories()
+        cats = s.cat.categories
+        if not pd.api.types.is_string_dtype(cats):
+            s = s.cat.rename_categories(cats.astype("str"))
+        table[col] = s
+    return table
+
+
+def check_labels(table: pd.DataFrame) -> None:
+    """Raise :class:`SchemaError` unless ``table`` is a canonical label table (columns and dtypes)."""
+    missing = [c for c in LABEL_COLUMN_NAMES if c not in table.columns]
+    if missing:
+        raise SchemaError(f"not a canonical label table: missing column(s) {', '.join(missing)}")
+    for c in ID_COLUMNS + ("source", "stage"):
+        if not isinstance(table[c].dtype, pd.CategoricalDtype):
+            raise SchemaError(f"not a canonical label table: column {c!r} is {table[c].dtype}, expected category")
+    if str(table["created_at"].dtype) != "datetime64[ns, UTC]":
+        raise SchemaError(f"not a canonical label table: created_at is {table['created_at'].dtype}, expected datetime64[ns, UTC]")
+    for c in ("duration_s", "confidence"):
+        if table[c].dtype != np.float64:
+            raise SchemaError(f"not a canonical label table: {c} is {table[c].dtype}, expected float64")
+
+
+def empty_labels() -> pd.DataFrame:
+    """A canonical label table with no rows."""
+    return conform_labels(pd.DataFrame({c: pd.Series([], dtype="string") for c in REQUIRED_LABEL_COLUMNS})).table
+
+
+def write_labels(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write a canonical label table to Parquet atomically (categoricals kept as dictionaries)."""
+    check_labels(table)
+    with atomic_path(path, suffix=".parquet") as tmp:
+        table.to_parquet(tmp, index=False)
+    return Path(path)
+
+
+def read_labels_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a canonical Parquet label table written by :func:`write_labels` (or any conforming one)."""
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for a bad file
+        raise InputRefused(str(path), f"not a readable Parquet file ({exc.__class__.__name__}: {exc})") from None
+    if all(c in df.columns for c in LABEL_COLUMN_NAMES):
+        try:
+            check_labels(df)
+            return df
+        except SchemaError:
+            pass
+    conformed = conform_labels(df.rename(columns=resolve_aliases(list(df.columns))))
+    if len(conformed.rejects):
+        r = conformed.rejects.iloc[0]
+        raise InputRefused(str(path), f"{r['reason']} (value {r['value']!r})", record=int(r["row"]), field=str(r["field"]))
+    return conformed.table
+
+
+def conform_gold(df: pd.DataFrame, *, path: str = "<gold>") -> pd.DataFrame:
+    """Conform a gold table: ``item_id`` plus ``label`` or ``gold``; optional task, version, decided_by, rationale."""
+    cols = {c: c.strip().lower() for c in df.columns}
+    df = df.rename(columns=cols)
+    if "label" not in df.columns:
+        for alt in ("gold", "gold_label", "truth", "true_label", "answer"):
+            if alt in df.columns:
+                df = df.rename(columns={alt: "label"})
+                break
+    if "item_id" not in df.columns:
+        m = {k: v for k, v in resolve_aliases(list(df.columns)).items() if v == "item_id"}
+        df = df.rename(columns=m)
+    missing = [c for c in ("item_id", "label") if c not in df.columns]
+    if missing:
+        raise InputRefused(path, f"a gold file needs item_id and a label (or gold) column; missing {', '.join(missing)}")
+    out = pd.DataFrame({"item_id": _as_category(df["item_id"]), "label": _as_category(df["label"])})
+    out["task"] = _as_category(df["task"]).fillna("default") if "task" in df.columns else pd.Categorical(["default"] * len(df))
+    for c in ("guideline_version", "decided_by"):
+        out[c] = _as_category(df[c]) if c in df.columns else pd.Categorical([None] * len(df), categories=pd.Index([], dtype="str"))
+    out["rationale"] = df["rationale"].astype("string") if "rationale" in df.columns else pd.Series(pd.NA, index=df.index, dtype="string")
+    out = out[list(GOLD_COLUMN_NAMES)]
+    empty = out["item_id"].isna() | out["label"].isna()
+    if empty.any():
+        first = int(np.flatnonzero(empty.to_numpy())[0])
+        raise InputRefused(path, "gold row has an empty item_id or label", record=first + 2, field="item_id/label")
+    dup = out.duplicated(["item_id", "task"], keep=False)
+    if dup.any():
+        first = int(np.flatnonzero(dup.to_numpy())[0])
+        raise InputRefused(path, f"item {out['item_id'].iloc[first]!r} has more than one gold label for task "
+                           f"{out['task'].iloc[first]!r}", record=first + 2, field="item_id")
+    for c in ("item_id", "task", "label", "guideline_version", "decided_by"):
+        out[c] = out[c].astype("category")
+    return out.reset_index(drop=True)
+
+
+def read_gold(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a gold file (CSV, TSV, Parquet or JSONL) into the gold schema."""
+    p = str(path)
+    try:
+        if p.endswith(".parquet"):
+            df = pd.read_parquet(p)
+        elif p.endswith((".jsonl", ".ndjson")):
+            df = pd.read_json(p, lines=True, dtype=False)
+        else:
+            df = pd.read_csv(p, sep=None, engine="python", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputRefused(p, "no such file") from None
+    except Exception as exc:
+        raise InputRefused(p, f"cannot read gold file ({exc.__class__.__name__}: {exc})") from None
+    return conform_gold(df, path=p)
