@@ -38,6 +38,7 @@ import pandas as pd
 from labkit._atomic import atomic_path
 from labkit.errors import InputRefused, SchemaError
 
+_STR_DTYPE = pd.Index(["x"]).dtype  # "str" on pandas 3, object on pandas 2
 ID_COLUMNS = ("item_id", "annotator_id", "task", "label", "guideline_version", "slice")
 SOURCES = ("human", "model")
 STAGES = ("label", "review", "adjudication")
@@ -255,7 +256,7 @@ def conform_labels(
     if "created_at" in df.columns:
         raw = df["created_at"]
         t = _parse_times(raw)
-        present = raw.notna().to_numpy()
+        present = raw.notna().to_numpy().copy()
         if raw.dtype == object or pd.api.types.is_string_dtype(raw):
             present &= (raw.astype("string").str.strip() != "").fillna(False).to_numpy()
         reject(present & t.isna().to_numpy(), "created_at", raw, "created_at is not a timestamp (ISO 8601 or epoch)")
@@ -266,7 +267,7 @@ def conform_labels(
         if col in df.columns:
             raw = df[col]
             num = pd.to_numeric(raw, errors="coerce").astype("float64")
-            present = raw.notna().to_numpy()
+            present = raw.notna().to_numpy().copy()
             if raw.dtype == object or pd.api.types.is_string_dtype(raw):
                 present &= (raw.astype("string").str.strip() != "").fillna(False).to_numpy()
             reject(present & num.isna().to_numpy(), col, raw, f"{col} is not a number")
@@ -305,8 +306,9 @@ def finalize_labels(table: pd.DataFrame) -> pd.DataFrame:
             s = _as_category(s)
         s = s.cat.remove_unused_categories()
         cats = s.cat.categories
-        if not pd.api.types.is_string_dtype(cats):
-            s = s.cat.rename_categories(cats.astype("str"))
+        plain = pd.Index([str(c) for c in cats], dtype=_STR_DTYPE)  # pandas' default str dtype
+        if cats.dtype != plain.dtype or not cats.equals(plain):
+            s = s.cat.rename_categories(plain)
         table[col] = s
     return table
 
@@ -348,7 +350,7 @@ def read_labels_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:
     if all(c in df.columns for c in LABEL_COLUMN_NAMES):
         try:
             check_labels(df)
-            return df
+            return finalize_labels(df)
         except SchemaError:
             pass
     conformed = conform_labels(df.rename(columns=resolve_aliases(list(df.columns))))
@@ -383,11 +385,13 @@ def conform_gold(df: pd.DataFrame, *, path: str = "<gold>") -> pd.DataFrame:
     if empty.any():
         first = int(np.flatnonzero(empty.to_numpy())[0])
         raise InputRefused(path, "gold row has an empty item_id or label", record=first + 2, field="item_id/label")
-    dup = out.duplicated(["item_id", "task"], keep=False)
-    if dup.any():
-        first = int(np.flatnonzero(dup.to_numpy())[0])
-        raise InputRefused(path, f"item {out['item_id'].iloc[first]!r} has more than one gold label for task "
-                           f"{out['task'].iloc[first]!r}", record=first + 2, field="item_id")
+    dup = out.duplicated(["item_id", "task"], keep="first")
+    if dup.any():  # records are file lines: line 1 is the header
+        second = int(np.flatnonzero(dup.to_numpy())[0])
+        key = (out["item_id"].iloc[second], out["task"].iloc[second])
+        first = int(np.flatnonzero(((out["item_id"] == key[0]) & (out["task"] == key[1])).to_numpy())[0])
+        raise InputRefused(path, f"item {key[0]!r} has more than one gold label for task {key[1]!r} "
+                           f"(first at record {first + 2})", record=second + 2, field="item_id")
     for c in ("item_id", "task", "label", "guideline_version", "decided_by"):
         out[c] = out[c].astype("category")
     return out.reset_index(drop=True)
