@@ -157,10 +157,76 @@ class Conformed:
 
 
 def _as_category(values: pd.Series) -> pd.Series:
-    """Strings stripped, empty -> missing, as a categorical of str."""
-    s = values.astype("string").str.strip()
-    s = s.mask(s == "")
-    return s.astype("category")
+    """Strings stripped, empty -> missing, as a categorical of str (categories sorted).
+
+    Works on the distinct values only (factorize once, then strip and sort the few categories), so
+    a million-row id column costs one hash pass, and an already categorical column almost nothing.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        uniques = values.cat.categories
+    else:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    stripped = pd.Series(np.asarray(uniques, dtype=object), dtype=object).astype("string").str.strip()
+    stripped = stripped.mask(stripped == "")
+    new_codes, new_uniques = pd.factorize(stripped, use_na_sentinel=True)  # merges "a" and " a"
+    names = np.asarray(new_uniques, dtype=object)
+    order = np.argsort(names, kind="stable") if len(names) else np.array([], dtype=np.intp)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    if len(rank):
+        remap = np.where(new_codes >= 0, rank[np.maximum(new_codes, 0)], -1)
+    else:
+        remap = np.full(len(new_codes), -1, dtype=np.int64)
+    final = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1) if len(remap) else np.full(len(codes), -1)
+    cats = pd.Index(names[order], dtype="str")
+    return pd.Series(pd.Categorical.from_codes(final, categories=cats), index=values.index)
+
+
+def _arrow_strings(raw: pd.Series) -> Any:
+    """The pyarrow string array behind ``raw`` (trimmed), or None when it is not arrow-backed strings."""
+    arr = getattr(raw.array, "_pa_array", None)
+    if arr is None:
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return None
+    return pc.utf8_trim_whitespace(arr)
+
+
+def _fast_numbers(raw: pd.Series) -> pd.Series | None:
+    """Arrow-backed strings cast to float64 in one vectorized call; None when any value does not parse."""
+    arr = _arrow_strings(raw)
+    if arr is None:
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        out = pc.cast(arr, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return pd.Series(out.to_numpy(zero_copy_only=False), index=raw.index, dtype="float64")
+
+
+def _fast_times(raw: pd.Series) -> pd.Series | None:
+    """Arrow-backed ISO 8601 strings cast to UTC timestamps in one call; None when any value does not parse."""
+    arr = _arrow_strings(raw)
+    if arr is None:
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    first = raw.dropna().head(1)
+    if first.empty or "-" not in str(first.iloc[0]):  # epoch numbers take the general path
+        return None
+    try:
+        out = pc.cast(arr, pa.timestamp("ns", tz="UTC"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return pd.Series(out.to_pandas(), index=raw.index).astype("datetime64[ns, UTC]")
 
 
 def _rejects_frame(rows: list[np.ndarray], fields: list[str], values: list[pd.Series], reasons: list[str]) -> pd.DataFrame:
@@ -183,7 +249,23 @@ def _parse_times(raw: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(raw):
         s = pd.to_datetime(raw, utc=True)
         return s.astype("datetime64[ns, UTC]")
-    num = pd.to_numeric(raw, errors="coerce") if not pd.api.types.is_numeric_dtype(raw) else raw.astype("float64")
+    fast = _fast_times(raw)
+    if fast is not None:
+        return fast
+    if pd.api.types.is_numeric_dtype(raw):
+        num = raw.astype("float64")
+    elif pd.api.types.is_string_dtype(raw) and len(raw) > 10_000:
+        # A big text column that is not all ISO 8601 (a few bad values): only strings without a dash
+        # can be epoch numbers, so the slow element-wise numeric parse runs on those alone.
+        dashed = raw.str.contains("-", regex=False).fillna(False).to_numpy(dtype=bool)
+        num = pd.Series(np.nan, index=raw.index, dtype="float64")
+        if (~dashed).any():
+            num.loc[~dashed] = pd.to_numeric(raw[~dashed], errors="coerce").astype("float64")
+        neg = dashed & raw.str.strip().str.startswith("-").fillna(False).to_numpy(dtype=bool)
+        if neg.any():  # negative epoch numbers
+            num.loc[neg] = pd.to_numeric(raw[neg], errors="coerce").astype("float64")
+    else:
+        num = pd.to_numeric(raw, errors="coerce")
     out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
     is_num = num.notna()
     if is_num.any():
@@ -256,35 +338,50 @@ def conform_labels(
     if "created_at" in df.columns:
         raw = df["created_at"]
         t = _parse_times(raw)
-        present = raw.notna().to_numpy().copy()
-        if raw.dtype == object or pd.api.types.is_string_dtype(raw):
-            present &= (raw.astype("string").str.strip() != "").fillna(False).to_numpy()
-        reject(present & t.isna().to_numpy(), "created_at", raw, "created_at is not a timestamp (ISO 8601 or epoch)")
+        missing_t = t.isna().to_numpy()
+        if missing_t.any():
+            present = raw.notna().to_numpy().copy()
+            if raw.dtype == object or pd.api.types.is_string_dtype(raw):
+                present &= (raw.astype("string").str.strip() != "").fillna(False).to_numpy()
+            reject(present & missing_t, "created_at", raw, "created_at is not a timestamp (ISO 8601 or epoch)")
         out["created_at"] = t
     else:
         out["created_at"] = pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns, UTC]")
     for col in ("duration_s", "confidence"):
         if col in df.columns:
             raw = df[col]
-            num = pd.to_numeric(raw, errors="coerce").astype("float64")
-            present = raw.notna().to_numpy().copy()
-            if raw.dtype == object or pd.api.types.is_string_dtype(raw):
-                present &= (raw.astype("string").str.strip() != "").fillna(False).to_numpy()
-            reject(present & num.isna().to_numpy(), col, raw, f"{col} is not a number")
+            if pd.api.types.is_float_dtype(raw) or pd.api.types.is_integer_dtype(raw):
+                num = raw.astype("float64")
+            else:
+                fast = _fast_numbers(raw)
+                num = fast if fast is not None else pd.to_numeric(raw, errors="coerce").astype("float64")
+            missing_n = num.isna().to_numpy()
+            if missing_n.any():
+                present = raw.notna().to_numpy().copy()
+                if raw.dtype == object or pd.api.types.is_string_dtype(raw):
+                    present &= (raw.astype("string").str.strip() != "").fillna(False).to_numpy()
+                reject(present & missing_n, col, raw, f"{col} is not a number")
             out[col] = num
         else:
             out[col] = pd.Series(np.nan, index=df.index, dtype="float64")
     for col, allowed, aliases in (("source", SOURCES, _SOURCE_ALIASES), ("stage", STAGES, _STAGE_ALIASES)):
         default = "human" if col == "source" else "label"
         if col in df.columns:
-            raw = df[col].astype("string").str.strip().str.lower()
-            mapped = raw.map(aliases)
-            unknown = raw.notna() & (raw != "") & mapped.isna()
-            reject(unknown.to_numpy(), col, df[col], f"{col} must be one of {', '.join(allowed)}")
-            vals = mapped.fillna(default)
+            s = _as_category(df[col])  # map the few distinct values, not every row
+            target = pd.Series(s.cat.categories.str.lower(), dtype=object).map(aliases)
+            known = target.notna().to_numpy()
+            to_code = np.array([allowed.index(v) if isinstance(v, str) else allowed.index(default)
+                                for v in target], dtype=np.int64)
+            codes = s.cat.codes.to_numpy()
+            has = codes >= 0
+            safe = np.maximum(codes, 0)
+            unknown = (has & ~known[safe]) if len(known) else np.zeros(n, dtype=bool)
+            reject(np.asarray(unknown, dtype=bool), col, df[col], f"{col} must be one of {', '.join(allowed)}")
+            final = np.where(has, to_code[safe], allowed.index(default)) if len(to_code) else np.full(n, allowed.index(default))
+            out[col] = pd.Series(pd.Categorical.from_codes(final, categories=list(allowed)), index=df.index)
         else:
-            vals = pd.Series(default, index=df.index)
-        out[col] = pd.Series(pd.Categorical(vals, categories=list(allowed)), index=df.index)
+            out[col] = pd.Series(pd.Categorical.from_codes(np.full(n, allowed.index(default)), categories=list(allowed)),
+                                 index=df.index)
     table = pd.DataFrame({c: out[c] for c in LABEL_COLUMN_NAMES})
     extra = [c for c in df.columns if c not in LABEL_COLUMN_NAMES]
     if keep_extra:
@@ -306,7 +403,10 @@ def finalize_labels(table: pd.DataFrame) -> pd.DataFrame:
             s = _as_category(s)
         s = s.cat.remove_unused_categories()
         cats = s.cat.categories
-        plain = pd.Index([str(c) for c in cats], dtype=_STR_DTYPE)  # pandas' default str dtype
+        if cats.dtype == _STR_DTYPE:
+            plain = cats  # already pandas' default str dtype: skip a Python pass over the categories
+        else:
+            plain = pd.Index([str(c) for c in cats], dtype=_STR_DTYPE)  # pandas' default str dtype
         if cats.dtype != plain.dtype or not cats.equals(plain):
             s = s.cat.rename_categories(plain)
         table[col] = s

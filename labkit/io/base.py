@@ -39,8 +39,11 @@ class ImportResult:
     Attributes
     ----------
     table : the canonical label table (accepted judgements).
-    quarantine : one row per quarantined record: file, record (1-based line or 0-based index as the
-        format names it), field, reason, original (the record as text, JSON for JSON inputs).
+    quarantine : exactly one row per quarantined record: file, record, field, reason, original.
+        ``record`` locates it as the format names it: the 1-based file line for CSV/TSV and JSONL
+        (an int), the 0-based row for Parquet (an int), a path such as
+        ``"$[3].annotations[0].result[1]"`` inside a JSON document, or ``"line 6 $.responses.label[0]"``
+        inside a JSONL line (a str). ``original`` is the record as text (JSON for JSON inputs).
     records_in : how many records the input held (the unit is the format's: a CSV row, a JSONL line,
         a Label Studio annotation or prediction, an Argilla response or suggestion).
     accepted : records read and understood (each gives zero or more judgements).
@@ -60,7 +63,8 @@ class ImportResult:
 
     @property
     def quarantined(self) -> int:
-        return int(self.quarantine["record"].nunique()) if len(self.quarantine) else 0
+        """How many records were quarantined (the quarantine holds one row per record)."""
+        return int(len(self.quarantine))
 
     def summary(self) -> dict[str, Any]:
         t = self.table
@@ -84,7 +88,9 @@ class ImportResult:
 def quarantine_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """Build a quarantine frame from dicts with the :data:`QUARANTINE_COLUMNS` keys."""
     df = pd.DataFrame(rows, columns=list(QUARANTINE_COLUMNS))
-    return df.astype({"file": "string", "field": "string", "reason": "string", "original": "string"})
+    df = df.astype({"file": "string", "field": "string", "reason": "string", "original": "string"})
+    df["record"] = df["record"].astype(object)  # an int (line, row) or a str (path in a JSON document)
+    return df
 
 
 class Importer(Protocol):
@@ -118,7 +124,7 @@ SNIFF_BYTES = 1 << 16
 
 
 def read_head(path: str) -> bytes:
-    """The first bytes of ``path``; refuses missing, empty and non-text files with one message."""
+    """The first bytes of ``path``; refuses a missing or empty file with one message."""
     p = Path(path)
     if not p.exists():
         raise InputRefused(path, "no such file")
@@ -131,11 +137,69 @@ def read_head(path: str) -> bytes:
     return head
 
 
+_MAGIC = (
+    (b"\x1f\x8b", "is gzip-compressed; decompress it first (gunzip)"),
+    (b"PK\x03\x04", "is a ZIP archive (an Excel workbook or a zipped export?); export or unzip it as CSV/JSON first"),
+    (b"%PDF", "is a PDF document, not a label export"),
+    (b"\x89PNG", "is a PNG image, not a label export"),
+    (b"\xff\xd8\xff", "is a JPEG image, not a label export"),
+    (b"SQLite format 3", "is an SQLite database, not a label export"),
+)
+_ERROR_KEYS = {"detail", "error", "errors", "message", "msg", "error_description", "title"}
+
+
+def check_text(head: bytes, path: str) -> None:
+    """Refuse a file that is not text, or that is an API error body instead of an export.
+
+    Raises
+    ------
+    InputRefused
+        for binary data (NUL bytes, known binary signatures, mostly undecodable bytes), UTF-16 text,
+        an HTML page, or a small JSON object that only carries an error (``{"detail": ...}``).
+    """
+    for magic, why in _MAGIC:
+        if head.startswith(magic):
+            raise InputRefused(path, why)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputRefused(path, "is UTF-16 text; save it as UTF-8 and import again")
+    if b"\x00" in head:
+        raise InputRefused(path, "is not a text file (it holds NUL bytes: binary data, not a label export)")
+    text = head.decode("utf-8", errors="replace")
+    if text.count("\ufffd") > max(8, len(text) // 10):
+        raise InputRefused(path, "is not a text file (most of its bytes are not UTF-8 text)")
+    stripped = text.lstrip("\ufeff \t\r\n")
+    low = stripped[:512].lower()
+    if low.startswith(("<!doctype html", "<html")) or (low.startswith("<") and "<html" in low):
+        import re
+
+        m = re.search(r"<title[^>]*>(.*?)</title>", stripped, flags=re.I | re.S)
+        title = f" titled {' '.join(m.group(1).split())[:120]!r}" if m else ""
+        raise InputRefused(path, f"is an HTML page{title}, not a label export (an error or login page saved "
+                                 "instead of the export?)")
+    if stripped.startswith("{") and len(head) < SNIFF_BYTES:
+        try:
+            obj = json.loads(stripped)
+        except ValueError:
+            return
+        if isinstance(obj, dict) and obj and len(obj) <= 6 and _ERROR_KEYS & set(obj) and not any(
+                isinstance(v, list) and v and isinstance(v[0], dict) and k not in ("errors",) for k, v in obj.items()):
+            detail = next(obj[k] for k in ("detail", "error", "message", "msg", "error_description", "title", "errors")
+                          if k in obj)
+            raise InputRefused(path, f"is an API error response, not a label export: {json.dumps(detail, ensure_ascii=False)[:300]}")
+
+
 def detect_format(path: str) -> str:
-    """Pick an importer for ``path`` by sniffing its first bytes, then by suffix."""
+    """Pick an importer for ``path`` by sniffing its first bytes, then by suffix.
+
+    Parquet is recognised by its magic bytes; the JSON formats by their keys (Label Studio
+    ``annotations``/``result``, Prodigy ``_input_hash``/``answer``, Argilla ``responses``/``fields``);
+    anything else that is text goes to the CSV/TSV or JSONL reader.
+    """
+    _load_builtin_importers()
     head = read_head(path)
     if head.startswith(b"PAR1"):
         return "parquet"
+    check_text(head, path)
     for spec in sorted(IMPORTERS.values(), key=lambda s: -s.priority):
         if spec.sniff is not None and spec.sniff(head, path):
             return spec.name
@@ -149,14 +213,30 @@ def detect_format(path: str) -> str:
 
 def import_file(path: str | os.PathLike[str], *, format: str = "auto", task: str | None = None,
                 guideline_version: str | None = None) -> ImportResult:
-    """Import one export file into the canonical label table (see :class:`ImportResult`)."""
+    """Import one export file into the canonical label table (see :class:`ImportResult`).
+
+    Parameters
+    ----------
+    path : the export file.
+    format : ``"auto"`` (sniff) or a registered importer name (``csv``, ``parquet``, ``jsonl``,
+        ``label-studio``, ``prodigy``, ``argilla``).
+    task, guideline_version : fill those columns for records that do not carry them.
+
+    Raises
+    ------
+    InputRefused
+        when the file cannot be read at all (missing, empty, not text, an API error body, truncated
+        JSON, missing required columns).
+    """
     _load_builtin_importers()
     p = str(path)
+    if format != "auto" and format not in IMPORTERS:
+        raise InputRefused(p, f"unknown format {format!r}; known: {', '.join(sorted(IMPORTERS))}")
     fmt = detect_format(p) if format == "auto" else format
-    if fmt not in IMPORTERS:
-        raise InputRefused(p, f"unknown format {fmt!r}; known: {', '.join(sorted(IMPORTERS))}")
     if format != "auto":
-        read_head(p)
+        head = read_head(p)
+        if fmt != "parquet":
+            check_text(head, p)
     result = IMPORTERS[fmt].func(p, task=task, guideline_version=guideline_version)
     if result.records_in != result.accepted + result.quarantined:  # an importer bug, never user input
         raise RuntimeError(f"importer {fmt} broke records_in == accepted + quarantined on {p}")
@@ -214,8 +294,9 @@ def write_result(result: ImportResult, out: str | os.PathLike[str]) -> dict[str,
     qpath = quarantine_path(out)
     with atomic_open(qpath, "w") as fh:
         for row in result.quarantine.itertuples(index=False):
-            rec = {k: (None if pd.isna(v) else v) for k, v in zip(QUARANTINE_COLUMNS, row)}
-            if rec["record"] is not None:
+            rec = {k: (None if v is None or (not isinstance(v, str) and pd.isna(v)) else v)
+                   for k, v in zip(QUARANTINE_COLUMNS, row)}
+            if rec["record"] is not None and not isinstance(rec["record"], str):
                 rec["record"] = int(rec["record"])
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
     summary = result.summary()

@@ -1,37 +1,84 @@
-"""``labkit import``."""
+"""``labkit import SRC [SRC ...] --out FILE.parquet``."""
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from labkit.cli import emit
 
+FORMATS = ["auto", "csv", "parquet", "jsonl", "label-studio", "prodigy", "argilla"]
+EXIT_QUARANTINED_STRICT = 3
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("import", help="import a label export into the canonical label table",
-                       description="Import a label export (CSV/TSV/Parquet/JSONL, Label Studio, Prodigy, Argilla) "
-                                   "into the canonical label table, quarantining what cannot be read.")
-    p.add_argument("src", help="the export file")
-    p.add_argument("--format", default="auto",
-                   choices=["auto", "csv", "parquet", "jsonl", "label-studio", "prodigy", "argilla"])
+    p = sub.add_parser(
+        "import", help="import label exports into the canonical label table",
+        description="Import label exports (CSV/TSV/Parquet/JSONL, Label Studio JSON, Prodigy JSONL, Argilla records) "
+                    "into the canonical label table (Parquet). Records that cannot be read go to a quarantine file "
+                    "beside the output (OUT.quarantine.jsonl) with file, record, field and reason. Several SRC files "
+                    "are concatenated. Exit 0 when imported (even with some records quarantined), 2 when an input "
+                    "is refused, 3 with --strict when anything was quarantined.")
+    p.add_argument("src", nargs="+", help="export file(s)")
+    p.add_argument("--format", default="auto", choices=FORMATS,
+                   help="input format (default: sniffed from each file's content)")
     p.add_argument("--task", help="task name for records that do not carry one")
     p.add_argument("--guideline-version", help="guideline version for records that do not carry one")
     p.add_argument("--out", required=True, help="output Parquet file (quarantine written beside it)")
-    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    p.add_argument("--strict", action="store_true", help="exit non-zero when anything was quarantined")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object (last stdout line)")
+    p.add_argument("--strict", action="store_true", help="exit 3 when anything was quarantined")
     p.set_defaults(func=run)
+
+
+def _merge(results: list[Any]) -> Any:
+    """One ImportResult for several files: tables concatenated, quarantines stacked, counts summed."""
+    import pandas as pd
+
+    from labkit.io import ImportResult, concat_labels
+
+    if len(results) == 1:
+        return results[0]
+    skipped: dict[str, int] = {}
+    for r in results:
+        for k, v in r.skipped.items():
+            skipped[k] = skipped.get(k, 0) + v
+    golds = [r.gold for r in results if r.gold is not None and len(r.gold)]
+    gold = None
+    if golds:
+        from labkit.schema import conform_gold
+
+        g = pd.concat([x.astype(object) for x in golds], ignore_index=True)
+        gold = conform_gold(g.drop_duplicates(["item_id", "task"], keep="first"))
+    fmts = sorted({r.format for r in results})
+    return ImportResult(
+        table=concat_labels([r.table for r in results]),
+        quarantine=pd.concat([r.quarantine for r in results], ignore_index=True),
+        records_in=sum(r.records_in for r in results), accepted=sum(r.accepted for r in results),
+        format="+".join(fmts), path=" ".join(r.path for r in results), skipped=skipped, gold=gold,
+        notes=[f"{r.path}: {n}" for r in results for n in r.notes])
 
 
 def run(args: argparse.Namespace) -> int:
     from labkit.io import import_file, write_result
 
-    result = import_file(args.src, format=args.format, task=args.task, guideline_version=args.guideline_version)
+    results = [import_file(s, format=args.format, task=args.task, guideline_version=args.guideline_version)
+               for s in args.src]
+    result = _merge(results)
     summary = write_result(result, args.out)
+    if len(results) > 1:
+        summary["files"] = [{"src": r.path, "format": r.format, "records_in": r.records_in, "accepted": r.accepted,
+                             "quarantined": r.quarantined} for r in results]
     human = (f"{summary['src']} ({summary['format']}): {summary['records_in']} records in, "
              f"{summary['accepted']} accepted, {summary['quarantined']} quarantined -> "
-             f"{summary['judgements']} judgements by {summary['annotators']} annotators on {summary['items']} items\n"
-             f"wrote {summary['out']}\nquarantine: {summary['quarantine']}")
+             f"{summary['judgements']} judgements by {summary['annotators']} annotators on {summary['items']} items")
+    if summary["skipped"]:
+        human += "\nskipped (accepted, no judgement): " + ", ".join(f"{k} {v}" for k, v in sorted(summary["skipped"].items()))
+    human += f"\nwrote {summary['out']}\nquarantine: {summary['quarantine']}"
+    if summary.get("gold_out"):
+        human += f"\ngold: {summary['gold_out']} ({summary['gold']} items)"
     if summary["quarantine_reasons"]:
         human += "\n" + "\n".join(f"  {n:>6}  {why}" for why, n in summary["quarantine_reasons"].items())
+    for note in summary["notes"]:
+        human += f"\nnote: {note}"
     emit(args, summary, human)
-    return 3 if args.strict and summary["quarantined"] else 0
+    return EXIT_QUARANTINED_STRICT if args.strict and summary["quarantined"] else 0
