@@ -1,0 +1,232 @@
+"""``labkit agreement``, ``labkit consensus``, ``labkit score``."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Any
+
+from labkit.cli import emit
+
+_VALUE_KEY = {"krippendorff": "alpha", "fleiss": "kappa", "cohen": "kappa", "ac1": "ac1", "percent": "agreement"}
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("labels", help="label file(s): anything `labkit import` reads, or canonical Parquet; "
+                                  "several joined with ':'")
+    p.add_argument("--task", help="task to measure (default: the table's only task)")
+    p.add_argument("--source", choices=["human", "model", "all"], default="human",
+                   help="whose judgements count (default human: model pre-labels are not raters)")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("agreement", help="inter-annotator agreement (Krippendorff, Fleiss, Cohen, AC1, percent)",
+                       description="Inter-annotator agreement with n items, n pairable judgements and an optional "
+                                   "bootstrap interval over items; optionally broken down by label, slice, task or "
+                                   "guideline version.")
+    _common(p)
+    p.add_argument("--metric", default="krippendorff", choices=["krippendorff", "fleiss", "cohen", "ac1", "percent"])
+    p.add_argument("--level", default="nominal", choices=["nominal", "ordinal", "interval", "ratio"],
+                   help="Krippendorff's level (default nominal)")
+    p.add_argument("--order", help="label order for --level ordinal, comma separated (default numeric or alphabetical)")
+    p.add_argument("--by", choices=["label", "slice", "task", "guideline_version", "day", "week", "month"],
+                   help="break down by this column (label: one-vs-rest)")
+    p.add_argument("--ci", type=float, help="bootstrap confidence level, e.g. 0.95 (default: no interval)")
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--pair", nargs=2, metavar=("A", "B"), help="--metric cohen: the two annotators "
+                   "(default: every pair among the 50 busiest annotators)")
+    p.add_argument("--weights", choices=["linear", "quadratic"], help="--metric cohen: weighted kappa")
+    p.set_defaults(func=run_agreement)
+
+    p = sub.add_parser("consensus", help="consensus labels by majority vote or Dawid-Skene",
+                       description="One consensus label per item with a confidence (vote share or posterior); "
+                                   "with --gold, accuracy on the gold items.")
+    _common(p)
+    p.add_argument("--method", choices=["mv", "ds"], required=True, help="mv: majority vote; ds: Dawid-Skene EM")
+    p.add_argument("--gold", help="gold file (item_id plus a label or gold column)")
+    p.add_argument("--out", help="write the consensus table (.parquet or .csv)")
+    p.add_argument("--ties", default="skill", choices=["skill", "prior", "order", "none"],
+                   help="majority-vote tie rule (default skill; see docs/statistics.md)")
+    p.add_argument("--max-iter", type=int, default=100, help="Dawid-Skene iteration cap (default 100)")
+    p.add_argument("--tol", type=float, default=1e-6, help="Dawid-Skene tolerance on posteriors (default 1e-6)")
+    p.add_argument("--threshold", type=float, default=0.7,
+                   help="confidence below which an item goes to adjudication (default 0.7)")
+    p.set_defaults(func=run_consensus)
+
+    p = sub.add_parser("score", help="annotator accuracy against gold (Wilson intervals)",
+                       description="Per-annotator accuracy on gold items with a Wilson interval; annotators without "
+                                   "gold overlap are scored against leave-one-out consensus and marked so.")
+    _common(p)
+    p.add_argument("--gold", required=True, help="gold file (item_id plus a label or gold column)")
+    p.add_argument("--ci", type=float, default=0.95, help="Wilson interval level (default 0.95)")
+    p.set_defaults(func=run_score)
+
+
+def _load(args: argparse.Namespace) -> Any:
+    from labkit.io import load_labels
+
+    return load_labels(args.labels)
+
+
+def _source(args: argparse.Namespace) -> str | None:
+    return None if args.source == "all" else args.source
+
+
+def _num(x: Any) -> Any:
+    return None if isinstance(x, float) and math.isnan(x) else x
+
+
+def _fmt(x: Any) -> str:
+    return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"
+
+
+def run_agreement(args: argparse.Namespace) -> int:
+    from labkit.errors import ParameterError
+    from labkit.stats import agreement as ag
+
+    table = _load(args)
+    src = _source(args)
+    order = [s.strip() for s in args.order.split(",")] if args.order else None
+    kw = dict(ci=args.ci, n_boot=args.n_boot, seed=args.seed, task=args.task, source=src)
+    key = _VALUE_KEY[args.metric]
+    if args.by:
+        if args.metric == "cohen":
+            raise ParameterError("--by works with --metric krippendorff, fleiss, ac1 or percent, not cohen")
+        df = ag.agreement_by(table, by=args.by, metric=args.metric, level=args.level, order=order, **kw)
+        groups = [{args.by: r[args.by], key: _num(r["value"]), "ci": [_num(r["ci_low"]), _num(r["ci_high"])],
+                   "n_items": int(r["n_items"]), "n_pairable": int(r["n_pairable"]),
+                   "n_judgements": int(r["n_judgements"]), "reason": r["reason"]} for r in df.to_dict("records")]
+        summary = {"metric": args.metric, "level": args.level if args.metric == "krippendorff" else None,
+                   "by": args.by, "groups": groups, "ci_level": args.ci}
+        lines = [f"{args.metric}{' (' + args.level + ')' if args.metric == 'krippendorff' else ''} by {args.by}"]
+        for g in groups:
+            ci = f"  [{_fmt(g['ci'][0])}, {_fmt(g['ci'][1])}]" if args.ci else ""
+            lines.append(f"  {str(g[args.by]):<24} {_fmt(g[key])}{ci}  items={g['n_items']} pairable={g['n_pairable']}"
+                         + (f"  ({g['reason']})" if g["reason"] else ""))
+        emit(args, summary, "\n".join(lines))
+        return 0
+    if args.metric == "cohen":
+        if args.pair:
+            res = ag.cohen_kappa(table, args.pair[0], args.pair[1], weights=args.weights, order=order, **kw)
+        else:
+            pw = ag.pairwise_cohen(table, weights=args.weights, order=order, task=args.task, source=src)
+            vals = pw["kappa"].dropna()
+            summary = {"metric": "cohen", "weights": args.weights, "pairs": int(len(pw)),
+                       "median_kappa": _num(float(vals.median())) if len(vals) else None,
+                       "min_kappa": _num(float(vals.min())) if len(vals) else None,
+                       "max_kappa": _num(float(vals.max())) if len(vals) else None,
+                       "pairwise": [{"a": r["annotator_a"], "b": r["annotator_b"], "kappa": _num(r["kappa"]),
+                                     "n_items": int(r["n_items"])} for r in pw.to_dict("records")]}
+            human = (f"Cohen's kappa over {len(pw)} annotator pairs: median {_fmt(summary['median_kappa'])}, "
+                     f"min {_fmt(summary['min_kappa'])}, max {_fmt(summary['max_kappa'])}")
+            emit(args, summary, human)
+            return 0
+    elif args.metric == "krippendorff":
+        res = ag.krippendorff_alpha(table, args.level, order, **kw)
+    elif args.metric == "fleiss":
+        res = ag.fleiss_kappa(table, **kw)
+    elif args.metric == "ac1":
+        res = ag.gwet_ac1(table, **kw)
+    else:
+        res = ag.percent_agreement(table, **kw)
+    summary = {"metric": res.metric, key: _num(res.value), "ci": [_num(res.ci_low), _num(res.ci_high)],
+               "ci_level": res.ci, "n_items": res.n_items, "n_pairable": res.n_pairable, "reason": res.reason,
+               "task": res.task}
+    if res.metric == "krippendorff":
+        summary["level"] = res.level
+    if res.metric == "cohen":
+        summary["weights"] = res.level
+        summary["pair"] = list(args.pair)
+    name = {"krippendorff": f"Krippendorff's alpha ({res.level})", "fleiss": "Fleiss' kappa",
+            "cohen": "Cohen's kappa" + (f" ({res.level} weights)" if res.level else ""), "ac1": "Gwet's AC1",
+            "percent": "percent agreement"}[res.metric]
+    human = f"{name} = {_fmt(res.value)}"
+    if res.ci is not None and not math.isnan(res.ci_low):
+        human += f"  [{_fmt(res.ci_low)}, {_fmt(res.ci_high)}] ({res.ci:.0%} bootstrap over items, {res.n_boot} replicates)"
+    human += f"\n{res.n_items} items, {res.n_pairable} pairable judgements, task {res.task}"
+    if res.reason:
+        human += f"\nundefined: {res.reason}"
+    emit(args, summary, human)
+    return 0
+
+
+def run_consensus(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from labkit._atomic import atomic_path
+    from labkit.errors import ParameterError
+    from labkit.schema import read_gold
+    from labkit.stats.consensus import DawidSkene, adjudication_queue, consensus_accuracy, majority_vote
+
+    table = _load(args)
+    gold = read_gold(args.gold) if args.gold else None
+    src = _source(args)
+    summary: dict[str, Any] = {"method": args.method}
+    if args.method == "mv":
+        cons = majority_vote(table, ties=args.ties, task=args.task, source=src)
+        summary["ties"] = args.ties
+    else:
+        ds = DawidSkene(tol=args.tol, max_iter=args.max_iter)
+        cons = ds.fit_predict(table, task=args.task, source=src)
+        info = cons.attrs["dawid_skene"]
+        summary["converged"] = all(v["converged"] for v in info.values())
+        summary["n_iter"] = {k: v["n_iter"] for k, v in info.items()}
+    summary["n_items"] = int(len(cons))
+    summary["tasks"] = sorted(map(str, cons["task"].unique()))
+    summary["mean_confidence"] = _num(float(cons["confidence"].mean())) if len(cons) else None
+    queue = adjudication_queue(cons, gold, threshold=args.threshold)
+    summary["adjudication_queue"] = int(len(queue))
+    summary["threshold"] = args.threshold
+    if gold is not None:
+        acc = consensus_accuracy(cons, gold)
+        summary.update({"accuracy": _num(acc["accuracy"]), "n_gold_items": acc["n_gold_items"],
+                        "n_correct": acc["n_correct"]})
+    if args.out:
+        out = Path(args.out)
+        if out.suffix.lower() not in (".parquet", ".csv"):
+            raise ParameterError(f"--out must end in .parquet or .csv, got {args.out!r}")
+        with atomic_path(out, suffix=out.suffix) as tmp:
+            if out.suffix.lower() == ".parquet":
+                cons.to_parquet(tmp, index=False)
+            else:
+                cons.to_csv(tmp, index=False)
+        summary["out"] = str(out)
+    name = "majority vote" if args.method == "mv" else "Dawid-Skene"
+    human = f"{name}: {summary['n_items']} items, mean confidence {_fmt(summary['mean_confidence'])}"
+    if args.method == "ds":
+        human += f", {'converged' if summary['converged'] else 'did NOT converge'} (iterations {summary['n_iter']})"
+    if gold is not None:
+        human += f"\naccuracy on {summary['n_gold_items']} gold items: {_fmt(summary['accuracy'])}"
+    human += f"\n{summary['adjudication_queue']} items to adjudicate (confidence < {args.threshold:g}"
+    human += " or consensus differs from gold)" if gold is not None else ")"
+    if args.out:
+        human += f"\nwrote {args.out}"
+    emit(args, summary, human)
+    return 0
+
+
+def run_score(args: argparse.Namespace) -> int:
+    from labkit.schema import read_gold
+    from labkit.stats.scoring import score_annotators, wilson_interval
+
+    table = _load(args)
+    gold = read_gold(args.gold)
+    df = score_annotators(table, gold, ci=args.ci, task=args.task, source=_source(args))
+    on_gold = df[df["reference"] == "gold"]
+    n, c = int(on_gold["n"].sum()), int(on_gold["correct"].sum())
+    lo, hi = wilson_interval(c, n, args.ci)
+    summary = {"n_annotators": int(len(df)), "n_scored_on_gold": int(len(on_gold)),
+               "n_scored_on_consensus": int((df["reference"] == "consensus (leave-one-out)").sum()),
+               "judgements_on_gold": n, "accuracy": _num(c / n) if n else None,
+               "ci": [_num(float(lo)), _num(float(hi))], "ci_level": args.ci, "task": str(df["task"].iloc[0]) if len(df) else None,
+               "annotators": [{k: _num(v) for k, v in r.items()} for r in df.to_dict("records")]}
+    lines = [f"{'annotator':<20} {'n':>6} {'correct':>8} {'accuracy':>9}  {'ci':<17} reference"]
+    for r in df.sort_values(["reference", "accuracy"], ascending=[False, True]).to_dict("records"):
+        lines.append(f"{r['annotator_id']:<20} {r['n']:>6} {r['correct']:>8} {_fmt(r['accuracy']):>9}  "
+                     f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] {r['reference']}")
+    lines.append(f"pooled accuracy on gold: {_fmt(summary['accuracy'])} over {n} judgements "
+                 f"[{_fmt(summary['ci'][0])}, {_fmt(summary['ci'][1])}]")
+    emit(args, summary, "\n".join(lines))
+    return 0

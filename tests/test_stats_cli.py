@@ -1,0 +1,95 @@
+"""``labkit agreement | consensus | score`` end to end, and degenerate inputs (NaN with a reason)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from labkit.cli import main
+from labkit.errors import ParameterError
+from labkit.stats import cohen_kappa, fleiss_kappa, gwet_ac1, krippendorff_alpha, percent_agreement
+
+DATA = Path(__file__).parent / "data" / "stats"
+K2011 = str(DATA / "krippendorff_reference" / "k2011_4obs_12units_long.csv")
+RTE = DATA / "public" / "snow2008_rte"
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
+    assert main(list(argv) + ["--json"]) == 0
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_cli_agreement_reproduces_krippendorff_2011(capsys: pytest.CaptureFixture[str]) -> None:
+    out = run_json(capsys, "agreement", K2011)
+    assert out["metric"] == "krippendorff" and out["level"] == "nominal"
+    assert out["alpha"] == pytest.approx(0.7434210526315790, abs=1e-12)
+    assert (out["n_items"], out["n_pairable"]) == (12, 40)
+    out = run_json(capsys, "agreement", K2011, "--level", "ordinal", "--ci", "0.95", "--n-boot", "200")
+    assert out["alpha"] == pytest.approx(0.8153875037548813, abs=1e-12)
+    lo, hi = out["ci"]
+    assert lo < out["alpha"] <= hi and out["ci_level"] == 0.95
+    out = run_json(capsys, "agreement", K2011, "--by", "label")
+    assert [g["label"] for g in out["groups"]] == ["1", "2", "3", "4", "5"]
+    assert main(["agreement", K2011]) == 0
+    assert "Krippendorff's alpha (nominal) = 0.7434" in capsys.readouterr().out
+
+
+def test_cli_consensus_and_score_on_rte(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    meta = json.loads((RTE / "meta.json").read_text())["stats"]
+    dest = tmp_path / "cons.parquet"
+    out = run_json(capsys, "consensus", str(RTE / "long.csv"), "--method", "ds", "--gold", str(RTE / "gold.csv"),
+                   "--out", str(dest))
+    assert out["accuracy"] >= meta["dawid_skene_computed_here"]["accuracy_on_gold"] - 0.005
+    assert out["n_gold_items"] == 800 and out["converged"] is True
+    cons = pd.read_parquet(dest)
+    assert list(cons.columns) == ["item_id", "task", "label", "confidence", "n_judgements", "method"]
+    assert len(cons) == 800 and (cons["n_judgements"] == 10).all()
+    out = run_json(capsys, "score", str(RTE / "long.csv"), "--gold", str(RTE / "gold.csv"))
+    assert out["accuracy"] == pytest.approx(meta["agreement_computed_here"]["pooled_label_accuracy_vs_gold"], abs=1e-6)
+    assert out["n_annotators"] == out["n_scored_on_gold"] == 164
+
+
+def test_cli_refuses_pooling_tasks(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    p = tmp_path / "two.csv"
+    pd.DataFrame({"item_id": ["1", "1", "2", "2"], "annotator_id": list("abab"), "label": list("xxyy"),
+                  "task": ["t1", "t1", "t2", "t2"]}).to_csv(p, index=False)
+    assert main(["agreement", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "the table holds 2 tasks (t1, t2); labels of different tasks are never pooled" in err
+    out = run_json(capsys, "agreement", str(p), "--by", "task")
+    assert [g["task"] for g in out["groups"]] == ["t1", "t2"]
+    assert all(g["alpha"] is None and "one label" in g["reason"] for g in out["groups"])
+
+
+def test_degenerate_inputs_give_nan_with_reason() -> None:
+    single = pd.DataFrame({"item_id": ["1", "2"], "annotator_id": ["a", "b"], "label": ["x", "y"]})
+    for f in (krippendorff_alpha, fleiss_kappa, percent_agreement, gwet_ac1):
+        r = f(single)
+        assert np.isnan(r.value) and r.reason == "no item has two or more judgements (nothing is pairable)"
+        assert r.to_dict()["value"] is None
+    one_label = pd.DataFrame({"item_id": ["1", "1", "2", "2"], "annotator_id": list("abab"), "label": ["x"] * 4})
+    r = krippendorff_alpha(one_label)
+    assert np.isnan(r.value) and r.reason.startswith("only one label is used")
+    assert percent_agreement(one_label).value == 1.0
+    r = cohen_kappa(one_label, "a", "b")
+    assert np.isnan(r.value) and "one and the same label" in r.reason
+    models = one_label.assign(source="model")
+    assert krippendorff_alpha(models).n_items == 0
+    assert krippendorff_alpha(models, source=None).n_items == 2
+    with pytest.raises(ParameterError, match="level='interval' needs numeric labels; not numbers: 'x'"):
+        krippendorff_alpha(single.assign(item_id="1"), "interval")
+    with pytest.raises(ParameterError, match=r"ci must be a confidence level strictly between 0 and 1"):
+        krippendorff_alpha(single, ci=95)
+
+
+def test_bootstrap_is_seeded_and_covers_the_value() -> None:
+    t = pd.read_csv(K2011, dtype=str)
+    a = krippendorff_alpha(t, ci=0.9, n_boot=300, seed=7)
+    b = krippendorff_alpha(t, ci=0.9, n_boot=300, seed=7)
+    c = krippendorff_alpha(t, ci=0.9, n_boot=300, seed=8)
+    assert (a.ci_low, a.ci_high) == (b.ci_low, b.ci_high) != (c.ci_low, c.ci_high)
+    assert a.ci_low < a.value < a.ci_high
