@@ -1,0 +1,211 @@
+"""Benchmark: the whole validation suite over ~1M judgements, GX vs the same checks in plain pandas.
+
+    .venv/bin/python bench/bench_validation.py [--rows 1000000] [--repeat 1] [--object-columns]
+
+The data: the bundled sample program (``sample/labels.csv``, with its planted problems) tiled with
+fresh item ids until it holds ``--rows`` judgements, so the failing rows scale with it. Measured:
+
+* ``import great_expectations`` alone, in a fresh interpreter;
+* ``labkit.validation.validate`` end to end in a fresh interpreter (GX import + context + run +
+  failing rows), the number the issue's 10 s target is about;
+* the GX run alone (GX already imported) in this process;
+* the same checks in plain pandas/NumPy (``plain_pandas_validate`` below), same failing-row counts;
+* optionally (``--object-columns``) what converting the categorical id columns to Python strings
+  would cost and how GX runs on that frame (labkit does not convert: GX's pandas engine and labkit's
+  metrics work on categoricals).
+
+Prints one table; every number is measured in this run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+from labkit.guidelines.model import Guidelines  # noqa: E402
+from labkit.io import load_labels  # noqa: E402
+from labkit.schema import finalize_labels, write_labels  # noqa: E402
+from labkit.validation import checks  # noqa: E402
+from labkit.validation.suites import load_suites, retire_grace_days, run_parameters  # noqa: E402
+
+
+def tiled_program(rows: int) -> pd.DataFrame:
+    """The sample program repeated with item ids suffixed ``#k`` until it holds ``rows`` judgements."""
+    base = load_labels(ROOT / "sample" / "labels.csv")
+    copies = int(np.ceil(rows / len(base)))
+    parts = []
+    items = base["item_id"].astype(str).to_numpy()
+    for k in range(copies):
+        part = base.copy()
+        part["item_id"] = pd.Categorical(np.char.add(items.astype(str), f"#{k}"))
+        parts.append(part)
+    big = pd.concat(parts, ignore_index=True).iloc[:rows].reset_index(drop=True)
+    for c in ("task", "label", "guideline_version", "annotator_id", "slice", "source", "stage"):
+        big[c] = big[c].astype(base[c].dtype)
+    big["item_id"] = big["item_id"].astype("category")
+    return finalize_labels(big)
+
+
+def plain_pandas_validate(t: pd.DataFrame, params: dict, suites: list) -> dict[str, int]:
+    """The suites' checks written directly in pandas/NumPy: failing-row counts per expectation."""
+    kw = {e["type"] + (f"({e['kwargs']['column']})" if "column" in e["kwargs"] else ""): e["kwargs"]
+          for s in suites for e in s.expectations}
+    out: dict[str, int] = {}
+    for c in ("item_id", "annotator_id", "task", "label"):
+        out[f"not_null({c})"] = int(t[c].isna().sum())
+    want = kw["expect_column_dtypes_to_match"]["dtypes"]
+    out["dtypes"] = sum(str(t[c].dtype) != d if c in t else 1 for c, d in want.items())
+    out["columns"] = sum(c not in t for c in kw["expect_table_columns_to_match_set"]["column_set"])
+    out["between(created_at)"] = int((t["created_at"] > params["now"]).sum())
+    out["between(confidence)"] = int(((t["confidence"] < 0) | (t["confidence"] > 1)).sum())
+    out["between(duration_s)"] = int((t["duration_s"] < 0).sum())
+    key = ["item_id", "annotator_id", "task", "stage", "label"]
+    out["duplicates"] = int(t.duplicated(key, keep=False).sum())
+    k = kw["expect_items_to_have_min_distinct_annotators"]["k"]
+    lab = t[(t["source"] == "human") & (t["stage"] == "label")]
+    short = checks.overlap_shortfall(lab["item_id"], lab["annotator_id"], lab["task"], k)
+    out["overlap"] = int(len(short))
+    v = t.dropna(subset=["task", "guideline_version"])
+    out["version_known"] = int((~checks.known_version_mask(v["task"], v["guideline_version"],
+                                                          params["guideline_allowed_labels"])).sum())
+    out["label_allowed"] = int((~checks.label_allowed_mask(v["task"], v["guideline_version"], v["label"],
+                                                          params["guideline_allowed_labels"])).sum())
+    cols = [v[c] for c in ("item_id", "annotator_id", "task", "guideline_version", "label")]
+    out["exclusive"] = int((~checks.exclusive_mask(*cols, params["guideline_exclusive_pairs"], stage=v["stage"])).sum())
+    out["hierarchy"] = int((~checks.hierarchy_mask(*cols, params["guideline_parents"], params["guideline_exclusive_pairs"],
+                                                   stage=v["stage"])).sum())
+    r = v.dropna(subset=["created_at"])
+    out["retired"] = int((~checks.retired_mask(r["task"], r["guideline_version"], r["created_at"],
+                                               params["guideline_retired_after"])).sum())
+    d = t.dropna(subset=["duration_s"])
+    out["too_fast"] = int((~checks.too_fast_mask(d["task"], d["duration_s"],
+                                                 kw["expect_judgement_duration_above_task_floor"]["min_duration_s"])).sum())
+    out["duration_outlier"] = int((~checks.duration_outlier_mask(d["task"], d["duration_s"],
+                                                                 kw["expect_judgement_duration_not_outlier"]["max_abs_z"])).sum())
+    dk = kw["expect_annotator_label_distribution_to_match_pool"]
+    h = t[t["source"] == "human"]
+    out["distribution"] = int((~checks.distribution_mask(h["task"], h["annotator_id"], h["label"], alpha=dk["alpha"],
+                                                         min_n=dk["min_n"], min_tvd=dk["min_tvd"])).sum())
+    return out
+
+
+CHILD = """
+import json, sys, time
+t0 = time.perf_counter()
+from labkit.schema import read_labels_parquet
+from labkit.validation import validate
+t = read_labels_parquet(sys.argv[1])
+t1 = time.perf_counter()
+r = validate(t, sys.argv[2])
+t2 = time.perf_counter()
+print(json.dumps({"read_s": t1 - t0, "validate_s": t2 - t1, "timings": r.timings, "failing_rows": len(r.failures)}))
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=1, help="in-process GX and pandas runs (best of)")
+    ap.add_argument("--object-columns", action="store_true", help="also measure GX on str-converted id columns")
+    args = ap.parse_args()
+    env = dict(os.environ, GX_ANALYTICS_ENABLED="False")
+
+    t = tiled_program(args.rows)
+    guidelines = ROOT / "guidelines"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "labels.parquet"
+        write_labels(t, path)
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import great_expectations"], check=True, env=env)
+        gx_import_fresh = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        child = subprocess.run([sys.executable, "-c", CHILD, str(path), str(guidelines)], check=True, env=env,
+                               capture_output=True, text=True)
+        end_to_end = time.perf_counter() - t0
+        child_out = json.loads(child.stdout.strip().splitlines()[-1])
+
+    from labkit.validation import validate
+
+    validate(t.iloc[:1000], guidelines)  # import GX and warm up in this process
+    gx_runs, reports = [], []
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        reports.append(validate(t, guidelines))
+        gx_runs.append(time.perf_counter() - t0)
+    report = reports[-1]
+    g = Guidelines.load(guidelines)
+    suites = load_suites()
+    params = run_parameters(g, retire_grace_days(guidelines))
+    pd_runs = []
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        counts = plain_pandas_validate(t, params, suites)
+        pd_runs.append(time.perf_counter() - t0)
+
+    gx_fail = {o.name: o.n_failing for o in report.outcomes}
+    same = {
+        "duplicates": gx_fail["expect_compound_columns_to_be_unique(item_id, annotator_id, task, stage, label)"],
+        "label_allowed": gx_fail["expect_label_to_be_allowed_by_guideline_version"],
+        "exclusive": gx_fail["expect_labels_to_respect_exclusivity"],
+        "retired": gx_fail["expect_guideline_version_not_retired"],
+        "too_fast": gx_fail["expect_judgement_duration_above_task_floor"],
+        "duration_outlier": gx_fail["expect_judgement_duration_not_outlier"],
+        "distribution": gx_fail["expect_annotator_label_distribution_to_match_pool"],
+        "between(confidence)": gx_fail["expect_column_values_to_be_between(confidence)"],
+    }
+    mismatch = {k: (v, counts[k]) for k, v in same.items() if counts[k] != v}
+
+    conv = None
+    if args.object_columns:
+        t0 = time.perf_counter()
+        obj = t.copy()
+        for c in ("item_id", "annotator_id", "task", "label", "guideline_version", "slice", "source", "stage"):
+            obj[c] = obj[c].astype(object)
+        conv_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        validate(obj, guidelines)
+        conv = (conv_s, time.perf_counter() - t0)
+
+    gx_best, pd_best = min(gx_runs), min(pd_runs)
+    rows = [
+        ("judgements", f"{len(t):,}", ""),
+        ("failing rows (GX)", f"{len(report.failures):,}", f"{len(report.outcomes)} expectations, gate "
+                                                          f"{'passed' if report.gate else 'failed'}"),
+        ("import great_expectations (fresh interpreter)", f"{gx_import_fresh:.2f} s", "python -c 'import great_expectations'"),
+        ("labkit validate end to end (fresh interpreter)", f"{child_out['validate_s']:.2f} s",
+         f"incl. GX import {child_out['timings']['gx_import_s']:.2f} s + run {child_out['timings']['gx_run_s']:.2f} s; "
+         f"Parquet read {child_out['read_s']:.2f} s not included; process wall {end_to_end:.2f} s"),
+        ("GX run, GX already imported (labkit.validate)", f"{gx_best:.2f} s", f"best of {args.repeat}"),
+        ("same checks in plain pandas/NumPy", f"{pd_best:.2f} s", f"best of {args.repeat}"),
+        ("ratio GX run / plain pandas", f"{gx_best / pd_best:.1f}x", ""),
+        ("ratio GX end to end / plain pandas", f"{child_out['validate_s'] / pd_best:.1f}x", ""),
+        ("failing counts GX == pandas", "yes" if not mismatch else f"NO {mismatch}", ", ".join(same)),
+    ]
+    if conv:
+        rows.append(("id columns category -> object (not done by labkit)", f"{conv[0]:.2f} s", ""))
+        rows.append(("GX run on object columns", f"{conv[1]:.2f} s", f"vs {gx_best:.2f} s on categoricals"))
+    w = max(len(r[0]) for r in rows)
+    print(f"{'measure':<{w}}  {'value':>12}  note")
+    print("-" * (w + 60))
+    for name, value, note in rows:
+        print(f"{name:<{w}}  {value:>12}  {note}")
+    target = child_out["validate_s"]
+    print(f"\ntarget: whole suite over {len(t):,} judgements under 10 s including the GX import: "
+          f"{'met' if target < 10 else 'NOT met'} ({target:.2f} s)")
+
+
+if __name__ == "__main__":
+    main()
