@@ -1,0 +1,321 @@
+"""The decision log: ``guidelines/decisions.jsonl``, append-only and hash-chained.
+
+One line per decision, each a canonical JSON object (sorted keys, no spaces, UTF-8)::
+
+    {"action":"approve","at":"2026-09-25T10:00:00Z","hash":"…","prev":"…","proposal":"toxicity-1.1.0-self-promotion",
+     "seq":3,"task":"toxicity","who":"g-expert-1","why":"…"}
+
+``hash`` is the SHA-256 of the canonical JSON of the entry *without* ``hash``; ``prev`` is the hash of
+the entry before (64 zeros for the first); ``seq`` counts from 0. Editing one character of an entry
+breaks its hash; removing or reordering entries breaks ``seq`` and ``prev``. Cutting entries off the
+tail leaves a valid chain, so every released guideline version records ``log_head`` (the hash and
+``seq`` of its release entry): :func:`verify` with the guidelines folder checks that each recorded head
+is still in the log.
+
+Appends are safe under concurrency: an exclusive ``fcntl`` lock is held around reading the tail and
+appending, and the line is fsynced before the lock is released.
+
+Actions written by labkit: ``propose``, ``approve``, ``reject``, ``release`` (proposals and releases),
+``adjudicate`` and ``gold_edit`` (decisions about items, recorded by any area through :func:`append`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labkit.errors import GovernanceError
+
+GENESIS = "0" * 64
+LOG_NAME = "decisions.jsonl"
+ACTIONS = ("propose", "approve", "reject", "release", "adjudicate", "gold_edit")
+
+
+def canonical_json(obj: Any) -> str:
+    """Canonical JSON: sorted keys, no whitespace, UTF-8 text (non-ASCII kept as is)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def entry_hash(entry: dict[str, Any]) -> str:
+    """SHA-256 (hex) of the canonical JSON of ``entry`` without its ``hash`` field."""
+    body = {k: v for k, v in entry.items() if k != "hash"}
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_time(at: dt.datetime | str | None) -> str:
+    """An ISO 8601 UTC timestamp ``YYYY-MM-DDTHH:MM:SSZ`` (now when ``at`` is None)."""
+    if at is None:
+        return utc_now()
+    if isinstance(at, str):
+        at = dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.timezone.utc)
+    return at.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def log_path(root: str | os.PathLike[str]) -> Path:
+    """The log of a guidelines folder (``<root>/decisions.jsonl``), or ``root`` itself if it is a file."""
+    p = Path(root)
+    return p if p.suffix == ".jsonl" else p / LOG_NAME
+
+
+def _last_line(fh: Any) -> bytes:
+    """The last non-empty line of a binary file opened for reading (reads backwards in blocks)."""
+    fh.seek(0, os.SEEK_END)
+    end = fh.tell()
+    buf = b""
+    pos = end
+    while pos > 0:
+        step = min(65536, pos)
+        pos -= step
+        fh.seek(pos)
+        buf = fh.read(step) + buf
+        stripped = buf.rstrip(b"\n")
+        if b"\n" in stripped:
+            return stripped.rsplit(b"\n", 1)[1]
+    return buf.rstrip(b"\n")
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[Any]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield fh
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def append(root: str | os.PathLike[str], action: str, who: str, *, at: dt.datetime | str | None = None,
+           **fields: Any) -> dict[str, Any]:
+    """Append one decision to the log and return the entry written (with ``seq``, ``prev``, ``hash``).
+
+    Parameters
+    ----------
+    root : path
+        The guidelines folder (the log is ``<root>/decisions.jsonl``) or the log file itself.
+    action : str
+        One of ``propose``, ``approve``, ``reject``, ``release``, ``adjudicate``, ``gold_edit``.
+    who : str
+        The member deciding (a pseudonymous id from ``governance.yaml``).
+    at : datetime or ISO string, optional
+        When (UTC); now by default. Tests and the history rebuild pass fixed times.
+    **fields
+        What and why: ``task``, ``proposal``, ``item_id``, ``label``, ``why``, ``version``... Any
+        JSON-serializable values; ``None`` values are left out.
+
+    Raises
+    ------
+    GovernanceError
+        If the action is unknown, or the log's last line is not a valid entry (it refuses to extend a
+        damaged chain; run ``labkit log verify``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> e = append(d, "adjudicate", "g-expert-1", at="2026-10-01T12:00:00Z", task="toxicity",
+    ...            item_id="c-17", label="insult", why="mocks the poster")
+    >>> e["seq"], e["prev"] == GENESIS, verify(d).ok
+    (0, True, True)
+    """
+    if action not in ACTIONS:
+        raise GovernanceError(f"log action must be one of {', '.join(ACTIONS)}, got {action!r}")
+    if not isinstance(who, str) or not who.strip():
+        raise GovernanceError("a log entry needs who decided (a member id)")
+    for reserved in ("seq", "prev", "hash", "action", "who", "at"):
+        if reserved in fields:
+            raise GovernanceError(f"log field {reserved!r} is set by the log itself")
+    path = log_path(root)
+    body = {k: v for k, v in fields.items() if v is not None}
+    with _locked(path) as fh:
+        tail = _last_line(fh)
+        if tail:
+            try:
+                last = json.loads(tail)
+                seq, prev = int(last["seq"]) + 1, str(last["hash"])
+            except (ValueError, KeyError, TypeError):
+                raise GovernanceError(f"{path}: the last line is not a log entry; refusing to extend a "
+                                      f"damaged log (run `labkit log verify {path}`)") from None
+        else:
+            seq, prev = 0, GENESIS
+        entry = {"seq": seq, "prev": prev, "action": action, "who": who, "at": format_time(at), **body}
+        entry["hash"] = entry_hash(entry)
+        line = canonical_json(entry).encode("utf-8") + b"\n"
+        fh.seek(0, os.SEEK_END)
+        if fh.tell() > 0:
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":  # a previous writer died mid-line: never glue onto it
+                raise GovernanceError(f"{path}: the log does not end with a newline; refusing to append "
+                                      f"(run `labkit log verify {path}`)")
+        fh.seek(0, os.SEEK_END)
+        fh.write(line)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return entry
+
+
+def read(root: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """All entries of the log, in order (an empty list when there is no log yet). Does not verify."""
+    path = log_path(root)
+    if not path.exists():
+        return []
+    out = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            raise GovernanceError(f"{path}: line {n} is not JSON (run `labkit log verify {path}`)") from None
+    return out
+
+
+def head(root: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The last entry (``None`` for an empty log)."""
+    entries = read(root)
+    return entries[-1] if entries else None
+
+
+@dataclass
+class Verification:
+    """Outcome of :func:`verify`: ``ok``, how many entries, and the first problem found."""
+
+    path: str
+    ok: bool
+    entries: int
+    head: str | None
+    first_bad: int | None = None  # 1-based line number of the first bad entry
+    problem: str = ""
+    anchors_checked: list[str] = field(default_factory=list)  # "task version" whose log_head was found
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "ok": self.ok, "entries": self.entries, "head": self.head,
+                "first_bad_line": self.first_bad, "problem": self.problem,
+                "anchors_checked": self.anchors_checked}
+
+    def __str__(self) -> str:
+        if self.ok:
+            anchors = f"; release heads present: {', '.join(self.anchors_checked)}" if self.anchors_checked else ""
+            return f"{self.path}: intact, {self.entries} entries, head {str(self.head)[:12]}{anchors}"
+        return f"{self.path}: BROKEN at line {self.first_bad}: {self.problem}"
+
+
+def verify(root: str | os.PathLike[str], guidelines_root: str | os.PathLike[str] | None = None, *,
+           expect_head: str | None = None) -> Verification:
+    """Check the chain entry by entry, then that every released version's recorded head is present.
+
+    Parameters
+    ----------
+    root : path
+        The guidelines folder or the log file.
+    guidelines_root : path, optional
+        Where the version files live (their ``log_head`` anchors the log). Defaults to the log's folder
+        when it holds ``<task>/<version>.yaml`` files.
+    expect_head : str, optional
+        A hash (or a prefix of at least 8 hex digits) seen earlier, e.g. the head a previous report or
+        CI run recorded: it must still be in the log. This anchors entries made after the last release,
+        which the version files cannot protect against being cut.
+
+    Returns
+    -------
+    Verification
+        ``ok`` is False at the first entry whose line is not canonical JSON of a valid entry, whose
+        ``hash`` does not match its content, whose ``seq`` is not the previous plus one or whose ``prev``
+        is not the previous hash; or when a released version's ``log_head`` is missing from the log.
+    """
+    path = log_path(root)
+    if not path.exists():
+        return Verification(str(path), False, 0, None, 1, "no such log file")
+    raw = path.read_bytes()
+    lines = raw.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    elif raw:
+        return _bad(path, len(lines), len(lines), None, "the last line has no newline (a cut or interrupted write)")
+    prev_hash, seq = GENESIS, 0
+    by_hash: dict[str, int] = {}
+    for n, bline in enumerate(lines, start=1):
+        try:
+            text = bline.decode("utf-8")
+            entry = json.loads(text)
+        except (UnicodeDecodeError, ValueError):
+            return _bad(path, n - 1, n, prev_hash, "not a JSON line (edited?)")
+        if not isinstance(entry, dict) or not isinstance(entry.get("hash"), str):
+            return _bad(path, n - 1, n, prev_hash, "not a log entry (no hash)")
+        if canonical_json(entry) != text:
+            return _bad(path, n - 1, n, prev_hash, "not in canonical form (edited by hand?)")
+        if entry_hash(entry) != entry["hash"]:
+            return _bad(path, n - 1, n, prev_hash,
+                        f"entry seq {entry.get('seq')} ({entry.get('action')} by {entry.get('who')}) does not "
+                        "match its hash: its content was changed")
+        if entry.get("seq") != seq:
+            return _bad(path, n - 1, n, prev_hash,
+                        f"expected seq {seq}, found {entry.get('seq')}: entries were removed or reordered")
+        if entry.get("prev") != prev_hash:
+            return _bad(path, n - 1, n, prev_hash,
+                        f"entry seq {seq} does not chain to the entry before it: entries were removed, "
+                        "inserted or reordered")
+        by_hash[entry["hash"]] = seq
+        prev_hash, seq = entry["hash"], seq + 1
+    result = Verification(str(path), True, len(lines), prev_hash if lines else None)
+    groot = Path(guidelines_root) if guidelines_root is not None else path.parent
+    for task, version, anchor in _anchors(groot):
+        h = anchor.get("hash")
+        if h not in by_hash:
+            return Verification(str(path), False, len(lines), result.head, len(lines) + 1,
+                                f"{task} {version} was released at log entry seq {anchor.get('seq')} "
+                                f"(hash {str(h)[:12]}), which is not in the log: entries after the release "
+                                "were cut or the chain was rewritten")
+        if anchor.get("seq") is not None and by_hash[h] != anchor.get("seq"):
+            return Verification(str(path), False, len(lines), result.head, by_hash[h] + 1,
+                                f"{task} {version}'s release head is at seq {by_hash[h]}, "
+                                f"not seq {anchor.get('seq')} as recorded")
+        result.anchors_checked.append(f"{task} {version}")
+    if expect_head:
+        if len(expect_head) < 8 or not any(h.startswith(expect_head) for h in by_hash):
+            return Verification(str(path), False, len(lines), result.head, len(lines) + 1,
+                                f"the expected head {expect_head[:16]} is not in the log: entries were cut "
+                                "or the chain was rewritten since it was recorded")
+        result.anchors_checked.append(f"expected head {expect_head[:12]}")
+    return result
+
+
+def _bad(path: Path, count: int, n: int, head_hash: str | None, problem: str) -> Verification:
+    return Verification(str(path), False, count, head_hash, n, problem)
+
+
+def _anchors(groot: Path) -> list[tuple[str, str, dict[str, Any]]]:
+    """``(task, version, log_head)`` for every version file under ``groot`` recording a head."""
+    import yaml
+
+    from labkit.guidelines.model import SEMVER
+    from labkit.guidelines.model import safe_load as _yaml_load
+
+    out = []
+    if not groot.is_dir():
+        return out
+    for f in sorted(groot.glob("*/*.yaml")):
+        if not SEMVER.match(f.stem):
+            continue
+        try:
+            data = _yaml_load(f.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            continue  # the loader reports malformed version files; the log check stays about the log
+        anchor = data.get("log_head") if isinstance(data, dict) else None
+        if isinstance(anchor, dict):
+            out.append((f.parent.name, f.stem, anchor))
+    return out

@@ -1,0 +1,162 @@
+"""Carry judgements made under older guideline versions forward to a newer one.
+
+Each release between a row's ``guideline_version`` and the target contributes one step. A step maps a
+label deterministically when the label survives unchanged (same name in the next version, not split)
+or the release's ``migration.map`` sends it to one label; otherwise the row is flagged for relabeling
+with the reason (label split, removed without a target, unknown to its own version, or the row has no
+or an unknown version). Nothing is dropped silently: every input row is counted exactly once::
+
+    total = already_current + carried + mapped + collapsed + flagged
+
+``carried`` rows keep their label and get the new version, ``mapped`` rows change label, ``collapsed``
+rows became exact duplicates of another row of the same annotator on the same item after a merge (one
+judgement remains), ``flagged`` rows go to the relabel table with their ``reason``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labkit.errors import GuidelineError
+from labkit.guidelines.model import GuidelineVersion, Guidelines, SemVer
+
+
+@dataclass
+class MigrationResult:
+    """Migrated rows (canonical table), rows to relabel (canonical columns + ``reason``), counts."""
+
+    table: pd.DataFrame
+    relabel: pd.DataFrame
+    counts: dict[str, int]
+    by_step: list[dict[str, Any]] = field(default_factory=list)
+    by_reason: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"counts": self.counts, "by_reason": self.by_reason, "steps": self.by_step}
+
+
+def step_map(old: GuidelineVersion, new: GuidelineVersion) -> tuple[dict[str, str], dict[str, str]]:
+    """``(mapping, flagged)`` for one release: label -> new label, and label -> reason to relabel."""
+    mig = new.migration if isinstance(new.migration, dict) and str(new.migration.get("from")) == old.version else {}
+    mp = {str(k): str(v) for k, v in (mig.get("map") or {}).items()}
+    split = {str(k): [str(x) for x in v] for k, v in (mig.get("split") or {}).items()}
+    relabel = {str(x) for x in (mig.get("relabel") or [])}
+    new_names = set(new.label_names)
+    mapping: dict[str, str] = {}
+    flagged: dict[str, str] = {}
+    for lab in old.label_names:
+        if lab in split:
+            flagged[lab] = f"{lab} was split into {', '.join(split[lab])} in {new.version}"
+        elif lab in mp:
+            mapping[lab] = mp[lab]
+        elif lab in relabel or lab not in new_names:
+            flagged[lab] = f"{lab} was removed in {new.version} with no replacement"
+        else:
+            mapping[lab] = lab
+    return mapping, flagged
+
+
+def migrate_labels(table: pd.DataFrame, guidelines: Guidelines, to: str, task: str | None = None) -> MigrationResult:
+    """Migrate every row of ``task`` (all tasks having version ``to`` when None) to version ``to``.
+
+    Rows of other tasks are left as they are and counted as ``other_task``. Rows under a version newer
+    than ``to`` are flagged (migration runs forward only).
+    """
+    SemVer.parse(to)
+    tasks = [task] if task else [t for t in guidelines.tasks if any(v.version == to for v in guidelines.versions(t))]
+    if not tasks:
+        raise GuidelineError(f"no task has a guideline version {to!r} (tasks: {', '.join(guidelines.tasks)})")
+    for t in tasks:
+        guidelines.get(t, to)
+    df = table.reset_index(drop=True)
+    n = len(df)
+    new_label = df["label"].astype("object").to_numpy(copy=True)
+    new_version = df["guideline_version"].astype("object").to_numpy(copy=True)
+    outcome = np.full(n, "other_task", dtype=object)
+    reason = np.full(n, "", dtype=object)
+    task_col = df["task"].astype("object").to_numpy()
+    steps_out: list[dict[str, Any]] = []
+    for t in tasks:
+        versions = guidelines.versions(t)
+        target = guidelines.get(t, to)
+        idx_t = np.flatnonzero(task_col == t)
+        vers = df["guideline_version"].astype("object").to_numpy()[idx_t]
+        labs = df["label"].astype("object").to_numpy()[idx_t]
+        known = {v.version: v for v in versions}
+        # resolve each distinct (version, label) pair once, then index: no Python loop over rows
+        key = pd.Series(vers, dtype="object").fillna("\x01").astype(str) + "\x00" + pd.Series(labs, dtype="object").astype(str)
+        codes, uniques = pd.factorize(key)
+        first = np.zeros(len(uniques), dtype=np.int64)
+        first[codes[::-1]] = np.arange(len(codes))[::-1]
+        table_u = [_resolve(vers[j], labs[j], known, versions, target) for j in first]
+        out_o = np.array([r[0] for r in table_u], dtype=object)
+        out_l = np.array([r[1] for r in table_u], dtype=object)
+        out_r = np.array([r[2] for r in table_u], dtype=object)
+        outcome[idx_t] = out_o[codes]
+        new_label[idx_t] = out_l[codes]
+        reason[idx_t] = out_r[codes]
+        new_version[idx_t] = np.where(np.isin(outcome[idx_t], ["carried", "mapped", "already_current"]), to,
+                                      new_version[idx_t])
+        for i in range(versions.index(target)):
+            m, f = step_map(versions[i], versions[i + 1])
+            steps_out.append({"task": t, "from": versions[i].version, "to": versions[i + 1].version,
+                              "map": {k: v for k, v in m.items() if k != v}, "flagged": f})
+    migrated = df.copy()
+    migrated["label"] = new_label
+    migrated["guideline_version"] = new_version
+    from labkit.schema import finalize_labels
+
+    keep = outcome != "flagged"
+    moved = np.isin(outcome, ["mapped", "carried"])
+    kept = migrated[keep]
+    # a merge can make two rows of one annotator on one item identical: keep one (the row whose label
+    # did not change, else the first), count the other as collapsed
+    dup_cols = ["item_id", "annotator_id", "task", "label", "stage", "source"]
+    kept_idx = np.flatnonzero(keep)
+    prio = np.where(outcome[kept_idx] == "mapped", 1, 0)
+    order = np.argsort(prio, kind="stable")
+    dup_sorted = kept.iloc[order].duplicated(subset=dup_cols, keep="first").to_numpy()
+    dup = np.empty_like(dup_sorted)
+    dup[order] = dup_sorted
+    orig_dup = df[keep].duplicated(subset=dup_cols, keep="first").to_numpy()  # duplicates before migration stay
+    collapse = dup & ~orig_dup & moved[keep]
+    outcome[kept_idx[collapse]] = "collapsed"
+    final = finalize_labels(kept[~collapse].reset_index(drop=True))
+    relabel = df[~keep].copy()
+    relabel["reason"] = reason[~keep]
+    counts = {k: int((outcome == k).sum()) for k in ("already_current", "carried", "mapped", "collapsed", "flagged", "other_task")}
+    counts["total"] = n
+    if sum(v for k, v in counts.items() if k != "total") != n:  # pragma: no cover - a bug, never user input
+        raise AssertionError(f"migration counts do not add up: {counts}")
+    by_reason = pd.Series(reason[~keep]).value_counts().to_dict() if (~keep).any() else {}
+    return MigrationResult(final, relabel.reset_index(drop=True), counts, steps_out,
+                           {str(k): int(v) for k, v in by_reason.items()})
+
+
+def _resolve(v: Any, lab: Any, known: dict[str, GuidelineVersion], versions: list[GuidelineVersion],
+             target: GuidelineVersion) -> tuple[str, str, str]:
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+        return ("flagged", lab, "no guideline_version: cannot tell what the label meant")
+    v = str(v)
+    if v not in known:
+        return ("flagged", lab, f"guideline version {v} is not in the guidelines")
+    start = known[v]
+    if start.semver > target.semver:
+        return ("flagged", lab, f"made under {v}, newer than the target {target.version}")
+    if lab not in start.label_names:
+        return ("flagged", lab, f"label {lab} is not in version {v}")
+    if start.version == target.version:
+        return ("already_current", lab, "")
+    cur = lab
+    i = versions.index(start)
+    while versions[i].version != target.version:
+        m, f = step_map(versions[i], versions[i + 1])
+        if cur in f:
+            return ("flagged", lab, f[cur])
+        cur = m[cur]
+        i += 1
+    return ("mapped" if cur != lab else "carried", cur, "")

@@ -1,0 +1,150 @@
+"""The decision log: hash chain, verification on a copy of the committed log, concurrent appends."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import shutil
+from pathlib import Path
+
+import pytest
+
+from labkit.cli import main
+from labkit.errors import GovernanceError
+from labkit.guidelines import log as dlog
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def groot(tmp_path: Path) -> Path:
+    """A copy of the committed guidelines folder (versions, proposals, governance, decisions.jsonl)."""
+    dst = tmp_path / "guidelines"
+    shutil.copytree(REPO / "guidelines", dst)
+    return dst
+
+
+def lines(p: Path) -> list[str]:
+    return p.read_text(encoding="utf-8").splitlines(keepends=True)
+
+
+def test_committed_log_is_intact_and_anchored(groot: Path) -> None:
+    v = dlog.verify(groot)
+    assert v.ok, str(v)
+    assert v.entries == len(lines(groot / "decisions.jsonl"))
+    assert v.anchors_checked == ["toxicity 1.0.0", "toxicity 1.1.0", "toxicity 2.0.0"]
+    assert main(["log", "verify", str(groot / "decisions.jsonl")]) == 0
+
+
+def test_hash_is_sha256_of_canonical_json_without_hash(groot: Path) -> None:
+    first = json.loads(lines(groot / "decisions.jsonl")[0])
+    body = {k: v for k, v in first.items() if k != "hash"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert first["hash"] == hashlib.sha256(text.encode("utf-8")).hexdigest()
+    assert first["prev"] == "0" * 64 and first["seq"] == 0
+
+
+def test_one_changed_character_is_caught_naming_the_line(groot: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = groot / "decisions.jsonl"
+    ls = lines(log)
+    assert '"who":"g-expert-1"' in ls[2]
+    ls[2] = ls[2].replace('"who":"g-expert-1"', '"who":"g-expert-2"')  # one character
+    log.write_text("".join(ls), encoding="utf-8")
+    v = dlog.verify(groot)
+    assert not v.ok and v.first_bad == 3
+    assert "does not match its hash" in v.problem
+    assert main(["log", "verify", str(log)]) == 1
+    assert "BROKEN at line 3" in capsys.readouterr().out
+
+
+def test_removed_entry_is_caught(groot: Path) -> None:
+    log = groot / "decisions.jsonl"
+    ls = lines(log)
+    del ls[5]
+    log.write_text("".join(ls), encoding="utf-8")
+    v = dlog.verify(groot)
+    assert not v.ok and v.first_bad == 6
+    assert "expected seq 5, found 6" in v.problem
+
+
+def test_two_swapped_entries_are_caught(groot: Path) -> None:
+    log = groot / "decisions.jsonl"
+    ls = lines(log)
+    ls[3], ls[4] = ls[4], ls[3]
+    log.write_text("".join(ls), encoding="utf-8")
+    v = dlog.verify(groot)
+    assert not v.ok and v.first_bad == 4
+    assert "expected seq 3, found 4" in v.problem
+
+
+def test_rewritten_chain_with_recomputed_hashes_is_caught_by_release_heads(groot: Path) -> None:
+    """An attacker who edits an entry and re-hashes everything after it still breaks the anchors."""
+    log = groot / "decisions.jsonl"
+    entries = [json.loads(x) for x in lines(log)]
+    entries[2]["why"] = "I never approved this"
+    prev = dlog.GENESIS
+    for e in entries:
+        e["prev"] = prev
+        e["hash"] = dlog.entry_hash(e)
+        prev = e["hash"]
+    log.write_text("".join(dlog.canonical_json(e) + "\n" for e in entries), encoding="utf-8")
+    v = dlog.verify(groot)
+    assert not v.ok
+    assert "toxicity 1.0.0 was released at log entry seq 4" in v.problem
+
+
+def test_cut_tail_after_a_release_is_caught(groot: Path) -> None:
+    log = groot / "decisions.jsonl"
+    ls = lines(log)
+    release_200 = next(i for i, x in enumerate(ls) if '"action":"release"' in x and '"version":"2.0.0"' in x)
+    log.write_text("".join(ls[:release_200]), encoding="utf-8")  # chain itself still valid
+    v = dlog.verify(groot)
+    assert not v.ok
+    assert v.problem.startswith(f"toxicity 2.0.0 was released at log entry seq {release_200} ")
+    assert "not in the log" in v.problem
+
+
+def test_cut_after_the_last_release_needs_an_expected_head(groot: Path) -> None:
+    log = groot / "decisions.jsonl"
+    ls = lines(log)
+    head = json.loads(ls[-1])["hash"]
+    log.write_text("".join(ls[:-2]), encoding="utf-8")
+    assert dlog.verify(groot).ok  # documented limit: nothing anchors entries after the last release
+    v = dlog.verify(groot, expect_head=head[:12])
+    assert not v.ok and "expected head" in v.problem
+    assert main(["log", "verify", str(log), "--expect-head", head[:12]]) == 1
+
+
+def test_truncated_last_line_is_caught_and_append_refuses(tmp_path: Path) -> None:
+    dlog.append(tmp_path, "adjudicate", "g-expert-1", at="2026-10-01T00:00:00Z", item_id="c-1", label="ok", why="x")
+    log = tmp_path / "decisions.jsonl"
+    log.write_bytes(log.read_bytes()[:-20])
+    v = dlog.verify(tmp_path)
+    assert not v.ok and v.first_bad == 1
+    with pytest.raises(GovernanceError, match="refusing to extend a damaged log"):
+        dlog.append(tmp_path, "adjudicate", "g-expert-1", item_id="c-2", label="ok", why="y")
+
+
+def test_append_rejects_unknown_action_and_reserved_fields(tmp_path: Path) -> None:
+    with pytest.raises(GovernanceError, match="log action must be one of"):
+        dlog.append(tmp_path, "delete", "g-lead-1")
+    with pytest.raises(GovernanceError, match="'seq' is set by the log itself"):
+        dlog.append(tmp_path, "adjudicate", "g-lead-1", seq=5)
+
+
+def _worker(args: tuple[str, int, int]) -> None:
+    root, wid, n = args
+    for i in range(n):
+        dlog.append(root, "adjudicate", f"w{wid}", item_id=f"c-{wid}-{i}", label="ok", why="concurrent")
+
+
+def test_concurrent_appends_keep_the_chain_intact(tmp_path: Path) -> None:
+    ctx = mp.get_context("fork")
+    with ctx.Pool(4) as pool:
+        pool.map(_worker, [(str(tmp_path), w, 25) for w in range(4)])
+    v = dlog.verify(tmp_path)
+    assert v.ok, str(v)
+    entries = dlog.read(tmp_path)
+    assert [e["seq"] for e in entries] == list(range(100))
+    assert sorted(e["item_id"] for e in entries) == sorted(f"c-{w}-{i}" for w in range(4) for i in range(25))
