@@ -1,0 +1,17 @@
+"""Scheduled reports: a Papermill runner that renders parameterized notebooks to self-contained HTML.
+
+Public pieces:
+
+* :func:`labkit.reports.metrics.save_metrics` -- what every report notebook calls to hand its
+  headline numbers to the runner (``metrics_path`` parameter).
+* :mod:`labkit.reports.display` -- helpers report notebooks import: escaped HTML tables, a "key
+  findings" block, pseudonymized annotator ids, one seaborn style.
+* :mod:`labkit.reports.runner` -- ``run_reports``: parameter checks before any kernel starts, one run
+  folder per report and run, failure handling that never touches the last good report, ``index.html``.
+
+Importing this package imports neither papermill nor nbconvert nor IPython; those load on use.
+"""
+
+from labkit.reports.metrics import load_metrics, save_metrics
+
+__all__ = ["save_metrics", "load_metrics"]

@@ -1,0 +1,78 @@
+"""``labkit report run`` and ``labkit report params``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from labkit.cli import emit
+from labkit.errors import ParameterError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    rep = subparsers.add_parser("report", help="render scheduled report notebooks to HTML",
+                                description="Render the report notebooks listed in reports.yaml.")
+    verbs = rep.add_subparsers(dest="report_command", metavar="VERB")
+
+    run = verbs.add_parser("run", help="run reports into OUT/<report>/<run-id>/ and update OUT/index.html",
+                           description="Run reports with papermill. Every parameter is checked against the "
+                                       "notebook's parameters cell before any kernel starts. A failed run keeps "
+                                       "its notebook, exits non-zero and never replaces the last good report.")
+    run.add_argument("--config", default="reports.yaml", help="reports config (default: reports.yaml)")
+    run.add_argument("--only", nargs="+", default=[], metavar="NAME", help="run only these reports")
+    run.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                     help="set a parameter in every selected report that declares it (repeatable)")
+    run.add_argument("--for-each", choices=["annotator"], default=None,
+                     help="render one page per annotator (reports with an 'annotator' parameter)")
+    run.add_argument("--out", default=None, help="output folder (default: 'out' in the config)")
+    run.add_argument("--timeout", type=float, default=None, metavar="S",
+                     help="seconds any one cell may run before the run is failed")
+    run.add_argument("--json", action="store_true", help="quiet; print one JSON summary line")
+    run.set_defaults(func=cmd_run)
+
+    params = verbs.add_parser("params", help="list each report's parameters",
+                              description="List the parameters each report notebook declares.")
+    params.add_argument("--config", default="reports.yaml")
+    params.add_argument("--only", nargs="+", default=[], metavar="NAME")
+    params.add_argument("--json", action="store_true")
+    params.set_defaults(func=cmd_params)
+    rep.set_defaults(func=lambda a: (rep.print_help(), 2)[1])
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from labkit.reports.config import load_config
+    from labkit.reports.runner import parse_cli_params, run_reports
+
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    if args.timeout is not None and args.timeout <= 0:
+        raise ParameterError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
+    config = load_config(args.config)
+    progress = None if args.json else (lambda s: print(s, file=sys.stderr, flush=True))
+    summary = run_reports(config, only=args.only, cli_params=parse_cli_params(args.param),
+                          for_each=args.for_each, out=args.out, timeout=args.timeout, progress=progress)
+    n_ok, n_failed = summary["ok"], summary["failed"]
+    rel = os.path.relpath(summary["index"])
+    shown = summary["index"] if rel.startswith("..") else rel
+    human = f"{n_ok} report(s) rendered, {n_failed} failed. Open {shown}"
+    emit(args, summary, human)
+    return 1 if n_failed else 0
+
+
+def cmd_params(args: argparse.Namespace) -> int:
+    from labkit.reports.config import load_config
+    from labkit.reports.params import listing, notebook_params
+
+    config = load_config(args.config)
+    names = args.only or list(config.reports)
+    out, lines = {}, []
+    for n in names:
+        if n not in config.reports:
+            raise ParameterError(f"{config.path}: unknown report {n!r}; reports: {', '.join(config.reports)}")
+        spec = config.reports[n]
+        ps = notebook_params(spec.notebook)
+        out[n] = {k: {"type": p.type, "default": p.default, "help": p.help} for k, p in ps.items()}
+        lines.append(f"{n} ({Path(spec.notebook).relative_to(config.root) if spec.notebook.is_relative_to(config.root) else spec.notebook}):\n{listing(ps)}")
+    emit(args, {"reports": out}, "\n\n".join(lines))
+    return 0
