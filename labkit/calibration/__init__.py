@@ -1,0 +1,27 @@
+"""Calibration sessions: annotators label the same items blind, see the answers, discuss, and turn
+clarifications into guideline change proposals; before/after numbers show whether it worked.
+
+The model (:mod:`~labkit.calibration.model`), its storage (:mod:`~labkit.calibration.storage`), item
+selection (:mod:`~labkit.calibration.selection`), replay (:mod:`~labkit.calibration.replay`) and the
+before/after numbers (:mod:`~labkit.calibration.summary`) import no Jupyter package. The widgets live
+in :mod:`labkit.calibration.widgets`, imported only by the notebook.
+"""
+
+from labkit.calibration.model import (
+    PHASES,
+    ROLES,
+    Answer,
+    CalibrationSession,
+    Clarification,
+    Participant,
+    SessionError,
+    SessionItem,
+    SessionSpec,
+)
+from labkit.calibration.replay import Step, replay, steps_from_labels
+from labkit.calibration.selection import Selection, changed_labels, select_items
+from labkit.calibration.summary import before_after, write_summary
+
+__all__ = ["PHASES", "ROLES", "Answer", "CalibrationSession", "Clarification", "Participant", "SessionError",
+           "SessionItem", "SessionSpec", "Step", "replay", "steps_from_labels", "Selection", "changed_labels",
+           "select_items", "before_after", "write_summary"]

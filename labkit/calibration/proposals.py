@@ -1,0 +1,86 @@
+"""Clarifications become guideline change proposals (:mod:`labkit.guidelines.proposals`).
+
+When the facilitator moves the session into ``record``, each clarification becomes one proposal in
+the governance format::
+
+    id: toxicity-2026-09-28-clarify-self-promotion-c-00412
+    task: toxicity
+    base_version: 1.1.0
+    author: ann-07
+    created_at: "2026-09-28T10:41:02Z"
+    title: "Clarify self_promotion (calibration cal-2026-09-28, item c-00412)"
+    rationale: "..."
+    source: {kind: calibration, session: cal-2026-09-28, item_id: c-00412, clarification: c-3f2a9c1d0e}
+    changes:
+      - {op: reword_definition, label: self_promotion, current: "...", proposed: "..."}
+
+If the session files proposals (``file_proposals``, the default) and knows its guidelines folder,
+the proposal is filed there through :func:`labkit.guidelines.proposals.new_proposal`, which checks
+that it applies to the base version and logs it; a copy always stays in the session folder
+(``proposals/<id>.yaml``), with ``filed_as`` (where governance has it) or ``filing_error`` (why it
+could not be filed: the copy is kept, nothing is lost).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from labkit.calibration import storage
+from labkit.errors import LabkitError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from labkit.calibration.model import CalibrationSession, Clarification
+
+
+def change_for(c: "Clarification") -> dict[str, Any]:
+    """The governance operation for a clarification."""
+    if c.op == "reword_definition":
+        return {"op": "reword_definition", "label": c.label, "current": c.current, "proposed": c.proposed}
+    if c.op == "add_edge_case":
+        return {"op": "add_edge_case", "label": c.label, "proposed": c.proposed}
+    polarity = c.op.split(":", 1)[1]
+    return {"op": "add_example", "label": c.label, "polarity": polarity, "proposed": c.proposed}
+
+
+def proposal_dict(session: "CalibrationSession", c: "Clarification", *, at: dt.datetime | None = None) -> dict[str, Any]:
+    """The proposal for clarification ``c`` in the governance format."""
+    from labkit.calibration.model import _iso, now_utc
+
+    t = at or now_utc()
+    slug = re.sub(r"[^a-z0-9]+", "-", f"clarify {c.label} {c.item_id}".lower()).strip("-")
+    return {
+        "id": f"{session.spec.task}-{t.strftime('%Y-%m-%d')}-{slug}-{c.id[2:8]}",
+        "task": session.spec.task,
+        "base_version": session.spec.guideline.version,
+        "author": c.participant,
+        "created_at": _iso(t),
+        "title": f"Clarify {c.label} (calibration {session.id}, item {c.item_id})",
+        "rationale": c.rationale or f"Raised in calibration session {session.id} on item {c.item_id}.",
+        "source": {"kind": "calibration", "session": session.id, "item_id": c.item_id, "clarification": c.id},
+        "changes": [change_for(c)],
+    }
+
+
+def write_proposal(session: "CalibrationSession", c: "Clarification", *, at: dt.datetime | None = None) -> Path:
+    """Write the proposal for ``c`` into ``<session>/proposals/<id>.yaml`` (and file it) and return the path."""
+    data = proposal_dict(session, c, at=at)
+    root = session.spec.sources.get("guidelines")
+    if root and not Path(root).is_absolute():
+        root = str((session.folder / root).resolve())
+    if session.spec.file_proposals and root and Path(root).is_dir():
+        from labkit.guidelines.proposals import new_proposal
+
+        try:
+            p = new_proposal(task=data["task"], base_version=data["base_version"], author=data["author"],
+                             title=data["title"], rationale=data["rationale"], changes=[dict(x) for x in data["changes"]],
+                             source=data["source"], root=root, created_at=data["created_at"],
+                             proposal_id=data["id"])
+            data["filed_as"] = str(p.path)
+        except LabkitError as exc:
+            data["filing_error"] = str(exc)
+    path = session.folder / storage.PROPOSALS_DIR / f"{data['id']}.yaml"
+    storage.write_yaml(path, data)
+    return path

@@ -1,0 +1,193 @@
+"""What ``notebooks/calibration_report.ipynb`` shows, computed here so the notebook stays thin.
+
+:func:`report_data` turns a session (and the program's labels and gold) into display-ready tables
+with participants already pseudonymized, the key findings as sentences, and the headline metrics the
+reports runner collects. Matplotlib is imported only by :func:`plot_accuracy`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pandas as pd
+
+from labkit.calibration.model import CalibrationSession
+from labkit.calibration.summary import before_after
+
+
+@dataclass
+class ReportData:
+    session: dict[str, Any]
+    accuracy_session: pd.DataFrame
+    agreement: pd.DataFrame
+    accuracy_followup: pd.DataFrame
+    followup_note: str
+    proposals: pd.DataFrame
+    ranked: pd.DataFrame
+    findings: list[tuple[str, bool]] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def _wide(acc: pd.DataFrame) -> pd.DataFrame:
+    """participant rows, before/after accuracy with intervals as columns, and the change."""
+    if acc.empty:
+        return pd.DataFrame(columns=["participant", "before", "before 95% CI", "n before", "after", "after 95% CI",
+                                     "n after", "change"])
+    rows = []
+    for who, g in acc.groupby("participant", sort=False):
+        b = g[g["when"] == "before"].iloc[0] if (g["when"] == "before").any() else None
+        a = g[g["when"] == "after"].iloc[0] if (g["when"] == "after").any() else None
+
+        def ci(r: Any) -> str:
+            return "" if r is None or not _ok(r["ci_low"]) else f"{r['ci_low']:.2f}-{r['ci_high']:.2f}"
+
+        rows.append({"participant": who,
+                     "before": b["accuracy"] if b is not None else float("nan"), "before 95% CI": ci(b),
+                     "n before": int(b["n"]) if b is not None else 0,
+                     "after": a["accuracy"] if a is not None else float("nan"), "after 95% CI": ci(a),
+                     "n after": int(a["n"]) if a is not None else 0,
+                     "change": (a["accuracy"] - b["accuracy"]) if a is not None and b is not None else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def _ok(x: Any) -> bool:
+    try:
+        return math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def report_data(session: str | os.PathLike[str] | CalibrationSession, *, labels: str = "", gold: str = "",
+                window_days: float = 14.0, pseudonym: Callable[[str], str] | None = None) -> ReportData:
+    """Everything the before/after report shows.
+
+    Parameters
+    ----------
+    session : path or CalibrationSession
+    labels, gold : str
+        Label and gold files for the follow-up comparison; empty: the session's own ``sources``.
+    window_days : float
+        Follow-up windows before the session and after it closed.
+    pseudonym : callable, optional
+        Maps a participant id to what is shown (default: :class:`labkit.reports.display.Pseudonyms`,
+        or the id itself when the session shows names).
+    """
+    s = session if isinstance(session, CalibrationSession) else CalibrationSession.open(session)
+    if pseudonym is None:
+        if s.spec.show_names:
+            pseudonym = str
+        else:
+            from labkit.reports.display import Pseudonyms
+
+            pseudonym = Pseudonyms()
+    ba = before_after(s, labels=labels or None, gold=gold or None, window_days=window_days)
+    st = s.state()
+    si = pd.DataFrame(ba["session_items"]["accuracy"])
+    if len(si):
+        si["participant"] = si["participant"].map(pseudonym)
+    acc_s = _wide(si)
+    ag = [dict(r, scope=r["scope"]) for r in ba["session_items"]["agreement"]]
+    fu = ba.get("followup")
+    acc_f = pd.DataFrame()
+    note = ""
+    if fu:
+        af = pd.DataFrame(fu["accuracy"])
+        people = af["group"] == "participant"
+        af.loc[people, "participant"] = af.loc[people, "participant"].map(pseudonym)
+        acc_f = _wide(af[people])
+        groups = _wide(af[~people])
+        acc_f = pd.concat([groups, acc_f], ignore_index=True)
+        ag += fu["agreement"]
+        note = (f"Follow-up: labels on gold items (session items left out) from {fu['before'][0][:10]} to "
+                f"{fu['before'][1][:10]} (before) and from {fu['after'][0][:10]} to {fu['after'][1][:10]} (after).")
+    else:
+        note = f"No follow-up comparison: {ba.get('followup_missing', 'no data')}."
+    agree = pd.DataFrame([{"scope": r["scope"], "when": r["when"], "alpha": r["alpha"],
+                           "95% CI": f"{r['ci_low']:.2f} to {r['ci_high']:.2f}" if _ok(r["ci_low"]) else "",
+                           "Fleiss kappa": r.get("kappa", float("nan")),
+                           "items (2+ answers)": r["items"], "judgements": r["judgements"]} for r in ag])
+    import yaml
+
+    props = []
+    for p in s.proposals():
+        d = yaml.safe_load(p.read_text(encoding="utf-8"))
+        ch = (d.get("changes") or [{}])[0]
+        props.append({"proposal": d.get("id"), "label": ch.get("label"), "change": ch.get("op"),
+                      "proposed": ch.get("proposed"), "item": (d.get("source") or {}).get("item_id"),
+                      "author": pseudonym(str(d.get("author")))})
+    ranked = s.ranked_by_disagreement("blind")
+    findings: list[tuple[str, bool]] = []
+    metrics: dict[str, Any] = {"session": s.id, "phase": st["phase"], "items": st["items"],
+                               "annotators": st["annotators"], "proposals": len(props)}
+    for r in ba["session_items"]["agreement"]:
+        metrics[f"session_alpha_{r['when']}"] = r["alpha"]
+    b, a = (ba["session_items"]["agreement"] + [{}, {}])[:2]
+    if _ok(b.get("alpha")) and _ok(a.get("alpha")):
+        findings.append((f"On the {st['items']} session items, group agreement (Krippendorff's alpha) went from "
+                         f"{b['alpha']:.2f} on blind answers to {a['alpha']:.2f} after discussion.",
+                         a["alpha"] < b["alpha"]))
+    elif _ok(b.get("alpha")):
+        findings.append((f"Blind agreement on the session items: alpha {b['alpha']:.2f} (no answers after discussion).", False))
+    if fu:
+        grp = {(r["participant"], r["when"]): r for r in fu["accuracy"] if r["group"] != "participant"}
+        pb, pa = grp.get(("all participants", "before")), grp.get(("all participants", "after"))
+        ob, oa = grp.get(("everyone else", "before")), grp.get(("everyone else", "after"))
+        if pb and pa and pb["n"] and pa["n"]:
+            metrics.update(followup_accuracy_before=pb["accuracy"], followup_accuracy_after=pa["accuracy"])
+            txt = (f"Participants' accuracy on gold went from {pb['accuracy']:.1%} (n={pb['n']}) in the "
+                   f"{fu['window_days']:g} days before to {pa['accuracy']:.1%} (n={pa['n']}) in the {fu['window_days']:g} days after")
+            if ob and oa and ob["n"] and oa["n"]:
+                metrics.update(comparison_accuracy_before=ob["accuracy"], comparison_accuracy_after=oa["accuracy"])
+                txt += (f"; everyone else went from {ob['accuracy']:.1%} to {oa['accuracy']:.1%} over the same "
+                        "windows (a change in both is not the session's doing).")
+            else:
+                txt += "."
+            findings.append((txt, pa["accuracy"] < pb["accuracy"]))
+        else:
+            findings.append(("Too few follow-up labels on gold items to compare accuracy before and after.", True))
+    if props:
+        findings.append((f"{len(props)} clarification(s) became guideline change proposals.", False))
+    late = st["late_answers"]
+    if late:
+        findings.append((f"{late} blind answer(s) arrived after the reveal and are not counted.", True))
+    return ReportData(session={k: st[k] for k in ("session", "task", "guideline_version", "phase", "items",
+                                                  "gold_items", "annotators", "blind_answers", "final_answers")},
+                      accuracy_session=acc_s, agreement=agree, accuracy_followup=acc_f, followup_note=note,
+                      proposals=pd.DataFrame(props), ranked=ranked, findings=findings, metrics=metrics)
+
+
+def plot_accuracy(data: ReportData) -> Any:
+    """Before/after accuracy per participant with intervals (session items and follow-up), one figure."""
+    import matplotlib.pyplot as plt
+
+    panels = [("Session items (blind vs after discussion)", data.accuracy_session),
+              ("Follow-up labels on gold", data.accuracy_followup)]
+    panels = [(t, d) for t, d in panels if len(d)]
+    fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(5.5 * max(1, len(panels)), 0.35 * max(
+        [len(d) for _, d in panels] + [4]) + 1.2), squeeze=False)
+    for ax, (title, d) in zip(axes[0], panels):
+        y = range(len(d))
+        for col, off, color in (("before", -0.15, "#9aa7b5"), ("after", 0.15, "#3b6ea5")):
+            vals = d[col].astype(float)
+            lo, hi = [], []
+            for v, ci in zip(vals, d[f"{col} 95% CI"]):
+                if ci:
+                    a, b = (float(x) for x in ci.split("-"))
+                    lo.append(v - a)
+                    hi.append(b - v)
+                else:
+                    lo.append(0.0)
+                    hi.append(0.0)
+            ax.errorbar(vals, [i + off for i in y], xerr=[lo, hi], fmt="o", color=color, label=col, capsize=2)
+        ax.set_yticks(list(y))
+        ax.set_yticklabels(d["participant"])
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1.02)
+        ax.set_xlabel("accuracy (95% Wilson interval)")
+        ax.set_title(title, fontsize=10)
+        ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,225 @@
+"""A calibration session in a real browser: JupyterLab 4 + Debian's chromium driven by Playwright.
+
+Two annotators and a facilitator each open ``notebooks/calibration_session.ipynb`` (parameterized for
+them) in their own JupyterLab tab, run it, answer, reveal, propose a clarification and record it; then
+the session folder is checked. Screenshots of each phase go to ``$LABKIT_SCREENSHOTS`` (default: the
+test's temporary folder).
+
+Runs wherever chromium is installed; with ``CI`` set a missing chromium is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from test_calibration_helpers import ROOT, make_session
+
+pytestmark = pytest.mark.browser
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _need_browser() -> None:
+    missing = []
+    if not Path(CHROMIUM).exists():
+        missing.append(f"{CHROMIUM} (apt-get install -y chromium)")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        missing.append('the playwright package (pip install "playwright==1.64.*")')
+    if missing:
+        msg = "browser test needs " + " and ".join(missing)
+        if os.environ.get("CI"):
+            pytest.fail(msg + " -- CI must run this test")
+        pytest.skip(msg)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _parameterize(dst: Path, session: Path, participant: str, role: str) -> None:
+    import nbformat
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
+    nb = load_notebook_node(str(ROOT / "notebooks" / "calibration_session.ipynb"))
+    nb = parameterize_notebook(nb, {"session": str(session), "participant": participant, "role": role})
+    nb.metadata.pop("papermill", None)
+    nbformat.write(nb, dst)
+
+
+@pytest.fixture
+def lab(tmp_path):
+    _need_browser()
+    root = tmp_path / "root"
+    root.mkdir()
+    settings = tmp_path / "settings"
+    (settings / "@jupyterlab" / "notebook-extension").mkdir(parents=True)
+    (settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings").write_text(
+        json.dumps({"windowingMode": "none"}))
+    (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
+    (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    token = "calibration-test-token"
+    port = _free_port()
+    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "ws"),
+               JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), LABKIT_PSEUDONYM_KEY="browser-test-key",
+               GX_ANALYTICS_ENABLED="False")
+    log = open(tmp_path / "jupyter.log", "w")
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--expose-app-in-browser",
+           "--ServerApp.open_browser=False", "--LabApp.news_url=None"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 40
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("JupyterLab did not start:\n" + (tmp_path / "jupyter.log").read_text()[-3000:])
+            time.sleep(0.3)
+        yield {"root": root, "base": base, "token": token}
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+class Person:
+    """One JupyterLab page with one parameterized session notebook."""
+
+    def __init__(self, browser, lab, name: str, shots: Path):
+        self.page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        self.name = name
+        self.shots = shots
+        url = f"{lab['base']}/lab/workspaces/{name}/tree/{name}.ipynb?reset&token={lab['token']}"
+        self.page.goto(url)
+        self.page.wait_for_selector(".jp-NotebookPanel", timeout=30000)
+        self.page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=30000)
+        self.page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        self.out = self.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output")
+        self.out.locator(".widget-button:has-text('Refresh')").first.wait_for(timeout=30000)
+
+    def button(self, text: str):
+        return self.out.locator(f"button.widget-button:has-text('{text}')").first
+
+    def click(self, text: str) -> None:
+        self.button(text).click()
+
+    def see(self, text: str, timeout: float = 15000) -> None:
+        self.out.get_by_text(text, exact=False).first.wait_for(timeout=timeout)
+
+    def shot(self, label: str) -> None:
+        self.page.screenshot(path=str(self.shots / f"{label}-{self.name}.png"), full_page=True)
+
+    def answer(self, k: int, label: str, rationale: str) -> None:
+        self.see(f"Item {k} of 3")
+        self.out.locator(f".widget-toggle-buttons button:text-is('{label}')").first.click()
+        box = self.out.locator("textarea[placeholder^='Why this label']").first
+        box.fill(rationale)
+        self.click("Submit answer")
+
+
+def test_calibration_session_in_chromium(lab, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    shots = Path(os.environ.get("LABKIT_SCREENSHOTS") or tmp_path / "shots")
+    shots.mkdir(parents=True, exist_ok=True)
+    session = lab["root"] / "cal-test"
+    make_session(session)
+    for who, role in (("a1", "annotator"), ("a2", "annotator"), ("f1", "facilitator")):
+        _parameterize(lab["root"] / f"{who}.ipynb", session, who, role)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        try:
+            a1 = Person(browser, lab, "a1", shots)
+            a1.see("phase: blind")
+            a1.shot("1-blind")
+            a1.answer(1, "ok", "Polite thanks.")
+            a1.answer(2, "offensive", "Sarcasm aimed at the poster.")
+            a1.answer(3, "spam", "Link to a channel.")
+            a1.see("All items answered")
+            a1.shot("2-answered")
+
+            a2 = Person(browser, lab, "a2", shots)
+            a2.answer(1, "ok", "Fine.")
+            a2.answer(2, "ok", "Criticism of an idea.")
+            a2.answer(3, "self_promotion", "Own channel.")
+            a2.see("All items answered")
+            # nothing of a1 is on a2's page before the reveal
+            assert "Sarcasm aimed at the poster" not in a2.out.all_inner_texts().__str__()
+
+            fac = Person(browser, lab, "f1", shots)
+            fac.see("Who has answered")
+            fac.see("3/3")
+            fac.shot("3-facilitator-blind")
+            fac.click("Reveal answers")
+            fac.see("Session is now in phase reveal")
+            fac.shot("4-facilitator-reveal")
+
+            a1.page.bring_to_front()
+            a1.click("Refresh")
+            a1.see("Gold label: ok")
+            a1.shot("5-reveal")
+            a1.out.locator(".widget-dropdown select").first.select_option(label="2. g3")
+            a1.see("Gold label: offensive")
+            a1.out.locator("textarea[placeholder^='Proposed wording']").first.fill(
+                "Sarcasm that mocks a person is offensive; sarcasm about an idea is ok.")
+            a1.out.locator("textarea[placeholder^='Why: what was unclear']").first.fill("We split on item 2.")
+            a1.click("Propose clarification")
+            a1.see("becomes a guideline proposal")
+            a1.shot("6-clarification")
+
+            fac.page.bring_to_front()
+            fac.click("Start discussion")
+            fac.see("Session is now in phase discussion")
+            fac.click("Record proposals")
+            fac.see("1 proposal(s) written")
+            fac.shot("7-record")
+        finally:
+            browser.close()
+
+    recs = {p: [json.loads(x) for x in (session / "answers" / f"{p}.jsonl").read_text().splitlines()]
+            for p in ("a1", "a2")}
+    got = {p: {r["item_id"]: r["label"] for r in rs if r["kind"] == "answer"} for p, rs in recs.items()}
+    assert got == {"a1": {"g1": "ok", "g3": "offensive", "c1": "spam"},
+                   "a2": {"g1": "ok", "g3": "ok", "c1": "self_promotion"}}
+    assert all(r["duration_s"] > 0 for rs in recs.values() for r in rs if r["kind"] == "answer")
+    assert [r["rationale"] for r in recs["a1"] if r["kind"] == "answer"] == [
+        "Polite thanks.", "Sarcasm aimed at the poster.", "Link to a channel."]
+    [clar] = [r for r in recs["a1"] if r["kind"] == "clarification"]
+    assert (clar["item_id"], clar["label"], clar["op"]) == ("g3", "offensive", "reword_definition")
+    events = [json.loads(x) for x in (session / "events.jsonl").read_text().splitlines()]
+    assert [e["phase"] for e in events if e["kind"] == "phase"] == ["reveal", "discussion", "record"]
+    assert all(e["by"] == "f1" for e in events)
+    [prop] = list((session / "proposals").glob("*.yaml"))
+    import yaml
+
+    p = yaml.safe_load(prop.read_text())
+    assert p["changes"][0]["proposed"] == "Sarcasm that mocks a person is offensive; sarcasm about an idea is ok."
+    assert p["source"] == {"kind": "calibration", "session": "cal-test", "item_id": "g3", "clarification": clar["id"]}
