@@ -31,6 +31,23 @@ def test_importing_labkit_and_validation_does_not_import_great_expectations():
     assert out.stdout.strip() == "False"
 
 
+def test_gx_is_imported_without_the_rfc3987_grammar_which_stays_importable(monkeypatch):
+    import importlib
+
+    from labkit.validation.engine import _without_iri_grammar
+
+    for name in ("jsonschema", "rfc3987_syntax"):  # as in a fresh process (monkeypatch restores them)
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    monkeypatch.delenv("LABKIT_FULL_JSONSCHEMA", raising=False)
+    with _without_iri_grammar():
+        with pytest.raises(ImportError):  # what jsonschema._format meets: it then skips the "iri" checker
+            importlib.import_module("rfc3987_syntax")
+    assert "rfc3987_syntax" not in sys.modules  # unmarked afterwards
+    monkeypatch.setenv("LABKIT_FULL_JSONSCHEMA", "1")
+    with _without_iri_grammar():
+        assert "rfc3987_syntax" not in sys.modules
+
+
 def test_guideline_parameters_from_demo_guidelines():
     p = checks.guideline_parameters(Guidelines.load(DATA / "guidelines"), retire_grace_days(DATA / "guidelines"))
     assert p["guideline_allowed_labels"] == {"demo": {"1.0.0": ["ok", "offensive", "hate", "spam"],
@@ -169,3 +186,63 @@ def test_bad_suite_file_is_refused_with_file_record_and_field(tmp_path):
     p.write_text("{")
     with pytest.raises(Exception, match=r"bad.json: not valid JSON \(line 1"):
         load_suite(p)
+
+
+# ------------------------------------------------------------------ vectorized checks vs a naive oracle
+def _naive_conflicts(rows, conflicts):
+    """Row by row in plain Python: a row fails when another label of its judgement conflicts with it."""
+    by_judgement = {}
+    for r in rows:
+        by_judgement.setdefault((r["item"], r["ann"], r["task"], r["ver"], r["stage"]), set()).add(r["label"])
+    out = []
+    for r in rows:
+        others = by_judgement[(r["item"], r["ann"], r["task"], r["ver"], r["stage"])] - {r["label"]}
+        out.append(not (conflicts.get((r["task"], r["ver"]), {}).get(r["label"], set()) & others))
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_exclusive_and_hierarchy_masks_match_a_naive_oracle(seed):
+    rng = np.random.default_rng(seed)
+    n = 3000
+    rows = [{"item": f"i{rng.integers(60)}", "ann": f"a{rng.integers(5)}", "task": str(rng.choice(["t", "u"])),
+             "ver": str(rng.choice(["1", "2"])), "stage": str(rng.choice(["label", "review"], p=[0.9, 0.1])),
+             "label": str(rng.choice(["ok", "off", "hate", "spam", "other"]))} for _ in range(n)]
+    excl = {"t": {"1": [["ok", "off"], ["ok", "spam"]], "2": [["ok", "off"]]}, "u": {"1": [["spam", "hate"]]}}
+    parents = {"t": {"1": {"hate": "off"}, "2": {"hate": "off"}}, "u": {"1": {"off": "spam"}}}
+    cols = [cat([r[k] for r in rows]) for k in ("item", "ann", "task", "ver", "label")]
+    stage = cat([r["stage"] for r in rows])
+    pair_sets = {(t, v): {} for t, byv in excl.items() for v in byv}
+    for t, byv in excl.items():
+        for v, pairs in byv.items():
+            for a, b in pairs:
+                pair_sets[(t, v)].setdefault(a, set()).add(b)
+                pair_sets[(t, v)].setdefault(b, set()).add(a)
+    want = _naive_conflicts(rows, pair_sets)
+    got = checks.exclusive_mask(*cols, excl, stage=stage)
+    assert got.tolist() == want and (~got).sum() > 50
+    # hierarchy by hand: under t, ok is exclusive with off, hate's parent -> hate and ok conflict;
+    # under u, hate is exclusive with spam, off's parent -> off and hate conflict
+    inherited = {("t", "1"): {"hate": {"ok"}, "ok": {"hate"}}, ("t", "2"): {"hate": {"ok"}, "ok": {"hate"}},
+                 ("u", "1"): {"off": {"hate"}, "hate": {"off"}}}
+    got_h = checks.hierarchy_mask(*cols, parents, excl, stage=stage)
+    assert got_h.tolist() == _naive_conflicts(rows, inherited) and (~got_h).sum() > 20
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_overlap_rows_match_pandas_groupby(seed):
+    rng = np.random.default_rng(seed)
+    n = 2000
+    frame = pd.DataFrame({"item_id": [f"i{v}" for v in rng.integers(400, size=n)],
+                          "annotator_id": [f"a{v}" for v in rng.integers(8, size=n)],
+                          "task": rng.choice(["t", "u"], size=n)})
+    frame.loc[rng.choice(n, 40, replace=False), "annotator_id"] = None
+    frame = frame.astype("category")
+    n_ann = frame.groupby(["task", "item_id"], observed=True)["annotator_id"].nunique()
+    want = n_ann[n_ann < 3]
+    short, mask, evaluated = checks.overlap_rows(frame["item_id"], frame["annotator_id"], frame["task"], 3)
+    assert evaluated == len(n_ann)
+    assert list(zip(short["task"], short["item_id"], short["n_annotators"])) == \
+        [(t, i, int(v)) for (t, i), v in want.items()]
+    keys = set(want.index)
+    assert mask.tolist() == [(t, i) in keys for t, i in zip(frame["task"], frame["item_id"])]

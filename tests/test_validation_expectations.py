@@ -9,6 +9,7 @@ rows by item_id and annotator_id.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -81,7 +82,7 @@ def _add(rows, **values):
 
 
 # case: (id, mutate rows, expectations expected to fail, {expectation: [(item_id, annotator_id, value)]})
-CASES: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame], set[str], dict[str, list[tuple]]]] = [
+CASES: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame] | None, set[str], dict[str, list[tuple]]]] = [
     ("confidence_above_1", lambda r: _set(r, 4, confidence=1.4),
      {"expect_column_values_to_be_between(confidence)"},
      {"expect_column_values_to_be_between(confidence)": [("i01", "a2", "1.4")]}),
@@ -124,6 +125,15 @@ CASES: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame], set[str], dict[st
     ("null_label", lambda r: _set(r, 2, label=None), {f"{SCHEMA_NULL}(label)"},
      {f"{SCHEMA_NULL}(label)": [("i00", "a3", "<NA>")]}),
     # a missing annotator also leaves item i00 with 2 distinct annotators: the overlap check says so
+    # a row without item or task leaves item i00 with two judgements the overlap check can count
+    ("null_item", None, {f"{SCHEMA_NULL}(item_id)", "expect_items_to_have_min_distinct_annotators"},
+     {f"{SCHEMA_NULL}(item_id)": [("None", "a3", "")],
+      "expect_items_to_have_min_distinct_annotators": [("i00", "a1", "2 distinct annotator(s) < k=3"),
+                                                      ("i00", "a2", "2 distinct annotator(s) < k=3")]}),
+    ("null_task", None, {f"{SCHEMA_NULL}(task)", "expect_items_to_have_min_distinct_annotators"},
+     {f"{SCHEMA_NULL}(task)": [("i00", "a3", "<NA>")],
+      "expect_items_to_have_min_distinct_annotators": [("i00", "a1", "2 distinct annotator(s) < k=3"),
+                                                      ("i00", "a2", "2 distinct annotator(s) < k=3")]}),
     ("null_annotator", lambda r: _set(r, 2, annotator_id=None),
      {f"{SCHEMA_NULL}(annotator_id)", "expect_items_to_have_min_distinct_annotators"},
      {f"{SCHEMA_NULL}(annotator_id)": [("i00", "None", "")],
@@ -135,14 +145,13 @@ CASES: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame], set[str], dict[st
 
 @pytest.mark.parametrize("case_id, mutate, expected, rows", CASES, ids=[c[0] for c in CASES])
 def test_failing_fixture_fails_and_names_rows(case_id, mutate, expected, rows):
-    raw = mutate(base_rows())
     if case_id.startswith("null_"):  # import refuses null keys, so build the table and null it afterwards
-        col = "label" if case_id == "null_label" else "annotator_id"
+        col = {"null_label": "label", "null_annotator": "annotator_id", "null_item": "item_id", "null_task": "task"}[case_id]
         t = table(base_rows())
         t.loc[2, col] = np.nan
         report = run(frame=t)
     else:
-        report = run(raw)
+        report = run(mutate(base_rows()))
     assert failed(report) == expected
     assert all(report.outcome(n).status == "failed" for n in expected)
     for name, want in rows.items():
@@ -196,3 +205,25 @@ def test_raise_for_gate_carries_the_critical_rows():
         report.raise_for_gate()
     assert str(info.value) == "1 critical expectation(s) failed: expect_label_to_be_allowed_by_guideline_version"
     assert info.value.failures[["item_id", "annotator_id"]].to_numpy().tolist() == [["i02", "a3"]]
+
+
+@pytest.mark.parametrize("exp, message", [
+    ({"type": "expect_no_such_thing", "kwargs": {"column": "label"}},
+     "field 'type': unknown expectation type 'expect_no_such_thing' (neither a Great Expectations built-in nor "
+     "one of labkit's)"),
+    # a custom expectation's policy parameter has no default: leaving it out is an error, not a silent default
+    ({"type": "expect_items_to_have_min_distinct_annotators", "kwargs": {}},
+     "field 'kwargs': Great Expectations refuses this expectation: 1 validation error for "
+     "ExpectItemsToHaveMinDistinctAnnotators k field required (type=value_error.missing)"),
+])
+def test_a_suite_entry_gx_cannot_build_is_refused_not_dropped(tmp_path, exp, message):
+    from labkit.errors import InputRefused
+
+    path = tmp_path / "suite.json"
+    path.write_text(json.dumps({"name": "t", "expectations": [
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "item_id"},
+         "meta": {"severity": "critical", "why": "w", "rule": "r"}},
+        {**exp, "meta": {"severity": "critical", "why": "w", "rule": "r"}}]}))
+    with pytest.raises(InputRefused) as info:
+        validate(table(base_rows()), GUIDE, [path], now=NOW)
+    assert str(info.value) == f"{path}, record expectations[1] ({exp['type']}), {message}"

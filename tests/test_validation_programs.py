@@ -160,3 +160,49 @@ def test_html_escapes_text_from_the_data(tmp_path):
     page = report.write_html(tmp_path / "v.html", key=b"k").read_text()
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "&lt;b&gt;i1&lt;/b&gt;" in page
+
+
+def test_notebook_evidence_agrees_with_the_validation(sample_report):
+    """The data the notebook plots come from the same suites and thresholds that decided."""
+    from labkit.validation import evidence, load_suites
+
+    table = load_labels(SAMPLE / "labels.csv")
+    suites = load_suites()
+    tests, shares = evidence.distribution_evidence(table, suites)
+    flagged = set(tests.loc[tests["flagged"], "annotator_id"])
+    assert flagged == set(sample_report.failing("expect_annotator_label_distribution_to_match_pool")["annotator_id"])
+    odd = json.loads((SAMPLE / "planted.json").read_text())["problems"]["improbable_distribution"]
+    mine = shares[(shares["annotator_id"] == odd["annotator_id"]) & (shares["who"] == "annotator")]
+    own = table[(table["annotator_id"] == odd["annotator_id"]) & (table["source"] == "human")]["label"].astype(str)
+    assert mine.set_index("label")["share"][odd["label"]] == pytest.approx((own == odd["label"]).mean(), rel=1e-12)
+    assert (own == odd["label"]).mean() > 0.95
+    for who in ("annotator", "rest of pool"):  # shares sum to one per flagged annotator and side
+        assert shares[shares["who"] == who].groupby("annotator_id")["share"].sum().round(9).eq(1).all()
+    dur, floors, zmax = evidence.duration_evidence(table, suites)
+    assert floors == {"*": 1.0, "toxicity": 3.0} and zmax == 3.5
+    assert int(dur["too_fast"].sum()) == sample_report.outcome("expect_judgement_duration_above_task_floor").n_failing
+    assert int(dur["outlier"].sum()) == sample_report.outcome("expect_judgement_duration_not_outlier").n_failing
+    ov, k = evidence.overlap_evidence(table, suites)
+    assert k == 3 and int((ov["n_annotators"] < k).sum()) == 0
+    assert len(ov) == sample_report.outcome("expect_items_to_have_min_distinct_annotators").n_evaluated
+    metrics = evidence.headline_metrics(sample_report)
+    assert metrics["gate_passed"] is False and metrics["failing_rows"] == len(sample_report.failures)
+    assert sum(metrics["failing_rows_by_expectation"].values()) == len(sample_report.failures)
+
+
+def test_validate_notebook_is_a_thin_parameterized_view():
+    import papermill
+
+    path = ROOT / "notebooks" / "validate_labels.ipynb"
+    nb = json.loads(path.read_text())
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1
+    params = papermill.inspect_notebook(str(path))
+    assert {n: (p["inferred_type_name"], p["default"]) for n, p in params.items()} == {
+        "labels": ("str", '"sample/labels.csv"'), "guidelines": ("str", '"guidelines"'), "suites": ("str", '""'),
+        "sample_rows": ("int", "10"), "metrics_path": ("str", '""')}
+    assert all(p["help"] for p in params.values())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert all(c["outputs"] == [] and c["execution_count"] is None for c in code)
+    assert "save_metrics(metrics_path" in "".join("".join(c["source"]) for c in code)

@@ -125,43 +125,54 @@ def label_allowed_mask(task: pd.Series, version: pd.Series, label: pd.Series,
     return pd.Series(np.array(ok, dtype=bool)[ids], index=task.index)
 
 
-def _group_labels(item: pd.Series, annotator: pd.Series, task: pd.Series, version: pd.Series,
-                  label: pd.Series, stage: pd.Series | None = None) -> tuple[np.ndarray, pd.DataFrame]:
-    """Group rows by (item, annotator, task, version[, stage]): one judgement. Return each row's
-    group id and the distinct (group, label) pairs of groups holding two or more distinct labels."""
-    keys = [item, annotator, task, version] + ([stage] if stage is not None else [])
-    gid = _group_ids(*keys)
-    lab = label.astype("category")
-    pairs = pd.DataFrame({"g": gid, "label": lab.cat.codes.to_numpy()}).drop_duplicates()
-    n = pairs.groupby("g")["label"].transform("size")
-    multi = pairs[n.to_numpy() > 1]
-    return gid, multi.assign(name=lab.cat.categories.to_numpy()[multi["label"].to_numpy()])
+def _sorted_unique(x: np.ndarray) -> np.ndarray:
+    """``np.unique`` by sort and mask: numpy 2.4's plain ``np.unique`` (its hash-based path, taken
+    when no ``return_*`` flag is set) took about 20x longer on 1M int64 here."""
+    s = np.sort(x)
+    return s[np.r_[True, s[1:] != s[:-1]]] if len(s) else s
+
+
+def _codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Categorical codes (-1 = missing) and categories of a column, without converting its values."""
+    c = s if isinstance(s.dtype, pd.CategoricalDtype) else s.astype("category")
+    return c.cat.codes.to_numpy().astype(np.int64), c.cat.categories
 
 
 def _conflicts(item: pd.Series, annotator: pd.Series, task: pd.Series, version: pd.Series, label: pd.Series,
                conflict_sets: Mapping[tuple[str, str], Mapping[str, set[str]]], stage: pd.Series | None = None) -> pd.Series:
     """``False`` for rows whose label conflicts (per ``conflict_sets[(task, version)][label]``) with
-    another label given by the same annotator on the same item under the same task and version."""
+    another label given by the same annotator on the same item under the same task and version.
+
+    Vectorized: only rows of judgements holding two or more rows can conflict; those rows are
+    paired within their judgement and each pair looked up in a boolean conflict cube
+    ``(task-version, label, other label)`` over the few labels any rule mentions.
+    """
     idx = item.index
-    gid, multi = _group_labels(item, annotator, task, version, label, stage)
     ok = np.ones(len(idx), dtype=bool)
-    if multi.empty:
+    involved = sorted({x for d in conflict_sets.values() for a, bs in d.items() for x in (a, *bs)})
+    if not involved or len(idx) == 0:
         return pd.Series(ok, index=idx)
-    groups = multi["g"].unique()
-    cand = np.flatnonzero(np.isin(gid, groups))  # the rows of groups with two or more labels
-    first_g, first_pos = np.unique(gid[cand], return_index=True)
-    tv = {int(g): (str(task.iloc[cand[p]]), str(version.iloc[cand[p]])) for g, p in zip(first_g, first_pos)}
-    bad: set[tuple[int, str]] = set()
-    for g, names in multi.groupby("g")["name"]:
-        conflicts = conflict_sets.get(tv[g], {})
-        present = set(map(str, names))
-        for name in present:
-            if conflicts.get(name, set()) & (present - {name}):
-                bad.add((int(g), name))
-    if bad:
-        lab = label.iloc[cand].astype(str).to_numpy()
-        hit = np.array([(int(g), str(name)) in bad for g, name in zip(gid[cand], lab)], dtype=bool)
-        ok[cand[hit]] = False
+    keys = [item, annotator, task, version] + ([stage] if stage is not None else [])
+    group, _ = pd.factorize(_group_ids(*keys))
+    cand = np.flatnonzero(np.bincount(group)[group] > 1)  # rows of judgements with two or more rows
+    if cand.size == 0:
+        return pd.Series(ok, index=idx)
+    pos = {name: i for i, name in enumerate(involved)}
+    lab_codes, lab_cats = _codes(label.iloc[cand])
+    to_involved = np.array([pos.get(str(c), -1) for c in lab_cats] + [-1], dtype=np.int64)
+    li = to_involved[lab_codes]  # code -1 (missing) indexes the trailing -1
+    tv, pairs = _combo(task.iloc[cand], version.iloc[cand])
+    cube = np.zeros((len(pairs), len(involved), len(involved)), dtype=bool)
+    for k, tvk in enumerate(pairs):
+        for a, bs in conflict_sets.get(tvk, {}).items():  # type: ignore[call-overload]
+            for b in bs:
+                cube[k, pos[a], pos[b]] = True
+    keep = li >= 0
+    rows = pd.DataFrame({"row": cand[keep], "g": group[cand][keep], "tv": tv[keep], "l": li[keep]})
+    others = rows[["g", "l"]].drop_duplicates().rename(columns={"l": "other"})
+    joined = rows.merge(others, on="g")
+    hit = cube[joined["tv"].to_numpy(), joined["l"].to_numpy(), joined["other"].to_numpy()]
+    ok[joined["row"].to_numpy()[hit]] = False
     return pd.Series(ok, index=idx)
 
 
@@ -284,12 +295,20 @@ def annotator_distribution_tests(task: pd.Series, annotator: pd.Series, label: p
     from scipy.special import chdtrc  # chi-square survival function; lighter to import than scipy.stats
 
     cols = ["task", "annotator_id", "n", "g", "dof", "p", "tvd", "m"]
-    frame = pd.DataFrame({"task": task.astype("category"), "annotator_id": annotator.astype("category"),
-                          "label": label.astype("category")}).dropna()
+    tc, tcats = _codes(task)
+    ac, acats = _codes(annotator)
+    lc, lcats = _codes(label)
+    valid = (tc >= 0) & (ac >= 0) & (lc >= 0)
     out = []
-    for t, sub in frame.groupby("task", observed=True):
-        counts = pd.crosstab(sub["annotator_id"].cat.remove_unused_categories(),
-                             sub["label"].cat.remove_unused_categories())
+    # one annotator x label count table per task, over the annotators and labels used in it
+    for ti in np.flatnonzero(np.bincount(tc[valid], minlength=len(tcats))):
+        sel = valid & (tc == ti)
+        a_idx, a_used = pd.factorize(ac[sel], sort=True)  # sorted codes: the categories' order
+        l_idx, l_used = pd.factorize(lc[sel], sort=True)
+        full = np.bincount(a_idx * len(l_used) + l_idx, minlength=len(a_used) * len(l_used)).reshape(
+            len(a_used), len(l_used))
+        counts = pd.DataFrame(full, index=pd.Index(acats[a_used]), columns=pd.Index(lcats[l_used]))
+        t = tcats[ti]
         if counts.shape[1] < 2 or counts.shape[0] < 2:
             continue
         c = counts.to_numpy(dtype=float)
@@ -332,17 +351,50 @@ def distribution_mask(task: pd.Series, annotator: pd.Series, label: pd.Series, *
     flagged = distribution_outliers(annotator_distribution_tests(task, annotator, label, min_n), alpha, min_tvd)
     if flagged.empty:
         return pd.Series(True, index=task.index)
-    keys = pd.MultiIndex.from_arrays([task.astype("string"), annotator.astype("string")])
-    bad = pd.MultiIndex.from_arrays([flagged["task"].astype("string"), flagged["annotator_id"].astype("string")])
-    return pd.Series(~keys.isin(bad), index=task.index)
+    tc, tcats = _codes(task)
+    ac, acats = _codes(annotator)
+    t_pos = {str(c): i for i, c in enumerate(tcats)}
+    a_pos = {str(c): i for i, c in enumerate(acats)}
+    width = len(acats) + 1
+    bad = np.array([t_pos[str(t)] * width + a_pos[str(a)] for t, a in zip(flagged["task"], flagged["annotator_id"])],
+                   dtype=np.int64)
+    return pd.Series(~np.isin(tc * width + ac, bad), index=task.index)
 
 
 def overlap_shortfall(item: pd.Series, annotator: pd.Series, task: pd.Series, k: int) -> pd.DataFrame:
-    """Items (per task) judged by fewer than ``k`` distinct annotators: task, item_id, n_annotators."""
-    frame = pd.DataFrame({"task": task.astype("category"), "item_id": item.astype("category"),
-                          "annotator_id": annotator.astype("category")})
-    n = frame.groupby(["task", "item_id"], observed=True)["annotator_id"].nunique().rename("n_annotators").reset_index()
-    short = n[n["n_annotators"] < k].reset_index(drop=True)
-    short["task"] = short["task"].astype(str)
-    short["item_id"] = short["item_id"].astype(str)
+    """Items (per task) judged by fewer than ``k`` distinct annotators: task, item_id, n_annotators.
+
+    A missing annotator_id does not count as an annotator; rows with no task or item are ignored.
+    """
+    short, _, _ = overlap_rows(item, annotator, task, k)
     return short
+
+
+def overlap_rows(item: pd.Series, annotator: pd.Series, task: pd.Series,
+                 k: int) -> tuple[pd.DataFrame, np.ndarray, int]:
+    """:func:`overlap_shortfall`, plus a boolean mask of the rows of those items and the number of
+    (task, item) pairs evaluated. Counted on categorical codes (no string hashing)."""
+    tc, tcats = _codes(task)
+    ic, icats = _codes(item)
+    ac, _ = _codes(annotator)
+    valid = (tc >= 0) & (ic >= 0)
+    ti, ti_uniq = pd.factorize(tc * (len(icats) + 1) + ic)  # (task, item) pair per row
+    n_pairs = len(ti_uniq)
+    named = valid & (ac >= 0)
+    tia = _sorted_unique(ti[named].astype(np.int64) * (int(ac.max(initial=0)) + 1) + ac[named])
+    n_ann = np.bincount(tia // (int(ac.max(initial=0)) + 1), minlength=n_pairs)
+    pair_valid = np.zeros(n_pairs, dtype=bool)
+    pair_valid[ti[valid]] = True
+    short_pairs = np.flatnonzero(pair_valid & (n_ann < k))
+    mask = np.zeros(len(tc), dtype=bool)
+    if short_pairs.size:
+        is_short = np.zeros(n_pairs, dtype=bool)
+        is_short[short_pairs] = True
+        mask = valid & is_short[ti]
+    key = ti_uniq[short_pairs]
+    t_code, i_code = key // (len(icats) + 1), key % (len(icats) + 1)
+    order = np.lexsort((i_code, t_code))  # the order of a groupby over (task, item)
+    short = pd.DataFrame({"task": tcats.take(t_code[order]).astype(str).to_numpy(),
+                          "item_id": icats.take(i_code[order]).astype(str).to_numpy(),
+                          "n_annotators": n_ann[short_pairs][order].astype(np.int64)})
+    return short, mask, int(pair_valid.sum())

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
+import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from labkit.errors import GuidelineError, ParameterError
+from labkit.errors import GuidelineError, InputRefused, ParameterError
 from labkit.guidelines.model import Guidelines
 from labkit.validation.report import FAILURE_COLUMNS, ExpectationOutcome, ValidationReport
 from labkit.validation.suites import Suite, load_suites, retire_grace_days, run_parameters
@@ -19,13 +22,58 @@ from labkit.validation.suites import Suite, load_suites, retire_grace_days, run_
 ID_COLUMNS = ["item_id", "annotator_id"]
 
 
+@contextlib.contextmanager
+def _without_iri_grammar() -> Iterator[None]:
+    """Keep jsonschema from compiling the RFC 3987 grammar while GX imports it.
+
+    ``import great_expectations`` pulls in altair, which imports jsonschema, whose format module
+    imports ``rfc3987_syntax`` (when installed, e.g. by JupyterLab) only to register the ``iri``
+    format checker; building that grammar took about 5 s of a 13 s GX import here. Neither GX
+    nor labkit checks ``iri`` formats, so while GX is imported the module is marked unavailable
+    (jsonschema skips the checker, as it does when the package is absent) and unmarked afterwards.
+    Side effect, in this process only: jsonschema's ``FormatChecker`` has no ``iri`` format.
+    Set ``LABKIT_FULL_JSONSCHEMA=1`` to import everything as usual.
+    """
+    if ("jsonschema" in sys.modules or "rfc3987_syntax" in sys.modules
+            or os.environ.get("LABKIT_FULL_JSONSCHEMA", "") not in ("", "0")):
+        yield
+        return
+    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # import raises ImportError
+    try:
+        yield
+    finally:
+        if "rfc3987_syntax" in sys.modules and sys.modules["rfc3987_syntax"] is None:
+            del sys.modules["rfc3987_syntax"]
+
+
 def _import_gx() -> Any:
+    """Import Great Expectations (analytics off) and register labkit's custom expectations."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    import great_expectations as gx
+    with _without_iri_grammar():
+        import great_expectations as gx
 
     import labkit.validation.gx_expectations  # noqa: F401  (registers labkit's custom expectations)
 
     return gx
+
+
+def _build_expectation(exp: dict[str, Any], suite: Suite, index: int) -> Any:
+    """One suite entry as a GX expectation object; a clear error naming file, record and field if not."""
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    record = f"expectations[{index}] ({exp['type']})"
+    try:
+        return ExpectationConfiguration(type=exp["type"], kwargs=dict(exp.get("kwargs", {})), meta=dict(exp["meta"]),
+                                        severity=exp["meta"]["severity"]).to_domain_obj()
+    except Exception as exc:  # GX raises ExpectationNotFoundError, InvalidExpectationConfigurationError, ...
+        cause = exc.__cause__ if exc.__cause__ is not None else exc
+        text = str(getattr(cause, "message", None) or cause).strip()
+        if "not found" in text and exp["type"] in text:
+            raise InputRefused(suite.path, f"unknown expectation type {exp['type']!r} (neither a Great Expectations "
+                               "built-in nor one of labkit's)", record=record, field="type") from None
+        text = " ".join(text.split())
+        raise InputRefused(suite.path, f"Great Expectations refuses this expectation: {text}", record=record,
+                           field="kwargs") from None
 
 
 def expectation_name(exp: dict[str, Any]) -> str:
@@ -38,6 +86,16 @@ def expectation_name(exp: dict[str, Any]) -> str:
     return exp["type"]
 
 
+def _as_text(col: pd.Series) -> np.ndarray:
+    """Values as ``str`` (None for missing) in an object array; categoricals through their categories."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        col = col.cat.remove_unused_categories()  # only the failing rows' values are turned into str
+        codes = col.cat.codes.to_numpy()
+        cats = np.array([str(c) for c in col.cat.categories] + [None], dtype=object)
+        return cats[np.where(codes >= 0, codes, len(cats) - 1)]
+    return np.array([None if pd.isna(v) else str(v) for v in col.to_numpy(dtype=object)], dtype=object)
+
+
 def _rows_from_positions(frame: pd.DataFrame, positions: list[int], domain: list[str]) -> pd.DataFrame:
     """Failing rows named by item_id and annotator_id, with ``value`` = the checked values other than
     the ids (``k=v`` joined by ``; `` when several columns), looked up in one vectorized step.
@@ -48,8 +106,7 @@ def _rows_from_positions(frame: pd.DataFrame, positions: list[int], domain: list
     """
     pos = np.asarray(positions, dtype=np.int64)
     sub = frame.iloc[pos]
-    out = pd.DataFrame({c: [None if pd.isna(v) else str(v) for v in sub[c].to_numpy(dtype=object)]
-                        for c in ID_COLUMNS}, dtype=object)
+    out = pd.DataFrame({c: _as_text(sub[c]) for c in ID_COLUMNS}, dtype=object)
     other = [c for c in domain if c not in ID_COLUMNS and c in frame.columns]
     if not other:
         out["value"] = ""
@@ -179,18 +236,19 @@ def validate(table: pd.DataFrame, guidelines: Guidelines | str | os.PathLike[str
     frame = table.reset_index(drop=True)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    expectations: list[dict[str, Any]] = []
     owners: list[tuple[dict[str, Any], Suite]] = []
+    built = []
     for s in suite_objs:
-        for exp in s.expectations:
-            e = {"type": exp["type"], "kwargs": dict(exp.get("kwargs", {})), "meta": dict(exp["meta"]),
-                 "severity": exp["meta"]["severity"]}
-            expectations.append(e)
+        for i, exp in enumerate(s.expectations):
+            # Built one by one: gx.ExpectationSuite logs and *drops* an expectation it cannot build,
+            # which would let a typo in a suite file pass the gate with fewer checks than it lists.
+            built.append(_build_expectation(exp, s, i))
             owners.append((exp, s))
-    try:
-        suite = context.suites.add(gx.ExpectationSuite(name="labkit", expectations=expectations))
-    except Exception as exc:  # GX raises several types for an unknown type or a bad kwarg
-        raise ParameterError(f"a suite does not load in Great Expectations: {exc}") from None
+    if not built:
+        raise InputRefused(", ".join(s.path for s in suite_objs), "the suites hold no expectation to run")
+    suite = context.suites.add(gx.ExpectationSuite(name="labkit", expectations=built))
+    if len(suite.expectations) != len(owners):  # never silently run fewer expectations than listed
+        raise GuidelineError(f"Great Expectations kept {len(suite.expectations)} of {len(owners)} expectations")
     batch_def = (context.data_sources.add_pandas("labkit").add_dataframe_asset("labels")
                  .add_batch_definition_whole_dataframe("all"))
     # Batch.validate rather than a ValidationDefinition: the same validation, without serializing
@@ -222,7 +280,9 @@ def validate(table: pd.DataFrame, guidelines: Guidelines | str | os.PathLike[str
         started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         timings={"prepare_s": round(t_import - t0, 3), "gx_import_s": round(t_run - t_import, 3),
                  "gx_run_s": round(done - t_run, 3)},
-        gx_version=str(gx.__version__), parameters={"now": params["now"].isoformat(), "retire_grace_days": grace},
+        gx_version=str(gx.__version__),
+        parameters={"now": params["now"].isoformat(), "retire_grace_days": grace,
+                    **{k: v for k, v in params.items() if k != "now"}},
     )
 
 

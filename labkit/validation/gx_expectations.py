@@ -77,18 +77,15 @@ class ItemsBelowOverlap(TableMetricProvider):
         df, _, _ = execution_engine.get_compute_domain(domain_kwargs=metric_domain_kwargs,
                                                        domain_type=MetricDomainTypes.TABLE)
         k = int(metric_value_kwargs["k"])
-        short = checks.overlap_shortfall(df["item_id"], df["annotator_id"], df["task"], k)
+        short, mask, evaluated = checks.overlap_rows(df["item_id"], df["annotator_id"], df["task"], k)
         if short.empty:
-            return {"items": 0, "evaluated_items": int(df[["task", "item_id"]].drop_duplicates().shape[0]),
-                    "rows": []}
-        keys = pd.MultiIndex.from_arrays([df["task"].astype("string"), df["item_id"].astype("string")])
-        bad = pd.MultiIndex.from_frame(short[["task", "item_id"]].astype("string"))
-        hit = df.loc[keys.isin(bad), ["item_id", "annotator_id", "task"]]
+            return {"items": 0, "evaluated_items": evaluated, "rows": []}
+        hit = df.loc[mask, ["item_id", "annotator_id", "task"]]
         n = dict(zip(zip(short["task"], short["item_id"]), short["n_annotators"]))
-        rows = [{"item_id": str(i), "annotator_id": None if pd.isna(a) else str(a), "value": f"{n[(str(t), str(i))]} distinct annotator(s) < k={k}"}
+        rows = [{"item_id": str(i), "annotator_id": None if pd.isna(a) else str(a),
+                 "value": f"{n[(str(t), str(i))]} distinct annotator(s) < k={k}"}
                 for i, a, t in hit.itertuples(index=False)]
-        return {"items": int(len(short)), "evaluated_items": int(df[["task", "item_id"]].drop_duplicates().shape[0]),
-                "rows": rows}
+        return {"items": int(len(short)), "evaluated_items": evaluated, "rows": rows}
 
 
 class ExpectItemsToHaveMinDistinctAnnotators(BatchExpectation):

@@ -195,7 +195,7 @@ h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px} h3{font-s
 .banner.fail{background:#ffebe9;border:1px solid #ff8182;color:#82071e}
 .meta{color:#59636e;font-size:13px}
 .cards{display:flex;gap:12px;flex-wrap:wrap;margin:12px 0}
-.card{background:#fff;border:1px solid #d1d9e0;border-radius:8px;padding:10px 14px;min-width:120px}
+.card{background:#fff;border:1px solid #d1d9e0;border-radius:8px;padding:10px 14px;min-width:96px}
 .card b{display:block;font-size:20px}
 table{border-collapse:collapse;width:100%;background:#fff;border:1px solid #d1d9e0;border-radius:6px;font-size:13px}
 th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #eef1f4;vertical-align:top}
@@ -235,7 +235,7 @@ def render_html(report: ValidationReport, *, key: bytes | None = None, sample_ro
              f"<div class=\"banner {'pass' if gate else 'fail'}\">{e(banner)}</div>",
              "<div class=\"cards\">"]
     for label, value in (("judgements", s["rows"]), ("items", s["items"]), ("annotators", s["annotators"]),
-                         ("expectations", s["expectations"]), ("failed", s["failed"]),
+                         ("expectations", s["expectations"]), ("expectations failed", s["failed"]),
                          ("not applicable", s["not_applicable"]), ("failing rows", s["failing_rows"])):
         parts.append(f"<div class=\"card\"><span class=\"meta\">{e(label)}</span><b>{e(str(value))}</b></div>")
     parts.append("</div><h2>Expectations</h2><table><thead><tr><th>suite</th><th>expectation</th><th>severity</th>"
