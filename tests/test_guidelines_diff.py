@@ -148,3 +148,24 @@ def test_diff_cli_json_and_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert text.startswith("toxicity 1.0.0 -> 1.1.0: minor change\n  + added label self_promotion\n")
     assert main(["guidelines", "diff", "toxicity", "1.0.0", "9.9.9", "--guidelines", g]) == 2
     assert "task 'toxicity' has no guideline version '9.9.9' (versions: 1.0.0, 1.1.0, 2.0.0)" in capsys.readouterr().err
+
+
+def test_decision_tree_changes_say_where_and_what() -> None:
+    """The sample's 1.1.0 -> 2.0.0 tree, checked by hand against the two files."""
+    g = Guidelines.load(REPO / "guidelines")
+    _, v110, v200 = g.versions("toxicity")
+    d = diff_versions(v110, v200)
+    assert d.tree_changes == [
+        {"at": "top", "old": "Does the comment advertise a product, service or link?",
+         "new": "Does the comment advertise a product, service, channel or link?"},
+        # the self_promotion/spam question collapsed into the spam leaf; old names kept on the old side
+        {"at": "yes", "old": "Is it the poster's own work and on topic? yes: self_promotion; no: spam", "new": "spam"},
+        {"at": "no", "old": "Does it attack a person or group?", "new": "Does it attack a specific person or group?"},
+    ]  # no entry at "no > yes > no": offensive -> insult only follows the declared rename
+    assert "      at yes\n        was: Is it the poster's own work" in d.summary()
+    # a branch added where there was none, and a leaf changed to another label
+    t1 = {"question": "Attack?", "yes": {"label": "rude"}, "no": {"label": "ok"}}
+    t2 = {"question": "Attack?", "yes": {"label": "ok"}, "no": {"label": "ok"}, "unsure": {"label": "rude"}}
+    d = diff_versions(V("1.0.0", [OK, RUDE], decision_tree=t1), V("1.0.1", [OK, RUDE], decision_tree=t2))
+    assert d.kind == "patch" and d.tree_changes == [{"at": "yes", "old": "rude", "new": "ok"},
+                                                    {"at": "unsure", "old": "", "new": "rude"}]

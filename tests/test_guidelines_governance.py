@@ -222,3 +222,100 @@ def test_propose_from_a_calibration_session(groot: Path, tmp_path: Path, capsys:
     assert out["filed"] == [] and out["already_filed"] == [f["id"]]
     assert main(["guidelines", "propose", "--from-session", str(tmp_path), "--guidelines", str(groot)]) == 2
     assert "not a calibration session folder (no session.yaml)" in capsys.readouterr().err
+
+
+def test_propose_errors_name_the_draft_file(groot: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from labkit.cli import main
+
+    draft = tmp_path / "draft.yaml"
+    draft.write_text("task: toxicity\nbase_version: 2.0.0\nauthor: g-qa-2\ntitle: Clarify spam\nrationale: Reviewers asked.\n"
+                     "changes:\n  - {op: reword_definition, label: spamm, proposed: x}\n", encoding="utf-8")
+    assert main(["guidelines", "propose", str(draft), "--guidelines", str(groot)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"labkit guidelines: error: {draft}: proposal Clarify spam: changes[0] (reword_definition): label 'spamm' "
+        "is not in toxicity 2.0.0 as changed so far (labels: ok, insult, hate, spam)")
+    assert not list((groot / "toxicity" / "proposals").glob("*clarify*"))  # nothing filed
+
+
+def _release_worker(args: tuple[str, str]) -> str:
+    root, pid = args
+    try:
+        return "released " + release(pid, root, at="2026-11-21T00:00:00Z").version
+    except GovernanceError as exc:
+        return f"refused: {exc}"
+
+
+def test_two_releases_at_once_cannot_both_become_the_next_version(groot: Path) -> None:
+    import multiprocessing as mp
+
+    ids = []
+    for word in ("spam", "hate"):
+        p = new_proposal(task="toxicity", base_version="2.0.0", author="g-qa-2", title=f"Edge case for {word}",
+                         rationale="r", changes=[{"op": "add_edge_case", "label": word, "proposed": f"A new {word} case."}],
+                         root=groot, created_at="2026-11-20T00:00:00Z")
+        approve(p.id, "g-qa-1", groot, at="2026-11-20T12:00:00Z")
+        ids.append(p.id)
+    with mp.get_context("fork").Pool(2) as pool:
+        out = sorted(pool.map(_release_worker, [(str(groot), pid) for pid in ids]))
+    assert out[1] == "released 2.0.1"  # whichever got the lock first; the other saw 2.0.1 as the latest
+    loser = next(pid for pid in ids if pid in out[0])
+    assert out[0] == (f"refused: release of {loser} refused: it changes toxicity 2.0.0 but the latest version is "
+                      "2.0.1; file it again against 2.0.1")
+    releases = [e for e in dlog.read(groot) if e["action"] == "release" and e["version"] == "2.0.1"]
+    assert len(releases) == 1 and dlog.verify(groot).ok
+
+
+def test_an_edited_proposal_cannot_be_approved_or_released_and_verify_names_it(groot: Path) -> None:
+    """Approvals bind to the text approved: THREAT is edited after g-lead-1 approved it."""
+    f = groot / "toxicity" / "proposals" / f"{THREAT}.yaml"
+    original = f.read_text(encoding="utf-8")
+    f.write_text(original.replace("threatens violence or harm", "threatens harm"), encoding="utf-8")
+    st = status(THREAT, groot)
+    assert st.edited and st.to_dict()["edited_after_filing"] is True
+    msg = (f"proposal {THREAT} was edited after it was filed: {f} no longer matches the proposal_sha256 of its "
+           "propose entry in the decision log. A filed proposal is not changed; restore it, or file the new text "
+           "as a new proposal")
+    with pytest.raises(GovernanceError) as e:
+        approve(THREAT, "g-expert-1", groot)
+    assert str(e.value) == msg
+    with pytest.raises(GovernanceError) as e:
+        release(THREAT, groot)
+    assert str(e.value) == msg
+    v = dlog.verify(groot)
+    seq = next(x["seq"] for x in dlog.read(groot) if x["action"] == "propose" and x["proposal"] == THREAT)
+    assert not v.ok and v.bad_file == f"toxicity/proposals/{THREAT}.yaml" and v.first_bad == seq + 1
+    assert v.problem.startswith(f"toxicity/proposals/{THREAT}.yaml was edited after it was filed")
+    reject(THREAT, "g-lead-1", "edited; refile it", groot)  # closing it stays possible
+    f.write_text(original, encoding="utf-8")
+    assert dlog.verify(groot).ok
+
+
+def test_an_approval_of_another_text_does_not_count(groot: Path) -> None:
+    """A proposal filed without a propose entry (log=False) is edited after an approval: it no longer counts."""
+    p = new_proposal(task="toxicity", base_version="2.0.0", author="g-qa-2", title="Edge case for spam",
+                     rationale="r", changes=[{"op": "add_edge_case", "label": "spam", "proposed": "A case."}],
+                     root=groot, created_at="2026-11-20T00:00:00Z", log=False)
+    approve(p.id, "g-qa-1", groot)
+    assert status(p.id, groot).quorum.met
+    f = Path(p.path)
+    f.write_text(f.read_text(encoding="utf-8").replace("A case.", "Another case."), encoding="utf-8")
+    st = status(p.id, groot)
+    assert not st.edited and not st.quorum.met
+    assert st.quorum.not_counted == {"g-qa-1": "approved another text of the proposal"}
+    with pytest.raises(GovernanceError, match=r"needs 1 more qa approval \(not counted: g-qa-1 approved another text"):
+        release(p.id, groot)
+    assert approve(p.id, "g-qa-1", groot)["counts"]  # approving the text as it now stands counts again
+    st = status(p.id, groot)
+    assert st.quorum.met and st.quorum.counted == ["g-qa-1"] and st.quorum.not_counted == {}
+
+
+def test_a_proposal_against_an_older_version_is_reported_out_of_date(groot: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = new_proposal(task="toxicity", base_version="1.1.0", author="g-qa-2", title="Clarify offensive",
+                     rationale="r", changes=[{"op": "add_edge_case", "label": "offensive", "proposed": "A case."}],
+                     root=groot, created_at="2026-10-01T00:00:00Z")
+    st = status(p.id, groot)
+    assert (st.state, st.latest, st.next_version) == ("open", "2.0.0", "1.1.1")
+    assert status(SARCASM, groot).latest is None
+    assert main(["guidelines", "status", p.id, "--guidelines", str(groot)]) == 0
+    assert capsys.readouterr().out.splitlines()[1].strip() == (
+        "out of date: based on 1.1.0, the latest is 2.0.0 (file it again against 2.0.0)")

@@ -148,3 +148,86 @@ def test_concurrent_appends_keep_the_chain_intact(tmp_path: Path) -> None:
     entries = dlog.read(tmp_path)
     assert [e["seq"] for e in entries] == list(range(100))
     assert sorted(e["item_id"] for e in entries) == sorted(f"c-{w}-{i}" for w in range(4) for i in range(25))
+
+
+def test_an_edited_released_version_file_is_caught(groot: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Released versions are never edited: the release entry's content_sha256 pins the file's content."""
+    f = groot / "toxicity" / "2.0.0.yaml"
+    text = f.read_text(encoding="utf-8")
+    assert "Only a clown would write code like this." in text
+    f.write_text(text.replace("code like this.", "code like that."), encoding="utf-8")  # one word of one example
+    v = dlog.verify(groot)
+    assert not v.ok and v.bad_file == "toxicity/2.0.0.yaml"
+    release_200 = next(e for e in dlog.read(groot) if e["action"] == "release" and e["version"] == "2.0.0")
+    assert v.first_bad == release_200["seq"] + 1
+    assert v.problem.startswith("toxicity/2.0.0.yaml was edited after its release: its content no longer matches "
+                                f"the content_sha256 recorded by the release entry (seq {release_200['seq']})")
+    assert main(["log", "verify", str(groot / "decisions.jsonl")]) == 1
+    assert "BROKEN: toxicity/2.0.0.yaml was edited after its release" in capsys.readouterr().out
+    # a change of layout only (same content) is not an edit
+    f.write_text(text.replace("\nlabels:\n", "\n\nlabels:\n"), encoding="utf-8")
+    assert dlog.verify(groot).ok
+
+
+def test_content_sha256_is_what_release_recorded(groot: Path) -> None:
+    from labkit.guidelines.model import safe_load
+
+    recorded = {e["version"]: e["content_sha256"] for e in dlog.read(groot) if e["action"] == "release"}
+    for version, want in recorded.items():
+        doc = safe_load((groot / "toxicity" / f"{version}.yaml").read_text(encoding="utf-8"))
+        assert dlog.content_sha256(doc) == want
+
+
+def test_a_version_file_not_made_by_a_release_or_a_missing_one_is_caught(groot: Path) -> None:
+    src = (groot / "toxicity" / "2.0.0.yaml").read_text(encoding="utf-8")
+    hand = src.replace("version: 2.0.0", "version: 2.0.1").split("log_head:")[0]
+    (groot / "toxicity" / "2.0.1.yaml").write_text(hand, encoding="utf-8")
+    v = dlog.verify(groot)
+    assert not v.ok and v.bad_file == "toxicity/2.0.1.yaml"
+    assert v.problem == ("toxicity/2.0.1.yaml has no log_head: it was not made by `labkit guidelines release` "
+                         "although toxicity's versions are released through the log")
+    (groot / "toxicity" / "2.0.1.yaml").unlink()
+    (groot / "toxicity" / "1.1.0.yaml").unlink()
+    v = dlog.verify(groot)
+    assert not v.ok and v.problem == "toxicity 1.1.0 was released at log entry seq 8, but toxicity/1.1.0.yaml is missing"
+
+
+def test_a_missing_log_is_not_verified(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["log", "verify", str(tmp_path / "decisions.jsonl")]) == 1
+    assert capsys.readouterr().out.strip() == f"{tmp_path / 'decisions.jsonl'}: no such log file"
+
+
+def test_append_many_is_one_consecutive_batch_or_nothing(tmp_path: Path) -> None:
+    dlog.append(tmp_path, "adjudicate", "g-expert-1", at="2026-10-01T00:00:00Z", item_id="c-0", label="ok", why="x")
+    batch = [{"action": "adjudicate", "who": "g-expert-2", "at": "2026-10-02T00:00:00Z", "item_id": f"c-{i}",
+              "label": "spam", "why": "queue"} for i in range(1, 4)]
+    es = dlog.append_many(tmp_path, batch)
+    assert [e["seq"] for e in es] == [1, 2, 3] and dlog.read(tmp_path)[1:] == es
+    before = (tmp_path / "decisions.jsonl").read_bytes()
+    bad = batch + [{"action": "adjudicate", "who": "g-expert-2", "item_id": "c-9", "label": "ok",
+                    "why": float("nan")}]
+    with pytest.raises(GovernanceError, match=r"^decision 3: log fields must be JSON values"):
+        dlog.append_many(tmp_path, bad)
+    with pytest.raises(GovernanceError, match=r"^decision 0: log action must be one of"):
+        dlog.append_many(tmp_path, [{"action": "erase", "who": "x"}, batch[0]])
+    assert (tmp_path / "decisions.jsonl").read_bytes() == before  # nothing written
+    assert dlog.append_many(tmp_path, []) == [] and dlog.verify(tmp_path).ok
+
+
+def _batch_worker(args: tuple[str, int]) -> None:
+    root, wid = args
+    for k in range(5):
+        dlog.append_many(root, [{"action": "adjudicate", "who": f"w{wid}", "item_id": f"c-{wid}-{k}-{i}",
+                                 "label": "ok", "why": "batch"} for i in range(10)])
+
+
+def test_concurrent_batches_stay_contiguous_and_chained(tmp_path: Path) -> None:
+    with mp.get_context("fork").Pool(3) as pool:
+        pool.map(_batch_worker, [(str(tmp_path), w) for w in range(3)])
+    assert dlog.verify(tmp_path).ok
+    entries = dlog.read(tmp_path)
+    assert len(entries) == 150
+    for start in range(0, 150, 10):  # each batch of 10 landed in one piece
+        chunk = entries[start:start + 10]
+        assert len({e["who"] for e in chunk}) == 1
+        assert [e["item_id"].rsplit("-", 1)[1] for e in chunk] == [str(i) for i in range(10)]

@@ -112,3 +112,28 @@ def test_core_imports_no_jupyter_or_gx() -> None:
             "'papermill','great_expectations','matplotlib')]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_numeric_label_names_and_unquoted_yes_no_are_read_as_text(tmp_path: Path) -> None:
+    """Hand-written files: `name: 2`, `map: {2: 3}`, `label: 1` and `yes:` are what their authors meant."""
+    from labkit.guidelines.diff import diff_versions
+    from labkit.guidelines.migrate import step_map
+
+    d = tmp_path / "wsd"
+    d.mkdir()
+    (d / "1.0.0.yaml").write_text(
+        "task: wsd\nversion: 1.0.0\nlabels:\n  - {name: 1, definition: a}\n  - {name: 2, definition: b}\n"
+        "  - {name: 3, definition: c}\n", encoding="utf-8")
+    (d / "2.0.0.yaml").write_text(
+        "task: wsd\nversion: 2.0.0\nlabels:\n  - {name: 1, definition: a}\n  - {name: 3, definition: c}\n"
+        "decision_tree: {question: First sense?, yes: {label: 1}, no: {label: 3}}\n"
+        "migration: {from: 1.0.0, map: {1: 1, 2: 3, 3: 3}}\n", encoding="utf-8")
+    v1, v2 = Guidelines.load(tmp_path).versions("wsd")
+    assert v2.migration == {"from": "1.0.0", "map": {"1": "1", "2": "3", "3": "3"}}
+    assert v2.decision_tree == {"question": "First sense?", "yes": {"label": "1"}, "no": {"label": "3"}}
+    assert step_map(v1, v2) == ({"1": "1", "2": "3", "3": "3"}, {})
+    assert diff_versions(v1, v2).merged == [{"from": ["2", "3"], "into": "3", "how": "declared"}]
+    bad = (d / "2.0.0.yaml").read_text(encoding="utf-8").replace("no: {label: 3}", "no: {label: 4}")
+    (d / "2.0.0.yaml").write_text(bad, encoding="utf-8")
+    with pytest.raises(GuidelineError, match=r"2\.0\.0\.yaml:6: decision_tree\.no ends in label '4', which is not a label"):
+        load_version(d / "2.0.0.yaml")

@@ -68,12 +68,34 @@ def test_release_impact_against_independent_oracles() -> None:
     assert r110.loc["before", "accuracy"] == pytest.approx(3 / 6)
     assert r110.loc["after", "accuracy"] == pytest.approx(1.0)
     assert (r110.loc["before", "gold_judgements"], r110.loc["after", "gold_judgements"]) == (6, 6)
-    from labkit.stats import wilson_interval
-
-    lo, hi = wilson_interval(3, 6)
-    assert (r110.loc["before", "acc_low"], r110.loc["before", "acc_high"]) == pytest.approx((float(lo), float(hi)))
+    # the interval resamples gold items: before, i2 has 2/3 right and i4 1/3, so the replicates can only
+    # be 0/6.. in thirds between 1/3 and 2/3; after, every item is all right: [1, 1]
+    assert R.item_bootstrap_accuracy(np.array([1, 1, 0, 1, 0, 0], bool), np.array(["i2"] * 3 + ["i4"] * 3),
+                                     n_boot=200, seed=1) == (0.5, r110.loc["before", "acc_low"], r110.loc["before", "acc_high"])
+    assert 1 / 3 <= r110.loc["before", "acc_low"] < 0.5 < r110.loc["before", "acc_high"] <= 2 / 3
+    assert (r110.loc["after", "acc_low"], r110.loc["after", "acc_high"]) == (1.0, 1.0)
     r200 = imp.loc[imp["release"] == "2.0.0"].set_index("side")
     assert r200.loc["after", "judgements"] == 0 and r200.loc["after", "alpha_note"] == "no judgements under this version"
+
+
+def test_item_bootstrap_accuracy_against_the_normal_approximation() -> None:
+    """Oracles: with one judgement per item the interval is the binomial one, p +- 1.96 sqrt(p(1-p)/n);
+    with k identical judgements per item it is as wide as for n/k items (the judgements add nothing)."""
+    rng = np.random.default_rng(5)
+    right = rng.random(400) < 0.8
+    p = right.mean()
+    half = 1.959964 * np.sqrt(p * (1 - p) / 400)
+    acc, lo, hi = R.item_bootstrap_accuracy(right, np.arange(400), n_boot=4000, seed=0)
+    assert acc == p
+    assert lo == pytest.approx(p - half, abs=0.008) and hi == pytest.approx(p + half, abs=0.008)
+    # each of the 400 items judged 5 times, all 5 the same: 2000 judgements, still 400 items of evidence
+    acc5, lo5, hi5 = R.item_bootstrap_accuracy(np.repeat(right, 5), np.repeat(np.arange(400), 5), n_boot=4000, seed=0)
+    assert acc5 == pytest.approx(p) and (hi5 - lo5) == pytest.approx(hi - lo, abs=0.008)
+    from labkit.stats import wilson_interval
+
+    wlo, whi = wilson_interval(int(right.sum()) * 5, 2000)
+    assert (hi5 - lo5) > 2 * (float(whi) - float(wlo)) * 0.9  # sqrt(5) = 2.24 times the judgement-level width
+    assert np.isnan(R.item_bootstrap_accuracy(np.array([], bool), np.array([]))[0])
 
 
 def test_retired_usage_hand_checked() -> None:
@@ -91,6 +113,15 @@ def test_retired_usage_hand_checked() -> None:
     who = R.retired_by_annotator(t, G, "toxicity", grace_days=7)
     assert list(zip(who["annotator_id"], who["judgements"])) == [("a", 1), ("b", 1), ("c", 1)]
     assert R.retired_usage(t, G, "toxicity", grace_days=30).empty
+    assert list(r["future"]) == [0, 0, 0]
+    # a judgement stamped in the future (a bad clock, as planted in the sample) is counted and marked
+    t2 = table([("c1", "a", "ok", "1.0.0", "2031-01-01T00:00:00Z"), ("c2", "a", "ok", "1.0.0", "2026-10-06T00:00:00Z")])
+    r2 = R.retired_usage(t2, G, "toxicity", grace_days=7, now="2026-11-23T00:00:00Z")
+    assert list(zip(r2["in_force"], r2["judgements"], r2["future"])) == [("1.1.0", 1, 0), ("2.0.0", 1, 1)]
+    sentence = R.findings(pd.DataFrame(), pd.DataFrame(), r2, pd.DataFrame(), {"ok": True})[0]
+    assert sentence == ("2 judgements were made under a retired version (1.0.0) after the grace period. 1 of them is "
+                        "dated in the future: a bad timestamp more likely than an old guideline (see the validation "
+                        "report).", True)
 
 
 def test_proposals_and_log_status() -> None:
@@ -126,14 +157,24 @@ def test_report_renders_on_the_bundled_program(tmp_path: Path) -> None:
     from labkit.reports.html import external_references
     from labkit.reports.runner import run_reports
 
+    import shutil
+
+    from labkit.guidelines.proposals import new_proposal
+
     if not (REPO / "sample" / "labels.csv").exists():
         pytest.skip("the bundled sample is not generated")
+    groot = tmp_path / "guidelines"
+    shutil.copytree(REPO / "guidelines", groot)
+    hostile = '<script>alert("x")</script> & <b>bold</b>'  # text from data must arrive escaped
+    new_proposal(task="toxicity", base_version="2.0.0", author="g-qa-2", title=hostile, rationale=hostile,
+                 changes=[{"op": "add_edge_case", "label": "spam", "proposed": hostile}], root=groot,
+                 created_at="2026-11-20T00:00:00Z", proposal_id="toxicity-hostile")
     cfg = tmp_path / "reports.yaml"
     cfg.write_text(
         "out: out\ntimeout: 300\nreports:\n  governance_report:\n"
         f"    notebook: {NB}\n    parameters:\n"
         f"      labels: {REPO / 'sample' / 'label_studio_export.json'}:{REPO / 'sample' / 'labels.csv'}\n"
-        f"      gold: {REPO / 'sample' / 'gold.csv'}\n      guidelines: {REPO / 'guidelines'}\n      n_boot: 50\n",
+        f"      gold: {REPO / 'sample' / 'gold.csv'}\n      guidelines: {groot}\n      n_boot: 50\n",
         encoding="utf-8")
     r = run_reports(load_config(cfg))["runs"][0]
     assert r["status"] == "ok", r
@@ -141,7 +182,9 @@ def test_report_renders_on_the_bundled_program(tmp_path: Path) -> None:
     page = (folder / "report.html").read_text(encoding="utf-8")
     assert external_references(page) == []
     metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))["metrics"]
-    assert metrics["log_ok"] is True and metrics["versions"] == 3 and metrics["open_proposals"] == 2
+    assert metrics["log_ok"] is True and metrics["versions"] == 3 and metrics["open_proposals"] == 3
+    assert "<script>alert" not in page and "<b>bold" not in page
+    assert '&lt;script&gt;alert("x")&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;' in page  # quotes in text nodes are safe
     assert "Too few hate items per attribute" in page and "toxicity 2.0.0 (major), released 2026-10-19" in page
     from labkit.privacy import pseudonym
 

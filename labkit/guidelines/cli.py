@@ -132,11 +132,19 @@ def run_check(args: argparse.Namespace) -> int:
             if b.previous is not None and str(b.previous) != a.version:
                 problems.append(f"{t} {b.version} says previous {b.previous}, but the version before it is {a.version}")
     props = list_proposals(args.guidelines)
+    from labkit.guidelines import log as dlog
+
+    log_line = "decision log: none yet"
+    if dlog.log_path(args.guidelines).exists():
+        v = dlog.verify(args.guidelines)
+        log_line = "decision log: " + str(v).split(": ", 1)[1]
+        if not v.ok:
+            problems.append(f"decision log: {v.problem}")
     summary = {"tasks": {t: [v.version for v in g.versions(t)] for t in g.tasks},
                "members": len(gov.members), "proposals": len(props), "problems": problems}
     human = "\n".join([f"{t}: {', '.join(v.version for v in g.versions(t))}" for t in g.tasks]
                       + [f"governance: {len(gov.members)} members, rules for {', '.join(gov.rules)}",
-                         f"proposals: {len(props)}"] + [f"PROBLEM: {p}" for p in problems])
+                         f"proposals: {len(props)}", log_line] + [f"PROBLEM: {p}" for p in problems])
     emit(args, summary, human)
     return 1 if problems else 0
 
@@ -176,15 +184,19 @@ def run_propose(args: argparse.Namespace) -> int:
         if args.from_session and pid and (Path(args.guidelines) / d["task"] / "proposals" / f"{pid}.yaml").exists():
             already.append(pid)  # the session filed it itself when it was recorded
             continue
-        prop = new_proposal(task=d["task"], base_version=d.get("base_version"), author=d["author"],
-                            title=d["title"], rationale=d["rationale"], changes=d["changes"],
-                            source=d.get("source"), root=args.guidelines,
-                            created_at=args.at or d.get("created_at"), proposal_id=pid)
+        try:
+            prop = new_proposal(task=d["task"], base_version=d.get("base_version"), author=d["author"],
+                                title=d["title"], rationale=d["rationale"], changes=d["changes"],
+                                source=d.get("source"), root=args.guidelines,
+                                created_at=args.at or d.get("created_at"), proposal_id=pid)
+        except GuidelineError as exc:  # name the draft the user gave, not only the proposal's title
+            where = args.file or f"{args.from_session} (clarification {d.get('title', '')!r})"
+            raise GuidelineError(f"{where}: {exc}") from None
         filed.append(prop)
     from labkit.guidelines.governance import status
 
     sts = [status(p, args.guidelines) for p in filed]
-    lines = [f"filed {s.proposal.id} ({s.kind} change to {s.proposal.task} {s.proposal.base_version} -> "
+    lines = [f"filed {s.proposal.id} ({s.kind} change to {s.proposal.task} {s.proposal.base_version or '(new)'} -> "
              f"{s.next_version}): {s.proposal.path}\n  needs {s.quorum.describe_missing() or 'nothing more'}"
              for s in sts]
     lines += [f"already filed: {pid}" for pid in already]
@@ -257,6 +269,9 @@ def run_status(args: argparse.Namespace) -> int:
     for s in sts:
         extra = (f"released as {s.released_as}" if s.state == "released" else
                  f"rejected by {s.rejections[-1]['who']}" if s.state == "rejected" else
+                 "edited after it was filed: cannot be approved or released" if s.edited else
+                 f"out of date: based on {s.proposal.base_version}, the latest is {s.latest} (file it again "
+                 f"against {s.latest})" if s.latest else
                  f"needs {s.quorum.describe_missing()}" if not s.quorum.met else "approved: ready to release")
         base = s.proposal.base_version or "(new)"
         target = f" -> {s.next_version}" if s.state != "rejected" else ""

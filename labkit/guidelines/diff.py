@@ -53,6 +53,7 @@ class GuidelineDiff:
     split: list[dict[str, Any]] = field(default_factory=list)     # {from, into: [...], how}
     changed: list[dict[str, Any]] = field(default_factory=list)   # {label, field, old, new, added?, removed?}
     decision_tree_changed: bool = False
+    tree_changes: list[dict[str, str]] = field(default_factory=list)  # {at, old, new}: see tree_changes()
     kind: str = "none"
     reasons: list[str] = field(default_factory=list)
 
@@ -60,7 +61,8 @@ class GuidelineDiff:
         return {"task": self.task, "old": self.old, "new": self.new, "kind": self.kind,
                 "added": self.added, "removed": self.removed, "renamed": self.renamed,
                 "merged": self.merged, "split": self.split, "changed": self.changed,
-                "decision_tree_changed": self.decision_tree_changed, "reasons": self.reasons}
+                "decision_tree_changed": self.decision_tree_changed, "tree_changes": self.tree_changes,
+                "reasons": self.reasons}
 
     def summary(self) -> str:
         """A readable, line-per-change summary (what ``labkit guidelines diff`` prints)."""
@@ -90,6 +92,8 @@ class GuidelineDiff:
                 lines.append(f"  * {c['label']}: {c['field']}: {', '.join(parts)}")
         if self.decision_tree_changed:
             lines.append("  * decision tree changed")
+            for t in self.tree_changes:
+                lines.append(f"      at {t['at']}\n        was: {t['old'] or '(nothing)'}\n        now: {t['new'] or '(nothing)'}")
         if self.reasons:
             lines.append("  requires " + self.kind + ": " + "; ".join(self.reasons))
         return "\n".join(lines)
@@ -194,7 +198,9 @@ def diff_versions(old: GuidelineVersion, new: GuidelineVersion) -> GuidelineDiff
         d.changed.extend(_label_changes(lo, ln, correspond))
     order = {n: i for i, n in enumerate(new_names)}
     d.changed.sort(key=lambda c: order.get(c["label"], len(order)))
-    d.decision_tree_changed = _tree_norm(old.decision_tree, correspond) != _tree_norm(new.decision_tree, {})
+    old_tree, new_tree = _tree_norm(old.decision_tree, correspond), _tree_norm(new.decision_tree, {})
+    d.decision_tree_changed = old_tree != new_tree
+    d.tree_changes = tree_changes(old.decision_tree, new.decision_tree, correspond) if d.decision_tree_changed else []
     _classify(d)
     return d
 
@@ -227,6 +233,63 @@ def _label_changes(lo: LabelDef, ln: LabelDef, corr: dict[str, str]) -> list[dic
         out.append({"label": ln.name, "field": "exclusive_with", "old": list(lo.exclusive_with),
                     "new": list(ln.exclusive_with), "added": sorted(en - eo), "removed": sorted(eo - en)})
     return out
+
+
+def _branch(key: Any) -> str:
+    return {True: "yes", False: "no"}.get(key, str(key)) if isinstance(key, bool) else str(key)
+
+
+def render_tree(tree: Any) -> str:
+    """A decision (sub)tree on one line: ``Q? yes: spam; no: [Q2? yes: hate; no: ok]``."""
+    if isinstance(tree, dict):
+        if "label" in tree and isinstance(tree["label"], str) and "question" not in tree:
+            return tree["label"]
+        branches = [f"{_branch(k)}: {_wrap(v)}" for k, v in tree.items() if k not in ("question", "label")]
+        q = str(tree.get("question", "")).strip()
+        return (q + (" " if q and branches else "") + "; ".join(branches)).strip()
+    if tree is None:
+        return ""
+    return str(tree)
+
+
+def _wrap(tree: Any) -> str:
+    text = render_tree(tree)
+    return f"[{text}]" if isinstance(tree, dict) and "question" in tree else text
+
+
+def tree_changes(old: Any, new: Any, corr: dict[str, str] | None = None,
+                 at: tuple[str, ...] = ()) -> list[dict[str, str]]:
+    """Where two decision trees differ: ``{at, old, new}`` per changed question, leaf or branch.
+
+    ``at`` names the node by the answers leading to it (``"top"``, ``"yes"``, ``"no > yes"``). A
+    question reworded in place is reported alone; a branch that became something else (a leaf replaced
+    by a question, a branch added or dropped) is reported whole, rendered by :func:`render_tree`.
+    ``corr`` maps old label names to new ones (renames, merges): a leaf that only follows a rename is
+    not a change, and the old side is shown with its own names.
+
+    >>> a = {"question": "Advert?", "yes": {"label": "spam"}, "no": {"label": "ok"}}
+    >>> b = {"question": "Advert or link?", "yes": {"question": "Own work?", "yes": {"label": "promo"},
+    ...      "no": {"label": "spam"}}, "no": {"label": "ok"}}
+    >>> for c in tree_changes(a, b): print(c)
+    {'at': 'top', 'old': 'Advert?', 'new': 'Advert or link?'}
+    {'at': 'yes', 'old': 'spam', 'new': 'Own work? yes: promo; no: spam'}
+    """
+    corr = corr or {}
+    where = " > ".join(at) or "top"
+    if _tree_norm(old, corr) == _tree_norm(new, {}):
+        return []
+    if isinstance(old, dict) and isinstance(new, dict) and ("question" in old) == ("question" in new):
+        out: list[dict[str, str]] = []
+        if old.get("question") != new.get("question"):
+            out.append({"at": where, "old": str(old.get("question") or ""), "new": str(new.get("question") or "")})
+        lo = old.get("label")
+        if (corr.get(lo, lo) if isinstance(lo, str) else lo) != new.get("label"):
+            out.append({"at": where, "old": str(lo or ""), "new": str(new.get("label") or "")})
+        keys = [k for k in dict.fromkeys([*old, *new]) if k not in ("question", "label")]
+        for k in keys:
+            out.extend(tree_changes(old.get(k), new.get(k), corr, at + (_branch(k),)))
+        return out
+    return [{"at": where, "old": render_tree(old), "new": render_tree(new)}]
 
 
 def _tree_norm(tree: Any, corr: dict[str, str]) -> Any:

@@ -22,8 +22,11 @@ log head, and adds an entry to ``<task>/CHANGELOG.md``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -195,6 +198,8 @@ class ProposalStatus:
     rejections: list[dict[str, Any]]
     quorum: Quorum
     released_as: str | None = None
+    edited: bool = False            # the file no longer matches what was filed (propose entry's hash)
+    latest: str | None = None       # the task's latest version when it is not the proposal's base (stale)
 
     def to_dict(self) -> dict[str, Any]:
         p = self.proposal
@@ -204,7 +209,9 @@ class ProposalStatus:
                 "counted": self.quorum.counted, "missing": self.quorum.missing,
                 "not_counted": self.quorum.not_counted,
                 "rejected_by": [{"who": r["who"], "why": r.get("why", "")} for r in self.rejections],
-                "released_as": self.released_as, "rationale": p.rationale, "source": p.source}
+                "released_as": self.released_as, "edited_after_filing": self.edited,
+                "stale_base_latest": self.latest,
+                "rationale": p.rationale, "source": p.source}
 
 
 def _base_version(root: str | os.PathLike[str], prop: Proposal) -> GuidelineVersion | None:
@@ -228,10 +235,22 @@ def status(proposal: str | Proposal, root: str | os.PathLike[str] = "guidelines"
     else:
         new = apply_proposal(_base_version(root, prop), prop)
         kind, nxt = new.change_kind or "major", new.version
-    quorum = gov.check(kind, [a["who"] for a in approvals], prop.author)
+    digest = prop.sha256()
+    filed = [e for e in mine if e["action"] == "propose" and e.get("proposal_sha256")]
+    edited = bool(filed) and filed[0]["proposal_sha256"] != digest
+    # an approval counts for the text it approved: one recorded for other content does not count
+    stale = [a for a in approvals if a.get("proposal_sha256") not in (None, digest)]
+    quorum = gov.check(kind, [a["who"] for a in approvals if a not in stale], prop.author)
+    for a in stale:
+        if a["who"] not in quorum.counted:
+            quorum.not_counted.setdefault(a["who"], "approved another text of the proposal")
     state = "released" if released else ("rejected" if rejections else "open")
+    latest = None
+    if state == "open" and prop.base_version is not None:
+        newest = Guidelines.load(root).latest(prop.task).version
+        latest = newest if newest != prop.base_version else None
     return ProposalStatus(prop, state, kind, nxt, approvals, rejections, quorum,
-                          str(released[-1]["version"]) if released else None)
+                          str(released[-1]["version"]) if released else None, edited, latest)
 
 
 def _open(proposal: str | Proposal, root: str | os.PathLike[str]) -> tuple[ProposalStatus, Governance]:
@@ -246,6 +265,13 @@ def _open(proposal: str | Proposal, root: str | os.PathLike[str]) -> tuple[Propo
     return st, gov
 
 
+def _refuse_edited(st: ProposalStatus) -> None:
+    if st.edited:
+        raise _ReleaseRefused(f"proposal {st.proposal.id} was edited after it was filed: {st.proposal.path} no longer "
+                              "matches the proposal_sha256 of its propose entry in the decision log. A filed "
+                              "proposal is not changed; restore it, or file the new text as a new proposal")
+
+
 def approve(proposal: str | Proposal, member: str, root: str | os.PathLike[str] = "guidelines", *,
             why: str = "", at: dt.datetime | str | None = None) -> dict[str, Any]:
     """Record ``member``'s approval in the log. Returns the log entry plus whether it counts.
@@ -256,12 +282,15 @@ def approve(proposal: str | Proposal, member: str, root: str | os.PathLike[str] 
         If the member is unknown, already approved, or the proposal is closed.
     """
     st, gov = _open(proposal, root)
+    _refuse_edited(st)
     gov.roles(member)
-    if member in [a["who"] for a in st.approvals]:
+    digest = st.proposal.sha256()
+    if any(a["who"] == member and a.get("proposal_sha256") in (None, digest) for a in st.approvals):
         raise GovernanceError(f"{member} already approved proposal {st.proposal.id}")
     entry = dlog.append(root, "approve", member, at=at, task=st.proposal.task, proposal=st.proposal.id,
-                        kind=st.kind, why=why or None)
-    after = gov.check(st.kind, [a["who"] for a in st.approvals] + [member], st.proposal.author)
+                        kind=st.kind, why=why or None, proposal_sha256=st.proposal.sha256())
+    valid = [a["who"] for a in st.approvals if a.get("proposal_sha256") in (None, digest)]
+    after = gov.check(st.kind, valid + [member], st.proposal.author)
     return {"entry": entry, "counts": member in after.counted, "not_counted": after.not_counted.get(member),
             "missing": after.missing, "kind": st.kind, "next_version": st.next_version}
 
@@ -287,8 +316,31 @@ def release(proposal: str | Proposal, root: str | os.PathLike[str] = "guidelines
 
     Refuses when the approvals required for its kind are missing, when it is closed, or when its base
     is no longer the latest version of the task (a newer release exists: file a proposal against it).
+    Releases of one task are serialized (an exclusive lock on the task's folder), so two proposals
+    released at the same moment cannot both become the same next version.
     """
+    prop0 = proposal if isinstance(proposal, Proposal) else load_proposal(proposal, root)
+    with _task_lock(Path(root) / prop0.task):
+        return _release(prop0, root, who=who, at=at)
+
+
+@contextlib.contextmanager
+def _task_lock(folder: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on a task's folder (no lock file left behind)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _release(proposal: Proposal, root: str | os.PathLike[str], *, who: str | None,
+             at: dt.datetime | str | None) -> GuidelineVersion:
     st, gov = _open(proposal, root)
+    _refuse_edited(st)
     prop = st.proposal
     if not st.quorum.met:
         raise _ReleaseRefused(f"release of {prop.id} refused: a {st.kind} change to {prop.task} needs "
@@ -304,12 +356,10 @@ def release(proposal: str | Proposal, root: str | os.PathLike[str] = "guidelines
     if path.exists():
         raise _ReleaseRefused(f"{path} already exists: released versions are never overwritten")
     body = version_document(new, prop, st.quorum.counted)
-    import hashlib
-
-    content_hash = hashlib.sha256(dump_yaml(body).encode("utf-8")).hexdigest()
+    content_hash = dlog.content_sha256(body)  # lets `log verify` tell an edited released file
     entry = dlog.append(root, "release", who or prop.author, at=when, task=prop.task, proposal=prop.id,
                         version=new.version, kind=new.change_kind, approved_by=st.quorum.counted,
-                        content_sha256=content_hash, why=prop.title)
+                        content_sha256=content_hash, proposal_sha256=prop.sha256(), why=prop.title)
     body["log_head"] = {"seq": entry["seq"], "hash": entry["hash"]}
     write_text(path, dump_yaml(body))
     _changelog(root, new, prop, st, entry)

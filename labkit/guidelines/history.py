@@ -22,8 +22,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from labkit._atomic import atomic_open
 from labkit.guidelines import log as dlog
 from labkit.guidelines.governance import approve, record_decision, reject, release

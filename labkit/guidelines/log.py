@@ -13,7 +13,13 @@ tail leaves a valid chain, so every released guideline version records ``log_hea
 is still in the log.
 
 Appends are safe under concurrency: an exclusive ``fcntl`` lock is held around reading the tail and
-appending, and the line is fsynced before the lock is released.
+appending, and the line is fsynced before the lock is released. :func:`append_many` writes a batch
+under one lock and one fsync (consecutive entries, all or none).
+
+Beyond the chain, :func:`verify` checks the files the log vouches for: each ``release`` entry records
+the SHA-256 of the version file it wrote (``content_sha256``), and ``propose``/``approve``/``release``
+entries record the proposal's (``proposal_sha256``), so an edited released version or an edited filed
+proposal is detected too.
 
 Actions written by labkit: ``propose``, ``approve``, ``reject``, ``release`` (proposals and releases),
 ``adjudicate`` and ``gold_edit`` (decisions about items, recorded by any area through :func:`append`).
@@ -132,15 +138,49 @@ def append(root: str | os.PathLike[str], action: str, who: str, *, at: dt.dateti
     >>> e["seq"], e["prev"] == GENESIS, verify(d).ok
     (0, True, True)
     """
+    return append_many(root, [{"action": action, "who": who, "at": at, **fields}])[0]
+
+
+def _check_decision(d: dict[str, Any], where: str) -> tuple[str, str, Any, dict[str, Any]]:
+    action, who, at = d.get("action"), d.get("who"), d.get("at")
     if action not in ACTIONS:
-        raise GovernanceError(f"log action must be one of {', '.join(ACTIONS)}, got {action!r}")
+        raise GovernanceError(f"{where}log action must be one of {', '.join(ACTIONS)}, got {action!r}")
     if not isinstance(who, str) or not who.strip():
-        raise GovernanceError("a log entry needs who decided (a member id)")
-    for reserved in ("seq", "prev", "hash", "action", "who", "at"):
+        raise GovernanceError(f"{where}a log entry needs who decided (a member id)")
+    fields = {k: v for k, v in d.items() if k not in ("action", "who", "at")}
+    for reserved in ("seq", "prev", "hash"):
         if reserved in fields:
-            raise GovernanceError(f"log field {reserved!r} is set by the log itself")
-    path = log_path(root)
+            raise GovernanceError(f"{where}log field {reserved!r} is set by the log itself")
     body = {k: v for k, v in fields.items() if v is not None}
+    try:
+        canonical_json(body)  # refuse what cannot be logged (NaN, objects) before taking the lock
+    except (TypeError, ValueError) as exc:
+        raise GovernanceError(f"{where}log fields must be JSON values (text, numbers, lists, mappings): {exc}") from None
+    return action, who, at, body
+
+
+def append_many(root: str | os.PathLike[str], decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Append several decisions under one lock and one fsync; return the entries written, in order.
+
+    Each decision is a mapping with ``action``, ``who``, optional ``at`` and the fields
+    :func:`append` takes as keywords. All are checked before anything is written: either every
+    decision is appended, consecutively, or none is (a bad one raises naming its index). Use it when an
+    area records many adjudications at once (one fsync instead of one per decision).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> es = append_many(d, [{"action": "adjudicate", "who": "g-expert-1", "at": "2026-10-01T12:00:00Z",
+    ...                       "item_id": f"c-{i}", "label": "ok", "why": "batch"} for i in range(3)])
+    >>> [e["seq"] for e in es], es[1]["prev"] == es[0]["hash"], verify(d).ok
+    ([0, 1, 2], True, True)
+    """
+    checked = [_check_decision(d, f"decision {i}: " if len(decisions) > 1 else "")
+               for i, d in enumerate(decisions)]
+    if not checked:
+        return []
+    path = log_path(root)
     with _locked(path) as fh:
         tail = _last_line(fh)
         if tail:
@@ -152,20 +192,24 @@ def append(root: str | os.PathLike[str], action: str, who: str, *, at: dt.dateti
                                       f"damaged log (run `labkit log verify {path}`)") from None
         else:
             seq, prev = 0, GENESIS
-        entry = {"seq": seq, "prev": prev, "action": action, "who": who, "at": format_time(at), **body}
-        entry["hash"] = entry_hash(entry)
-        line = canonical_json(entry).encode("utf-8") + b"\n"
         fh.seek(0, os.SEEK_END)
         if fh.tell() > 0:
             fh.seek(-1, os.SEEK_END)
             if fh.read(1) != b"\n":  # a previous writer died mid-line: never glue onto it
                 raise GovernanceError(f"{path}: the log does not end with a newline; refusing to append "
                                       f"(run `labkit log verify {path}`)")
+        entries, lines = [], []
+        for action, who, at, body in checked:
+            entry = {"seq": seq, "prev": prev, "action": action, "who": who, "at": format_time(at), **body}
+            entry["hash"] = entry_hash(entry)
+            entries.append(entry)
+            lines.append(canonical_json(entry).encode("utf-8") + b"\n")
+            seq, prev = seq + 1, entry["hash"]
         fh.seek(0, os.SEEK_END)
-        fh.write(line)
+        fh.write(b"".join(lines))
         fh.flush()
         os.fsync(fh.fileno())
-    return entry
+    return entries
 
 
 def read(root: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -201,16 +245,22 @@ class Verification:
     first_bad: int | None = None  # 1-based line number of the first bad entry
     problem: str = ""
     anchors_checked: list[str] = field(default_factory=list)  # "task version" whose log_head was found
+    bad_file: str | None = None  # a released version file that is the problem (edited, unreleased, missing)
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "ok": self.ok, "entries": self.entries, "head": self.head,
                 "first_bad_line": self.first_bad, "problem": self.problem,
-                "anchors_checked": self.anchors_checked}
+                "anchors_checked": self.anchors_checked, "bad_file": self.bad_file}
 
     def __str__(self) -> str:
         if self.ok:
-            anchors = f"; release heads present: {', '.join(self.anchors_checked)}" if self.anchors_checked else ""
+            anchors = (f"; released versions unchanged and their heads present: {', '.join(self.anchors_checked)}"
+                       if self.anchors_checked else "")
             return f"{self.path}: intact, {self.entries} entries, head {str(self.head)[:12]}{anchors}"
+        if self.bad_file:
+            return f"{self.path}: BROKEN: {self.problem}"
+        if self.first_bad is None:
+            return f"{self.path}: {self.problem}"
         return f"{self.path}: BROKEN at line {self.first_bad}: {self.problem}"
 
 
@@ -235,11 +285,16 @@ def verify(root: str | os.PathLike[str], guidelines_root: str | os.PathLike[str]
     Verification
         ``ok`` is False at the first entry whose line is not canonical JSON of a valid entry, whose
         ``hash`` does not match its content, whose ``seq`` is not the previous plus one or whose ``prev``
-        is not the previous hash; or when a released version's ``log_head`` is missing from the log.
+        is not the previous hash; when a released version's ``log_head`` is missing from the log; and,
+        for the version files next to the log, when a released file's content no longer matches the
+        ``content_sha256`` its release entry recorded (released versions are never edited), when a
+        version file of a governed task has no ``log_head`` (it was not made by a release), when a
+        release entry's version file is gone, or when a proposal file no longer matches the
+        ``proposal_sha256`` its ``propose`` entry recorded.
     """
     path = log_path(root)
     if not path.exists():
-        return Verification(str(path), False, 0, None, 1, "no such log file")
+        return Verification(str(path), False, 0, None, None, "no such log file")
     raw = path.read_bytes()
     lines = raw.split(b"\n")
     if lines and lines[-1] == b"":
@@ -248,6 +303,8 @@ def verify(root: str | os.PathLike[str], guidelines_root: str | os.PathLike[str]
         return _bad(path, len(lines), len(lines), None, "the last line has no newline (a cut or interrupted write)")
     prev_hash, seq = GENESIS, 0
     by_hash: dict[str, int] = {}
+    releases: dict[int, dict[str, Any]] = {}  # seq -> release entry
+    proposes: dict[str, tuple[int, str]] = {}  # proposal id -> (seq, proposal_sha256) as filed
     for n, bline in enumerate(lines, start=1):
         try:
             text = bline.decode("utf-8")
@@ -270,10 +327,19 @@ def verify(root: str | os.PathLike[str], guidelines_root: str | os.PathLike[str]
                         f"entry seq {seq} does not chain to the entry before it: entries were removed, "
                         "inserted or reordered")
         by_hash[entry["hash"]] = seq
+        if entry.get("action") == "release":
+            releases[seq] = entry
+        elif entry.get("action") == "propose" and entry.get("proposal_sha256"):
+            proposes.setdefault(str(entry.get("proposal")), (seq, str(entry["proposal_sha256"])))
         prev_hash, seq = entry["hash"], seq + 1
     result = Verification(str(path), True, len(lines), prev_hash if lines else None)
     groot = Path(guidelines_root) if guidelines_root is not None else path.parent
-    for task, version, anchor in _anchors(groot):
+    anchors = _anchors(groot)
+    problem = _released_files_problem(groot, anchors, by_hash, releases) or _proposals_problem(groot, proposes)
+    if problem is not None:
+        line, bad_file, text = problem
+        return Verification(str(path), False, len(lines), result.head, line, text, bad_file=bad_file)
+    for task, version, anchor, _ in anchors:
         h = anchor.get("hash")
         if h not in by_hash:
             return Verification(str(path), False, len(lines), result.head, len(lines) + 1,
@@ -298,14 +364,14 @@ def _bad(path: Path, count: int, n: int, head_hash: str | None, problem: str) ->
     return Verification(str(path), False, count, head_hash, n, problem)
 
 
-def _anchors(groot: Path) -> list[tuple[str, str, dict[str, Any]]]:
-    """``(task, version, log_head)`` for every version file under ``groot`` recording a head."""
+def _version_files(groot: Path) -> list[tuple[Path, dict[str, Any] | None]]:
+    """``(path, parsed mapping or None when unreadable)`` for every ``<task>/<version>.yaml``."""
     import yaml
 
     from labkit.guidelines.model import SEMVER
     from labkit.guidelines.model import safe_load as _yaml_load
 
-    out = []
+    out: list[tuple[Path, dict[str, Any] | None]] = []
     if not groot.is_dir():
         return out
     for f in sorted(groot.glob("*/*.yaml")):
@@ -314,8 +380,87 @@ def _anchors(groot: Path) -> list[tuple[str, str, dict[str, Any]]]:
         try:
             data = _yaml_load(f.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError):
-            continue  # the loader reports malformed version files; the log check stays about the log
-        anchor = data.get("log_head") if isinstance(data, dict) else None
-        if isinstance(anchor, dict):
-            out.append((f.parent.name, f.stem, anchor))
+            data = None  # the loader reports malformed version files; the log check stays about the log
+        out.append((f, data if isinstance(data, dict) else None))
     return out
+
+
+def _anchors(groot: Path) -> list[tuple[str, str, dict[str, Any], Path]]:
+    """``(task, version, log_head, file)`` for every version file under ``groot`` recording a head."""
+    out = []
+    for f, data in _version_files(groot):
+        anchor = data.get("log_head") if data is not None else None
+        if isinstance(anchor, dict):
+            out.append((f.parent.name, f.stem, anchor, f))
+    return out
+
+
+def content_sha256(document: dict[str, Any]) -> str:
+    """SHA-256 of a released version's YAML as ``release`` wrote it, without its ``log_head``.
+
+    ``release`` records this in its log entry (``content_sha256``) before adding ``log_head`` to the
+    file, so :func:`verify` can tell an edited released version from the one that was approved.
+    """
+    from labkit.guidelines.proposals import dump_yaml
+
+    body = {k: v for k, v in document.items() if k != "log_head"}
+    return hashlib.sha256(dump_yaml(body).encode("utf-8")).hexdigest()
+
+
+def _proposals_problem(groot: Path, proposes: dict[str, tuple[int, str]]) -> tuple[int | None, str, str] | None:
+    """The first proposal file whose content is not what its ``propose`` entry recorded."""
+    if not proposes or not groot.is_dir():
+        return None
+    from labkit.errors import LabkitError
+    from labkit.guidelines.proposals import load_proposal
+
+    for f in sorted(groot.glob("*/proposals/*.yaml")):
+        try:
+            prop = load_proposal(f, groot)
+        except LabkitError:
+            continue  # `labkit guidelines check` reports proposals that do not parse
+        if prop.id in proposes:
+            seq, want = proposes[prop.id]
+            if prop.sha256() != want:
+                rel = f.relative_to(groot)
+                return (seq + 1, str(rel), f"{rel} was edited after it was filed: its content no longer matches "
+                        f"the proposal_sha256 recorded by its propose entry (seq {seq}). A filed proposal is not "
+                        "changed; restore it, or file the new text as a new proposal")
+    return None
+
+
+def _released_files_problem(groot: Path, anchors: list[tuple[str, str, dict[str, Any], Path]],
+                            by_hash: dict[str, int], releases: dict[int, dict[str, Any]]
+                            ) -> tuple[int | None, str, str] | None:
+    """The first problem with the released version files next to the log: ``(line, file, text)``."""
+    files = _version_files(groot)
+    data_of = {f: d for f, d in files}
+    for task, version, anchor, f in anchors:
+        seq = by_hash.get(str(anchor.get("hash")))
+        entry = releases.get(seq) if seq is not None else None
+        if entry is None:
+            continue  # a head missing from the log is reported by the caller
+        rel = f.relative_to(groot)
+        if (entry.get("task"), str(entry.get("version"))) != (task, version):
+            return (seq + 1, str(rel), f"{rel} records log entry seq {seq} as its release, but that entry "
+                    f"released {entry.get('task')} {entry.get('version')}")
+        want = entry.get("content_sha256")
+        data = data_of.get(f)
+        if want and data is not None and content_sha256(data) != want:
+            return (seq + 1, str(rel), f"{rel} was edited after its release: its content no longer matches "
+                    f"the content_sha256 recorded by the release entry (seq {seq}). Released versions are "
+                    "never edited; restore the file and make the change through a proposal")
+    governed = {str(e.get("task")) for e in releases.values()}
+    for f, data in files:
+        task = f.parent.name
+        if task in governed and data is not None and not isinstance(data.get("log_head"), dict):
+            rel = f.relative_to(groot)
+            return (None, str(rel), f"{rel} has no log_head: it was not made by `labkit guidelines release` "
+                    f"although {task}'s versions are released through the log")
+    present = {(f.parent.name, f.stem) for f, _ in files}
+    for seq, e in sorted(releases.items()):
+        task, version = str(e.get("task")), str(e.get("version"))
+        if (groot / task).is_dir() and (task, version) not in present:
+            return (seq + 1, f"{task}/{version}.yaml", f"{task} {version} was released at log entry seq {seq}, "
+                    f"but {task}/{version}.yaml is missing")
+    return None

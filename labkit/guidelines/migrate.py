@@ -25,6 +25,11 @@ from labkit.errors import GuidelineError
 from labkit.guidelines.model import GuidelineVersion, Guidelines, SemVer
 
 
+#: What can happen to a row, in the order of :attr:`MigrationResult.counts`.
+OUTCOMES = ("already_current", "carried", "mapped", "collapsed", "flagged", "other_task")
+_OUT = {k: i for i, k in enumerate(OUTCOMES)}
+
+
 @dataclass
 class MigrationResult:
     """Migrated rows (canonical table), rows to relabel (canonical columns + ``reason``), counts."""
@@ -76,7 +81,7 @@ def migrate_labels(table: pd.DataFrame, guidelines: Guidelines, to: str, task: s
     n = len(df)
     new_label = df["label"].astype("object").to_numpy(copy=True)
     new_version = df["guideline_version"].astype("object").to_numpy(copy=True)
-    outcome = np.full(n, "other_task", dtype=object)
+    outcome = np.full(n, _OUT["other_task"], dtype=np.int8)  # codes of OUTCOMES
     reason = np.full(n, "", dtype=object)
     task_col = df["task"].astype("object").to_numpy()
     steps_out: list[dict[str, Any]] = []
@@ -84,22 +89,25 @@ def migrate_labels(table: pd.DataFrame, guidelines: Guidelines, to: str, task: s
         versions = guidelines.versions(t)
         target = guidelines.get(t, to)
         idx_t = np.flatnonzero(task_col == t)
-        vers = df["guideline_version"].astype("object").to_numpy()[idx_t]
-        labs = df["label"].astype("object").to_numpy()[idx_t]
         known = {v.version: v for v in versions}
-        # resolve each distinct (version, label) pair once, then index: no Python loop over rows
-        key = pd.Series(vers, dtype="object").fillna("\x01").astype(str) + "\x00" + pd.Series(labs, dtype="object").astype(str)
-        codes, uniques = pd.factorize(key)
-        first = np.zeros(len(uniques), dtype=np.int64)
-        first[codes[::-1]] = np.arange(len(codes))[::-1]
-        table_u = [_resolve(vers[j], labs[j], known, versions, target) for j in first]
-        out_o = np.array([r[0] for r in table_u], dtype=object)
+        # resolve each distinct (version, label) pair once, then index: no Python loop over rows. The
+        # pairs come from integer codes (categoricals factorize for free), never from string keys.
+        vcodes, vuniq = pd.factorize(df["guideline_version"].iloc[idx_t], use_na_sentinel=True)
+        lcodes, luniq = pd.factorize(df["label"].iloc[idx_t], use_na_sentinel=True)
+        vuniq, luniq = np.asarray(vuniq, dtype=object), np.asarray(luniq, dtype=object)
+        pair = (vcodes.astype(np.int64) + 1) * (len(luniq) + 1) + (lcodes.astype(np.int64) + 1)
+        upairs, codes = np.unique(pair, return_inverse=True)
+        codes = codes.reshape(-1)
+        table_u = [_resolve(None if pv // (len(luniq) + 1) == 0 else vuniq[pv // (len(luniq) + 1) - 1],
+                            None if pv % (len(luniq) + 1) == 0 else luniq[pv % (len(luniq) + 1) - 1],
+                            known, versions, target) for pv in upairs.tolist()]
+        out_o = np.array([_OUT[r[0]] for r in table_u], dtype=np.int8)
         out_l = np.array([r[1] for r in table_u], dtype=object)
         out_r = np.array([r[2] for r in table_u], dtype=object)
         outcome[idx_t] = out_o[codes]
         new_label[idx_t] = out_l[codes]
         reason[idx_t] = out_r[codes]
-        new_version[idx_t] = np.where(np.isin(outcome[idx_t], ["carried", "mapped", "already_current"]), to,
+        new_version[idx_t] = np.where(np.isin(outcome[idx_t], [_OUT["carried"], _OUT["mapped"], _OUT["already_current"]]), to,
                                       new_version[idx_t])
         for i in range(versions.index(target)):
             m, f = step_map(versions[i], versions[i + 1])
@@ -110,31 +118,51 @@ def migrate_labels(table: pd.DataFrame, guidelines: Guidelines, to: str, task: s
     migrated["guideline_version"] = new_version
     from labkit.schema import finalize_labels
 
-    keep = outcome != "flagged"
-    moved = np.isin(outcome, ["mapped", "carried"])
+    keep = outcome != _OUT["flagged"]
+    moved = np.isin(outcome, [_OUT["mapped"], _OUT["carried"]])
     kept = migrated[keep]
     # a merge can make two rows of one annotator on one item identical: keep one (the row whose label
     # did not change, else the first), count the other as collapsed
     dup_cols = ["item_id", "annotator_id", "task", "label", "stage", "source"]
     kept_idx = np.flatnonzero(keep)
-    prio = np.where(outcome[kept_idx] == "mapped", 1, 0)
-    order = np.argsort(prio, kind="stable")
-    dup_sorted = kept.iloc[order].duplicated(subset=dup_cols, keep="first").to_numpy()
-    dup = np.empty_like(dup_sorted)
-    dup[order] = dup_sorted
-    orig_dup = df[keep].duplicated(subset=dup_cols, keep="first").to_numpy()  # duplicates before migration stay
-    collapse = dup & ~orig_dup & moved[keep]
-    outcome[kept_idx[collapse]] = "collapsed"
+    collapse = np.zeros(len(kept_idx), dtype=bool)
+    mapped_k = outcome[kept_idx] == _OUT["mapped"]
+    if mapped_k.any():
+        # only a judgement whose label changed can newly duplicate another: look at the (item,
+        # annotator, task, stage, source) groups holding a mapped row, and nowhere else
+        # (item, annotator) groups are a superset of the duplicate groups: whole groups stay together
+        ic, n_items = _codes(kept["item_id"])
+        ac, n_ann = _codes(kept["annotator_id"])
+        group = (ic + 1) * (n_ann + 1) + (ac + 1)
+        cand = np.flatnonzero(np.isin(group, np.unique(group[mapped_k])))
+        sub = kept.iloc[cand]
+        prio = np.where(mapped_k[cand], 1, 0)
+        order = np.argsort(prio, kind="stable")
+        dup_sorted = sub.iloc[order].duplicated(subset=dup_cols, keep="first").to_numpy()
+        dup = np.empty_like(dup_sorted)
+        dup[order] = dup_sorted
+        orig_dup = df.iloc[kept_idx[cand]].duplicated(subset=dup_cols, keep="first").to_numpy()  # stay as they were
+        collapse[cand] = dup & ~orig_dup & moved[kept_idx[cand]]
+    outcome[kept_idx[collapse]] = _OUT["collapsed"]
     final = finalize_labels(kept[~collapse].reset_index(drop=True))
     relabel = df[~keep].copy()
     relabel["reason"] = reason[~keep]
-    counts = {k: int((outcome == k).sum()) for k in ("already_current", "carried", "mapped", "collapsed", "flagged", "other_task")}
+    tally = np.bincount(outcome, minlength=len(OUTCOMES))
+    counts = {k: int(tally[i]) for i, k in enumerate(OUTCOMES)}
     counts["total"] = n
     if sum(v for k, v in counts.items() if k != "total") != n:  # pragma: no cover - a bug, never user input
         raise AssertionError(f"migration counts do not add up: {counts}")
     by_reason = pd.Series(reason[~keep]).value_counts().to_dict() if (~keep).any() else {}
     return MigrationResult(final, relabel.reset_index(drop=True), counts, steps_out,
                            {str(k): int(v) for k, v in by_reason.items()})
+
+
+def _codes(col: pd.Series) -> tuple[np.ndarray, int]:
+    """Integer codes of a column (-1 for missing) and how many distinct values: free for categoricals."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return col.cat.codes.to_numpy().astype(np.int64), len(col.cat.categories)
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    return codes.astype(np.int64), len(uniques)
 
 
 def _resolve(v: Any, lab: Any, known: dict[str, GuidelineVersion], versions: list[GuidelineVersion],

@@ -232,13 +232,43 @@ def _node_lines(root: Any) -> dict[tuple[Any, ...], int]:
     return out
 
 
+def normalize_tree(tree: Any) -> Any:
+    """A decision tree with YAML's surprises undone: unquoted ``yes:``/``no:`` keys (read as booleans)
+    become ``"yes"``/``"no"``, and scalar leaves (``label: 1``) become label names (``"1"``)."""
+    if isinstance(tree, dict):
+        out: dict[Any, Any] = {}
+        for k, v in tree.items():
+            key = {True: "yes", False: "no"}[k] if isinstance(k, bool) else k
+            if key == "label" and isinstance(v, (int, float)) and not isinstance(v, bool):
+                out[key] = str(v)
+            else:
+                out[key] = normalize_tree(v)
+        return out
+    if isinstance(tree, list):
+        return [normalize_tree(v) for v in tree]
+    return tree
+
+
+def _normalize_migration(mig: dict[str, Any]) -> dict[str, Any]:
+    """Label names in a migration map as text (``{2: 3}`` in YAML means labels "2" -> "3")."""
+    out = dict(mig)
+    out["from"] = str(mig["from"])
+    if mig.get("map") is not None:
+        out["map"] = {str(k): str(v) for k, v in mig["map"].items()}
+    if mig.get("split") is not None:
+        out["split"] = {str(k): [str(x) for x in v] for k, v in mig["split"].items()}
+    if mig.get("relabel") is not None:
+        out["relabel"] = [str(x) for x in mig["relabel"]]
+    return out
+
+
 def tree_leaves(tree: Any, path: str = "") -> list[tuple[str, str]]:
     """``(path, label)`` for every ``{label: X}`` leaf of a decision tree (``[]`` for no tree)."""
     out: list[tuple[str, str]] = []
     if isinstance(tree, dict):
         for k, v in tree.items():
-            if k == "label" and isinstance(v, str):
-                out.append((path, v))
+            if k == "label" and not isinstance(v, (dict, list)):
+                out.append((path, str(v)))
             else:
                 out.extend(tree_leaves(v, f"{path}.{k}"))
     elif isinstance(tree, list):
@@ -327,7 +357,7 @@ def parse_version(data: Any, path: str = "<guideline>", lines: dict[tuple[Any, .
             node, hops = parents[node], hops + 1
             if hops > len(parents):
                 raise GuidelineError(f"{at('labels')}: the parent links starting at {start!r} form a cycle")
-    tree = data.get("decision_tree")
+    tree = normalize_tree(data.get("decision_tree"))
     if tree is not None:
         if not isinstance(tree, dict):
             raise GuidelineError(f"{at('decision_tree')}: field 'decision_tree' must be a mapping (question, yes, no)")
@@ -344,6 +374,8 @@ def parse_version(data: Any, path: str = "<guideline>", lines: dict[tuple[Any, .
         mp = mig.get("map") or {}
         if not isinstance(mp, dict):
             raise GuidelineError(f"{at('migration', 'map')}: migration.map must map old labels to new labels")
+        if mig.get("relabel") is not None and not isinstance(mig["relabel"], list):
+            raise GuidelineError(f"{at('migration', 'relabel')}: migration.relabel must list old labels")
         for old, new in mp.items():
             if str(new) not in names:
                 raise GuidelineError(f"{at('migration', 'map', old)}: migration.map sends {old!r} to {new!r}, "
@@ -360,7 +392,7 @@ def parse_version(data: Any, path: str = "<guideline>", lines: dict[tuple[Any, .
         task=str(data["task"]), version=version, labels=tuple(labels),
         released_at=_parse_time(data.get("released_at"), at("released_at")), previous=data.get("previous"),
         change_kind=data.get("change_kind"), rationale=str(data.get("rationale") or ""),
-        decision_tree=tree, migration=mig,
+        decision_tree=tree, migration=_normalize_migration(mig) if mig is not None else None,
         meta={k: v for k, v in data.items() if k not in KNOWN_KEYS}, path=path,
     )
 

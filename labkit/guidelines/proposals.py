@@ -60,7 +60,7 @@ import yaml
 
 from labkit._atomic import write_text
 from labkit.errors import GuidelineError
-from labkit.guidelines.model import GuidelineVersion, Guidelines, LabelDef, SemVer, parse_version
+from labkit.guidelines.model import GuidelineVersion, Guidelines, SemVer, parse_version
 from labkit.guidelines.model import safe_load as _yaml_load
 
 OPS = ("add_label", "remove_label", "rename_label", "merge_labels", "split_label", "reword_definition",
@@ -95,6 +95,16 @@ class Proposal:
     def to_yaml(self) -> str:
         return dump_yaml(self.to_dict())
 
+    def sha256(self) -> str:
+        """SHA-256 of the proposal's content as filed (its YAML, as :meth:`to_yaml` writes it).
+
+        The ``propose``, ``approve`` and ``release`` log entries record it, so an approval is bound to
+        the text that was approved and a proposal edited after it was filed is detected.
+        """
+        import hashlib
+
+        return hashlib.sha256(self.to_yaml().encode("utf-8")).hexdigest()
+
 
 class _Dumper(yaml.SafeDumper):
     pass
@@ -117,7 +127,10 @@ def dump_yaml(data: Any) -> str:
 
 def _slug(text: str) -> str:
     s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return s[:48].rstrip("-") or "change"
+    if len(s) > 48:  # cut at a word boundary: "...-ontonotes" rather than "...-ontonot"
+        cut = s[:49].rfind("-")
+        s = s[:cut] if cut > 0 else s[:48]
+    return s.rstrip("-") or "change"
 
 
 def proposals_dir(root: str | os.PathLike[str], task: str) -> Path:
@@ -189,6 +202,18 @@ def _check_op(ch: Any, where: str) -> None:
     op = ch.get("op")
     if op not in OPS:
         raise GuidelineError(f"{where}: op {op!r} is not one of {', '.join(OPS)}")
+    # label names are text even when YAML read them as numbers (labels "1", "2", "3")
+    for key in ("label", "new_name", "into", "relabel_to"):
+        if isinstance(ch.get(key), (int, float)) and not isinstance(ch.get(key), bool):
+            ch[key] = str(ch[key])
+    if isinstance(ch.get("labels"), list):
+        ch["labels"] = [str(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else x for x in ch["labels"]]
+    for key in ("label",):
+        if isinstance(ch.get(key), dict) and isinstance(ch[key].get("name"), (int, float)):
+            ch[key] = {**ch[key], "name": str(ch[key]["name"])}
+    if isinstance(ch.get("into"), list):
+        ch["into"] = [{**x, "name": str(x["name"])} if isinstance(x, dict) and isinstance(x.get("name"), (int, float))
+                      else x for x in ch["into"]]
     for key in _REQUIRED[op]:
         if ch.get(key) in (None, "", []):
             raise GuidelineError(f"{where} ({op}): missing field {key!r}")
@@ -316,7 +341,7 @@ def new_proposal(*, task: str, base_version: str | None, author: str, title: str
     write_text(path, prop.to_yaml())
     if log:
         append(root, "propose", author, at=created, task=task, proposal=pid, base_version=base_version,
-               why=title)
+               why=title, proposal_sha256=prop.sha256())
     return prop
 
 

@@ -2,8 +2,8 @@
 
 * :func:`timeline`: every release with its kind, proposal, author, approvals (with roles and dates),
   rationale and the changes (from :func:`~labkit.guidelines.diff.diff_versions`);
-* :func:`release_impact`: for each release, agreement (Krippendorff's alpha, bootstrap interval over
-  items) and accuracy on gold (Wilson interval) of the human judgements made under the old version
+* :func:`release_impact`: for each release, agreement (Krippendorff's alpha) and accuracy on gold,
+  both with bootstrap intervals over items, of the human judgements made under the old version
   against those made under the new one. Gold is decided under one version; judgements made under
   another are carried to it with the releases' migration maps first (rows that cannot be mapped are
   counted, not scored);
@@ -98,7 +98,9 @@ def change_rows(d: Any) -> list[dict[str, str]]:
                 rows.append({"change": f"{name} removed", "label": c["label"], "before": "; ".join(c["removed"]), "after": ""})
             if c.get("added"):
                 rows.append({"change": f"{name} added", "label": c["label"], "before": "", "after": "; ".join(c["added"])})
-    if d.decision_tree_changed:
+    for t in getattr(d, "tree_changes", []):
+        rows.append({"change": f"decision tree changed (at {t['at']})", "label": "", "before": t["old"], "after": t["new"]})
+    if d.decision_tree_changed and not getattr(d, "tree_changes", []):
         rows.append({"change": "decision tree changed", "label": "", "before": "", "after": ""})
     return rows
 
@@ -109,15 +111,62 @@ def _human(labels: pd.DataFrame, task: str) -> pd.DataFrame:
     return t.loc[keep]
 
 
-def _accuracy(rows: pd.DataFrame, gold: pd.DataFrame, ci: float) -> dict[str, Any]:
-    from labkit.stats import wilson_interval
+def item_bootstrap_accuracy(correct: np.ndarray, item: np.ndarray, *, ci: float = 0.95, n_boot: int = 500,
+                            seed: int | None = 0) -> tuple[float, float, float]:
+    r"""Pooled accuracy with a percentile bootstrap interval that resamples *items*, not judgements.
 
+    Judgements of one gold item by several annotators are not independent (an easy item is right for
+    everyone), so a binomial interval over judgements is too narrow. Resampling items with their
+    judgements (a cluster bootstrap; Davison & Hinkley 1997, *Bootstrap Methods and their Application*,
+    sec. 3.8, doi:10.1017/CBO9780511802843) keeps that dependence. With per-item correct counts
+    :math:`c_i` and judgement counts :math:`n_i`, replicate :math:`b` draws item multiplicities
+    :math:`w_{bi} \sim \text{Multinomial}(I, 1/I)` and gives :math:`\sum_i w_{bi} c_i / \sum_i w_{bi} n_i`.
+
+    Parameters
+    ----------
+    correct : array of bool
+        One entry per judgement: whether it matches the gold label.
+    item : array
+        The judgement's item (any hashable codes).
+    ci, n_boot, seed
+        Interval level, replicates, ``numpy.random.default_rng`` seed.
+
+    Returns
+    -------
+    (accuracy, low, high)
+        NaN for no judgements.
+
+    Examples
+    --------
+    >>> acc, lo, hi = item_bootstrap_accuracy(np.array([True, True, False, True]), np.array([1, 1, 2, 3]))
+    >>> round(acc, 2), lo <= acc <= hi
+    (0.75, True)
+    """
+    correct = np.asarray(correct, dtype=bool)
+    if correct.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    codes, _ = pd.factorize(pd.Series(np.asarray(item)))
+    c = np.bincount(codes, weights=correct).astype(np.float64)
+    n = np.bincount(codes).astype(np.float64)
+    acc = float(c.sum() / n.sum())
+    k = len(n)
+    rng = np.random.default_rng(seed)
+    reps = np.empty(n_boot)
+    step = max(1, min(n_boot, 2_000_000 // max(k, 1)))  # keep the weight matrix small
+    for start in range(0, n_boot, step):
+        w = rng.multinomial(k, np.full(k, 1.0 / k), size=min(step, n_boot - start)).astype(np.float64)
+        reps[start:start + len(w)] = (w @ c) / (w @ n)
+    lo, hi = np.quantile(reps, [(1 - ci) / 2, 1 - (1 - ci) / 2])
+    return acc, float(lo), float(hi)
+
+
+def _accuracy(rows: pd.DataFrame, gold: pd.DataFrame, ci: float, n_boot: int, seed: int | None) -> dict[str, Any]:
     g = gold[["item_id", "label"]].astype(str).drop_duplicates("item_id").rename(columns={"label": "gold"})
     j = rows[["item_id", "label"]].astype(str).merge(g, on="item_id", how="inner")
-    n, c = len(j), int((j["label"] == j["gold"]).sum())
-    lo, hi = wilson_interval(c, n, ci)
-    return {"accuracy": c / n if n else float("nan"), "acc_low": float(lo), "acc_high": float(hi),
-            "gold_judgements": n, "gold_items": int(j["item_id"].nunique())}
+    acc, lo, hi = item_bootstrap_accuracy((j["label"] == j["gold"]).to_numpy(), j["item_id"].to_numpy(),
+                                          ci=ci, n_boot=n_boot, seed=seed)
+    return {"accuracy": acc, "acc_low": lo, "acc_high": hi,
+            "gold_judgements": int(len(j)), "gold_items": int(j["item_id"].nunique())}
 
 
 def release_impact(labels: pd.DataFrame, guidelines: Guidelines, task: str, gold: pd.DataFrame | None = None, *,
@@ -128,8 +177,9 @@ def release_impact(labels: pd.DataFrame, guidelines: Guidelines, task: str, gold
     version, judgements, items, alpha, alpha_low, alpha_high, accuracy, acc_low, acc_high,
     gold_judgements, unmapped (judgements that could not be carried to the gold's version).
 
-    Accuracy is pooled over judgements with a Wilson interval, which treats judgements as independent
-    (an item labeled by several people counts several times); alpha's interval is a bootstrap over items.
+    Accuracy is pooled over judgements; both intervals are bootstraps over items (alpha's from
+    :func:`labkit.stats.krippendorff_alpha`, accuracy's from :func:`item_bootstrap_accuracy`), so
+    several judgements of one item are not counted as independent evidence.
     """
     from labkit.guidelines.migrate import migrate_labels
     from labkit.stats import krippendorff_alpha
@@ -158,7 +208,7 @@ def release_impact(labels: pd.DataFrame, guidelines: Guidelines, task: str, gold
                        alpha_note="no judgements under this version")
         if gold_t is not None and len(sub):
             m = migrate_labels(sub, guidelines, gold_version, task=task)
-            out.update(_accuracy(m.table, gold_t, ci))
+            out.update(_accuracy(m.table, gold_t, ci, n_boot, seed))
             out["unmapped"] = m.counts["flagged"]
         else:
             out.update(accuracy=float("nan"), acc_low=float("nan"), acc_high=float("nan"),
@@ -172,17 +222,20 @@ def release_impact(labels: pd.DataFrame, guidelines: Guidelines, task: str, gold
     return pd.DataFrame(rows)
 
 
-def retired_usage(labels: pd.DataFrame, guidelines: Guidelines, task: str, grace_days: int = 7) -> pd.DataFrame:
+def retired_usage(labels: pd.DataFrame, guidelines: Guidelines, task: str, grace_days: int = 7,
+                  now: Any = None) -> pd.DataFrame:
     """Judgements made under a version superseded more than ``grace_days`` before they were made.
 
     Returns one row per such judgement's (guideline_version, version in force) with counts:
-    version, in_force, judgements, annotators, first, last. Judgements without a timestamp or a
-    version are not judged here (validation reports them).
+    version, in_force, judgements, annotators, first, last, future (how many of them carry a
+    timestamp after ``now``, default the current time: a bad clock or import rather than an old
+    guideline; validation reports those too). Judgements without a timestamp or a version are not
+    judged here (validation reports them).
     """
     t = labels.loc[labels["task"].astype(str) == task]
     t = t.loc[t["created_at"].notna() & t["guideline_version"].notna()]
     versions = [v for v in guidelines.versions(task) if v.released_at is not None]
-    cols = ["version", "in_force", "judgements", "annotators", "first", "last"]
+    cols = ["version", "in_force", "judgements", "annotators", "first", "last", "future"]
     if not len(t) or not versions:
         return pd.DataFrame(columns=cols)
     rel = pd.Series([pd.Timestamp(v.released_at) for v in versions], index=[v.version for v in versions])
@@ -200,12 +253,16 @@ def retired_usage(labels: pd.DataFrame, guidelines: Guidelines, task: str, grace
     ver = ver.to_numpy()
     if not late.any():
         return pd.DataFrame(columns=cols)
+    now_ts = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    now_ts = now_ts.tz_localize("UTC") if now_ts.tzinfo is None else now_ts.tz_convert("UTC")
     sub = pd.DataFrame({"version": ver[late], "in_force": in_force[late],
                         "annotator_id": t["annotator_id"].astype(str).to_numpy()[late],
-                        "created_at": created.to_numpy()[late]})
+                        "created_at": created.to_numpy()[late],
+                        "future": (created > now_ts).to_numpy()[late]})
     out = sub.groupby(["version", "in_force"], sort=True).agg(
         judgements=("annotator_id", "size"), annotators=("annotator_id", "nunique"),
-        first=("created_at", "min"), last=("created_at", "max")).reset_index()
+        first=("created_at", "min"), last=("created_at", "max"), future=("future", "sum")).reset_index()
+    out["future"] = out["future"].astype("int64")
     return out[cols]
 
 
@@ -239,6 +296,8 @@ def proposals_table(root: str | os.PathLike[str], task: str | None = None) -> pd
                      "source": ", ".join(f"{k}: {v}" for k, v in p.source.items()),
                      "approved by": ", ".join(a["who"] for a in s.approvals),
                      "missing": ("" if s.state != "open" else
+                                 "edited after it was filed: cannot be approved or released" if s.edited else
+                                 f"out of date: based on {p.base_version}, the latest is {s.latest}" if s.latest else
                                  ("none: ready to release" if s.quorum.met else s.quorum.describe_missing())),
                      "rejected": "; ".join(f"{r['who']}: {r.get('why', '')}" for r in s.rejections),
                      "rationale": p.rationale})
@@ -256,7 +315,7 @@ def log_status(root: str | os.PathLike[str]) -> dict[str, Any]:
             "last_at": entries[-1]["at"] if entries else None, "text": text}
 
 
-__all__ = ["timeline", "release_impact", "retired_usage", "retired_by_annotator", "proposals_table", "log_status"]
+__all__ = ["timeline", "release_impact", "item_bootstrap_accuracy", "retired_usage", "retired_by_annotator", "proposals_table", "log_status"]
 
 
 def findings(tl: pd.DataFrame, impact: pd.DataFrame, retired: pd.DataFrame, props: pd.DataFrame,
@@ -264,7 +323,8 @@ def findings(tl: pd.DataFrame, impact: pd.DataFrame, retired: pd.DataFrame, prop
     """Plain sentences for the top of the report; ``(sentence, needs_attention)``."""
     out: list[tuple[str, bool]] = []
     if not log["ok"]:
-        out.append((f"The decision log fails verification at line {log['first_bad_line']}: {log['problem']}. "
+        where = f"at line {log['first_bad_line']}" if log.get("first_bad_line") and not log.get("bad_file") else ""
+        out.append((f"The decision log fails verification{' ' + where if where else ''}: {log['problem']}. "
                     "Nothing in it can be trusted until this is explained.", True))
     if len(tl):
         last = tl.iloc[-1]
@@ -290,7 +350,10 @@ def findings(tl: pd.DataFrame, impact: pd.DataFrame, retired: pd.DataFrame, prop
     if len(retired):
         n = int(retired["judgements"].sum())
         vs = ", ".join(sorted(set(retired["version"])))
-        out.append((f"{n:,} judgements were made under a retired version ({vs}) after the grace period.", True))
+        fut = int(retired["future"].sum()) if "future" in retired else 0
+        note = (f" {fut:,} of them {'is' if fut == 1 else 'are'} dated in the future: a bad timestamp more likely "
+                "than an old guideline (see the validation report)." if fut else "")
+        out.append((f"{n:,} judgements were made under a retired version ({vs}) after the grace period.{note}", True))
     if len(props):
         open_ = props.loc[props["state"] == "open"]
         ready = open_.loc[open_["missing"] == "none: ready to release"]
