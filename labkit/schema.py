@@ -97,6 +97,8 @@ ALIASES: dict[str, str] = {
     "worker_id": "annotator_id", "user": "annotator_id", "user_id": "annotator_id", "rater": "annotator_id",
     "rater_id": "annotator_id", "coder": "annotator_id", "labeler": "annotator_id", "labeler_id": "annotator_id",
     "_annotator_id": "annotator_id", "completed_by": "annotator_id", "judge": "annotator_id",
+    "workerid": "annotator_id", "amt_worker_id": "annotator_id", "amt_worker_ids": "annotator_id",
+    "!amt_worker_ids": "annotator_id",  # Mechanical Turk batch results; Snow et al. (2008) files
     "label": "label", "response": "label", "answer": "label", "value": "label", "category": "label",
     "class": "label", "annotation": "label", "choice": "label",
     "project": "task", "question": "task", "task_name": "task", "labeling_task": "task",
@@ -110,7 +112,9 @@ ALIASES: dict[str, str] = {
     "source": "source", "origin": "source", "stage": "stage", "phase": "stage",
     "slice": "slice", "domain": "slice", "stratum": "slice", "segment": "slice",
 }
-# crowd-kit's long table is (task, worker, label) where "task" is the item. Handled in resolve_aliases.
+# crowd-kit's long table is (task, worker, label) where "task" is the item, and the truth-inference
+# benchmark files of Zheng et al. (2017) are (question, worker, answer) where "question" is the item.
+# Handled in resolve_aliases.
 
 _SOURCE_ALIASES = {"human": "human", "annotator": "human", "person": "human", "model": "model",
                    "prediction": "model", "prelabel": "model", "pre-label": "model", "machine": "model"}
@@ -122,7 +126,8 @@ def resolve_aliases(columns: list[str]) -> dict[str, str]:
     """Map input column names to canonical ones (``{input_name: canonical_name}``).
 
     Canonical names win over aliases; the first alias seen for a canonical column wins. A
-    crowd-kit table (``task, worker, label`` with no item column) maps ``task`` to ``item_id``.
+    crowd-kit table (``task, worker, label`` with no item column) maps ``task`` to ``item_id``; so does
+    a truth-inference benchmark table (``question, worker, answer``, Zheng et al. 2017) map ``question``.
     """
     lowered = {c: c.strip().lower().replace(" ", "_").replace("-", "_") for c in columns}
     mapping: dict[str, str] = {}
@@ -131,8 +136,14 @@ def resolve_aliases(columns: list[str]) -> dict[str, str]:
         if low in LABEL_COLUMN_NAMES and low not in taken:
             mapping[c] = low
             taken.add(low)
-    crowdkit = "item_id" not in taken and "task" in lowered.values() and any(
-        ALIASES.get(low) == "annotator_id" for low in lowered.values())
+    has_worker = any(ALIASES.get(low) == "annotator_id" for low in lowered.values())
+    crowdkit = "item_id" not in taken and "task" in lowered.values() and has_worker
+    item_named = any(low == "task" or ALIASES.get(low) == "item_id" for low in lowered.values())
+    if not crowdkit and not item_named and has_worker:
+        question = next((c for c, low in lowered.items() if low == "question"), None)
+        if question is not None:
+            mapping[question] = "item_id"
+            taken.add("item_id")
     for c, low in lowered.items():
         if c in mapping:
             if crowdkit and mapping[c] == "task":
@@ -171,7 +182,7 @@ def _as_category(values: pd.Series) -> pd.Series:
     stripped = stripped.mask(stripped == "")
     new_codes, new_uniques = pd.factorize(stripped, use_na_sentinel=True)  # merges "a" and " a"
     names = np.asarray(new_uniques, dtype=object)
-    order = np.argsort(names, kind="stable") if len(names) else np.array([], dtype=np.intp)
+    order = _sort_order(names)
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
     if len(rank):
@@ -180,7 +191,37 @@ def _as_category(values: pd.Series) -> pd.Series:
         remap = np.full(len(new_codes), -1, dtype=np.int64)
     final = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1) if len(remap) else np.full(len(codes), -1)
     cats = pd.Index(names[order], dtype="str")
-    return pd.Series(pd.Categorical.from_codes(final, categories=cats), index=values.index)
+    # codes are in range by construction: skip from_codes' validation pass
+    return pd.Series(pd.Categorical.from_codes(final, dtype=pd.CategoricalDtype(cats), validate=False), index=values.index)
+
+
+def _sort_order(names: np.ndarray) -> np.ndarray:
+    """Indices that sort distinct strings by code point (what ``np.argsort`` gives), fast.
+
+    pyarrow sorts UTF-8 bytes, which is code point order, without a Python comparison per pair;
+    strings that are not valid UTF-8 (surrogate-escaped bytes) take numpy's object sort.
+    """
+    if len(names) < 1000:
+        return np.argsort(names, kind="stable") if len(names) else np.array([], dtype=np.intp)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        return pc.sort_indices(pa.array(names, type=pa.string())).to_numpy().astype(np.intp, copy=False)
+    except (UnicodeEncodeError, pa.ArrowInvalid, pa.ArrowTypeError):
+        return np.argsort(names, kind="stable")
+
+
+def _drop_unused(s: pd.Series) -> pd.Series:
+    """``s.cat.remove_unused_categories()``, skipped (one O(n) count) when every category is used."""
+    codes = s.cat.codes.to_numpy()
+    k = len(s.cat.categories)
+    if k == 0:
+        return s
+    used = np.bincount(codes[codes >= 0], minlength=k) if len(codes) else np.zeros(k, dtype=np.int64)
+    if used.all():
+        return s
+    return s.cat.remove_unused_categories()
 
 
 def _arrow_strings(raw: pd.Series) -> Any:
@@ -401,7 +442,7 @@ def finalize_labels(table: pd.DataFrame) -> pd.DataFrame:
         s = table[col]
         if not isinstance(s.dtype, pd.CategoricalDtype):
             s = _as_category(s)
-        s = s.cat.remove_unused_categories()
+        s = _drop_unused(s)
         cats = s.cat.categories
         if cats.dtype == _STR_DTYPE:
             plain = cats  # already pandas' default str dtype: skip a Python pass over the categories

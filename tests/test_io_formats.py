@@ -145,7 +145,7 @@ def test_prodigy():
     ]
     assert r.table["created_at"].iloc[0] == pd.Timestamp("2026-09-07 10:00:00", tz="UTC")  # _timestamp 1788775200
     assert q_rows(r) == [
-        (5, None, "broken JSON line: Unterminated string starting at (column 54)"),
+        (5, None, "broken JSON line: Unterminated string (column 54)"),
         (6, "spans", "span annotations (NER, ner_manual) are not supported yet (labkit imports binary label and "
                      "choice answers)"),
         (7, "_annotator_id", "no annotator (_annotator_id or _session_id)"),

@@ -188,6 +188,26 @@ def test_delimiter_sniffed_and_aliases(tmp_path, name, text):
     assert r.table["label"].astype(str).tolist() == ["1", "0"]
 
 
+@pytest.mark.parametrize("columns, expected", [
+    # crowd-kit: task is the item
+    (["task", "worker", "label"], {"task": "item_id", "worker": "annotator_id", "label": "label"}),
+    # Zheng et al. (2017) benchmark files: question is the item ...
+    (["question", "worker", "answer"], {"question": "item_id", "worker": "annotator_id", "answer": "label"}),
+    # ... unless an item column is there: then question is the labeling question (the task)
+    (["item", "question", "worker", "answer"],
+     {"item": "item_id", "question": "task", "worker": "annotator_id", "answer": "label"}),
+    # Mechanical Turk batch results
+    (["HITId", "WorkerId", "item", "Answer"], {"WorkerId": "annotator_id", "item": "item_id", "Answer": "label"}),
+    # canonical names win over aliases
+    (["item_id", "item", "annotator_id", "user_id", "label", "answer"],
+     {"item_id": "item_id", "annotator_id": "annotator_id", "label": "label"}),
+])
+def test_alias_rules(columns, expected):
+    from labkit.schema import resolve_aliases
+
+    assert resolve_aliases(columns) == expected
+
+
 def test_unknown_columns_named_in_notes(tmp_path):
     r = import_file(write(tmp_path, "x.csv", "item_id,annotator_id,label,text,notes\n1,a,x,hello,n\n"))
     assert r.notes == ["ignored column(s): text, notes"]
@@ -265,12 +285,17 @@ def test_atomic_write_keeps_previous_output_on_failure(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "labels.parquet", "labels.quarantine.jsonl"]
 
 
-def test_json_export_too_big_to_sniff_gets_a_hint(tmp_path):
+def test_json_export_with_a_first_record_longer_than_the_sniffed_bytes(tmp_path):
     task = {"id": 1, "data": {"text": "x" * 70_000}, "annotations": [{"completed_by": 1, "result": []}]}
     src = write(tmp_path, "big.json", json.dumps([task]))
+    assert detect_format(src) == "label-studio"  # looked further than the first 64 KB
+    assert import_file(src).skipped == {"empty_result": 1}
+
+
+def test_json_export_read_as_flat_records_gets_a_hint(tmp_path):
+    src = write(tmp_path, "ls.json", json.dumps([{"id": 1, "data": {"text": "x"}, "annotations": []}]))
     with pytest.raises(InputRefused, match="this looks like a Label Studio export: pass --format label-studio$"):
-        import_file(src)
-    assert import_file(src, format="label-studio").skipped == {"empty_result": 1}
+        import_file(src, format="jsonl")
 
 
 # Property: whatever text a CSV writer puts in a field (commas, quotes, newlines, markup, any script),
@@ -337,3 +362,13 @@ def test_fast_path_ragged_and_rejects_lines(tmp_path):
     assert r.table["item_id"].astype(str).tolist() == ["i1"]
     assert r.quarantine["original"].tolist()[:2] == ["i2,a1,t,ok,1.0.0,2026-09-07T10:00:00Z,1,0.5,EXTRA",
                                                      "i3,a1,t,ok,1.0.0,later,1,0.5"]
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_header_names_with_spaces_around_them(tmp_path, fast):
+    """Names are matched ignoring surrounding spaces, but read under their exact names (both readers)."""
+    from labkit.io.importers.tabular import _csv_result
+
+    src = write(tmp_path, "sp.csv", "item_id , annotator_id,label \t\n1,a,x\n2,b,y\n")
+    r = _csv_result(src, None, None, fast=fast)
+    assert rows_of(r.table) == [("1", "a", "x"), ("2", "b", "y")]

@@ -85,8 +85,16 @@ class ImportResult:
         }
 
 
+def _printable_str(value: Any) -> Any:
+    """A str holding surrogate escapes (bytes that were not UTF-8) made printable as ``\\xNN``; others as is."""
+    if isinstance(value, str) and not value.isascii():
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return value
+
+
 def quarantine_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """Build a quarantine frame from dicts with the :data:`QUARANTINE_COLUMNS` keys."""
+    rows = [{k: _printable_str(v) for k, v in r.items()} for r in rows]
     df = pd.DataFrame(rows, columns=list(QUARANTINE_COLUMNS))
     df = df.astype({"file": "string", "field": "string", "reason": "string", "original": "string"})
     df["record"] = df["record"].astype(object)  # an int (line, row) or a str (path in a JSON document)
@@ -121,6 +129,12 @@ def register(name: str, *, suffixes: tuple[str, ...] = (), sniff: Callable[[byte
 
 
 SNIFF_BYTES = 1 << 16
+SNIFF_WIDE_BYTES = 1 << 25  # JSON only: how far to look when the first record is longer than SNIFF_BYTES
+
+
+def _read_prefix(path: str, n: int) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(n)
 
 
 def read_head(path: str) -> bytes:
@@ -200,8 +214,16 @@ def detect_format(path: str) -> str:
     if head.startswith(b"PAR1"):
         return "parquet"
     check_text(head, path)
-    for spec in sorted(IMPORTERS.values(), key=lambda s: -s.priority):
+    specs = sorted(IMPORTERS.values(), key=lambda s: -s.priority)
+    for spec in specs:
         if spec.sniff is not None and spec.sniff(head, path):
+            if spec.priority <= 0 and len(head) == SNIFF_BYTES and head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"[", b"{"):
+                # JSON whose first record is longer than the sniffed bytes (a 1 MB text field): look
+                # further before settling for plain JSON records
+                wide = _read_prefix(path, SNIFF_WIDE_BYTES)
+                for s2 in specs:
+                    if s2.priority > 0 and s2.sniff is not None and s2.sniff(wide, path):
+                        return s2.name
             return spec.name
     suffix = "".join(Path(path).suffixes[-1:]).lower()
     for spec in IMPORTERS.values():

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         human += "\nskipped (accepted, no judgement): " + ", ".join(f"{k} {v}" for k, v in sorted(summary["skipped"].items()))
     human += f"\nwrote {summary['out']}\nquarantine: {summary['quarantine']}"
     if summary.get("gold_out"):
-        human += f"\ngold: {summary['gold_out']} ({summary['gold']} items)"
+        human += f"\ngold: {summary['gold_out']} ({summary['gold']} item{'' if summary['gold'] == 1 else 's'})"
     if summary["quarantine_reasons"]:
         human += "\n" + "\n".join(f"  {n:>6}  {why}" for why, n in summary["quarantine_reasons"].items())
     for note in summary["notes"]:

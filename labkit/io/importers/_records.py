@@ -10,8 +10,10 @@ table and the record goes to the quarantine once.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Hashable, Iterator
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -37,7 +39,49 @@ def to_text(obj: Any, limit: int = 100_000) -> str:
         text = json.dumps(obj, ensure_ascii=False, default=str)
     except (TypeError, ValueError):
         text = repr(obj)
+    text = safe_text(text)
     return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more characters]"
+
+
+BAD_BYTES = "bytes that are not UTF-8 in this field (shown as \\xNN in original); save the file as UTF-8"
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+def safe_text(text: str) -> str:
+    """Text that may hold bytes that were not UTF-8 (surrogate-escaped), made printable as ``\\xNN``."""
+    if text.isascii() or not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def has_bad_bytes(value: Any) -> bool:
+    """Does ``value`` (a str, or a list or dict holding some) hold bytes that were not UTF-8 (surrogate escapes)?"""
+    if isinstance(value, str):
+        return not value.isascii() and _SURROGATE.search(value) is not None
+    if isinstance(value, list):
+        return any(has_bad_bytes(v) for v in value)
+    if isinstance(value, dict):
+        return any(has_bad_bytes(k) or has_bad_bytes(v) for k, v in value.items())
+    return False
+
+
+def printable(value: Any) -> Any:
+    """``value`` (JSON: str, list, dict, ...) with bytes that were not UTF-8 shown as ``\\xNN``."""
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, list):
+        return [printable(v) for v in value]
+    if isinstance(value, dict):
+        return {printable(k): printable(v) for k, v in value.items()}
+    return value
+
+
+def decode_utf8(raw: bytes) -> tuple[str, bool]:
+    """``raw`` as text; bytes that are not UTF-8 become surrogate escapes. Returns (text, had bad bytes)."""
+    try:
+        return raw.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "surrogateescape"), True
 
 
 def scalar_id(value: Any) -> str | None:
@@ -52,26 +96,46 @@ def scalar_id(value: Any) -> str | None:
     return text or None
 
 
+def _json_error(exc: json.JSONDecodeError) -> str:
+    """``Unterminated string starting at`` -> ``Unterminated string``: the position follows in parentheses."""
+    return re.sub(r"(\s+starting)?\s+at$", "", exc.msg)
+
+
 def load_json_document(path: str) -> Any:
-    """Parse a whole JSON file, refusing a truncated or malformed one with where it broke."""
+    """Parse a whole JSON file, refusing a truncated or malformed one with where it broke (see
+    :func:`read_json_document`)."""
+    return read_json_document(path)[0]
+
+
+def read_json_document(path: str) -> tuple[Any, bool]:
+    """Parse a whole JSON file; return (document, held bytes that are not UTF-8).
+
+    Bytes that are not UTF-8 do not refuse the file: they reach the parsed strings as surrogate
+    escapes, and the importers quarantine the records that would carry them into the table
+    (:func:`has_bad_bytes`). A truncated or malformed document is refused with where it broke.
+    """
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    text, bad = decode_utf8(raw)
+    del raw
     try:
-        with open(path, encoding="utf-8-sig") as fh:
-            text = fh.read()
-    except UnicodeDecodeError as exc:
-        raise InputRefused(path, f"is not UTF-8 text (byte {exc.start}: {exc.reason})") from None
-    try:
-        return json.loads(text)
+        return json.loads(text), bad
     except json.JSONDecodeError as exc:
-        at_end = exc.pos >= len(text.rstrip()) - 1
+        # The document ended early: the error is at its end, or a string runs to the end of the file.
+        at_end = exc.pos >= len(text.rstrip()) - 1 or exc.msg.startswith("Unterminated string")
         what = "truncated JSON (the document ends before it is complete)" if at_end else "malformed JSON"
-        raise InputRefused(path, f"is {what}: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise InputRefused(path, f"is {what}: {_json_error(exc)} (line {exc.lineno}, column {exc.colno})") from None
 
 
-def iter_json_lines(path: str) -> Iterator[tuple[int, Any, str | None, str]]:
-    """Yield ``(line_number, object, error, raw_line)`` for each non-blank line of a JSONL file.
+def iter_json_lines(path: str) -> Iterator[tuple[int, Any, str | None, str, bool]]:
+    """Yield ``(line_number, object, error, raw_line, bad_bytes)`` for each non-blank line of a JSONL file.
 
-    ``error`` is None for a parsed line, else why it could not be parsed (bad JSON, bytes that are
-    not UTF-8); then ``object`` is None. Line numbers are 1-based.
+    ``error`` is None for a parsed line, else why it could not be parsed; then ``object`` is None.
+    ``bad_bytes`` says the line held bytes that are not UTF-8: it is still parsed (they become
+    surrogate escapes, see :func:`has_bad_bytes`) so that the importer can name the field holding
+    them. ``raw_line`` is printable (such bytes shown as ``\\xNN``). Line numbers are 1-based.
     """
     with open(path, "rb") as fh:
         for n, raw in enumerate(fh, start=1):
@@ -79,16 +143,28 @@ def iter_json_lines(path: str) -> Iterator[tuple[int, Any, str | None, str]]:
                 raw = raw[3:]
             if not raw.strip():
                 continue
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield n, None, f"bytes that are not UTF-8 at column {exc.start + 1}", raw.decode("utf-8", "backslashreplace")
-                continue
+            line, bad = decode_utf8(raw)
             line = line.rstrip("\r\n")
+            shown = safe_text(line) if bad else line
             try:
-                yield n, json.loads(line), None, line
+                yield n, json.loads(line), None, shown, bad
             except json.JSONDecodeError as exc:
-                yield n, None, f"broken JSON line: {exc.msg} (column {exc.pos + 1})", line
+                yield n, None, f"broken JSON line: {_json_error(exc)} (column {exc.pos + 1})", shown, bad
+
+
+def _column(name: str, values: list[Any]) -> pd.Series:
+    """One collected column, typed when that is safe so that the schema takes its vectorized paths.
+
+    Numbers (or None) become float64; timestamps that are all text become arrow-backed strings (one
+    pyarrow cast parses them). Anything else stays as Python objects for the schema to check value
+    by value, so a bad value is still reported with the record it came from.
+    """
+    if name in ("duration_s", "confidence") and all(
+            v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values):
+        return pd.Series(np.array(values, dtype=np.float64) if values else [], dtype="float64")
+    if name == "created_at" and all(v is None or (isinstance(v, str) and v.isascii()) for v in values):
+        return pd.Series(values, dtype="str")
+    return pd.Series(values, dtype=object)
 
 
 class Collector:
@@ -105,9 +181,14 @@ class Collector:
         self._quarantined: set[Hashable] = set()
         self.originals: dict[Hashable, Any] = {}
         self.notes: list[str] = []
+        self.check_bytes = True  # look for bytes that are not UTF-8 in added values (off for clean files)
 
     def new_record(self, key: Hashable, original: Any) -> None:
-        """Count one input record; ``original`` is kept (by reference) to show it if quarantined."""
+        """Count one input record; ``original`` is kept (by reference) to show it if quarantined.
+
+        ``original`` may be a :func:`functools.partial` that builds it: called only if the record is
+        quarantined, which spares building a description of every record of a large export.
+        """
         self.records_in += 1
         self.originals[key] = original
 
@@ -115,17 +196,28 @@ class Collector:
         """The current record is accepted but carries no judgement."""
         self.skipped[reason] += 1
 
+    def is_quarantined(self, key: Hashable) -> bool:
+        """Was the record ``key`` quarantined (so far; :meth:`result` may add schema rejects)?"""
+        return key in self._quarantined
+
     def reject(self, key: Hashable, field: str | None, reason: str, original: Any = None) -> None:
         """Quarantine the record ``key`` (once; later problems of the same record are not repeated)."""
         if key in self._quarantined:
             return
         self._quarantined.add(key)
         orig = original if original is not None else self.originals.get(key)
+        if isinstance(orig, partial):
+            orig = orig()
         self.quarantine.append({"file": self.path, "record": key, "field": field, "reason": reason,
                                 "original": orig if isinstance(orig, str) else to_text(orig)})
 
     def add(self, key: Hashable, **values: Any) -> None:
         """Add one judgement of record ``key`` (columns of :data:`FIELDS`; missing ones stay empty)."""
+        if self.check_bytes:
+            for c in FIELDS:
+                if has_bad_bytes(values.get(c)):
+                    self.reject(key, c, BAD_BYTES)
+                    return
         for c in FIELDS:
             self.cols[c].append(values.get(c))
         self.keys.append(key)
@@ -135,7 +227,7 @@ class Collector:
         """Conform the judgements and return the result (one quarantine row per quarantined record)."""
         keys = np.array(self.keys, dtype=object)
         if len(keys):
-            frame = pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in self.cols.items()})
+            frame = pd.DataFrame({c: _column(c, v) for c, v in self.cols.items()})
             try:
                 conf = conform_labels(frame, task=task, guideline_version=guideline_version)
             except SchemaError as exc:  # cannot happen: every column is present

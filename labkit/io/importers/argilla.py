@@ -40,11 +40,12 @@ What becomes what
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 from labkit.errors import InputRefused
 from labkit.io.base import ImportResult, register
-from labkit.io.importers._records import Collector, iter_json_lines, load_json_document, scalar_id
+from labkit.io.importers._records import Collector, iter_json_lines, read_json_document, scalar_id
 
 _SKIP_STATUS = ("discarded", "draft", "pending")
 
@@ -140,23 +141,29 @@ def _values(value: Any) -> tuple[list[str] | None, str | None]:
     return None, f"an answer of type {type(value).__name__} is not supported"
 
 
-def _load(path: str) -> list[tuple[Any, Any, str]]:
-    """(record, prefix for record keys, raw error or '') for a JSON list or a JSONL file."""
+def _load(path: str) -> list[tuple[Any, Any, str, bool]]:
+    """(record, prefix for record keys, raw error or '', held bytes that are not UTF-8) for each record
+    of a JSON list or a JSONL file."""
     with open(path, "rb") as fh:
         head = fh.read(1 << 12).lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"["):
-        doc = load_json_document(path)
-        return [(r, f"$[{i}]", "") for i, r in enumerate(doc)]
+        doc, bad = read_json_document(path)
+        return [(r, f"$[{i}]", "", bad) for i, r in enumerate(doc)]
     if head.startswith(b"{"):
         # one JSON object: either a wrapper {"records": [...]} or the first line of JSONL
         try:
-            doc = load_json_document(path)
+            doc, bad = read_json_document(path)
         except InputRefused:
             doc = None
         if isinstance(doc, dict) and isinstance(doc.get("records"), list):
-            return [(r, f"$.records[{i}]", "") for i, r in enumerate(doc["records"])]
-    return [(obj, f"line {n} $", err or "") if err is None else (raw, n, err)
-            for n, obj, err, raw in iter_json_lines(path)]
+            return [(r, f"$.records[{i}]", "", bad) for i, r in enumerate(doc["records"])]
+    return [(obj, f"line {n} $", "", bad) if err is None else (raw, n, err, bad)
+            for n, obj, err, raw, bad in iter_json_lines(path)]
+
+
+def _light(rec: dict[str, Any]) -> dict[str, Any]:
+    """A record as the quarantine shows it (vectors left out)."""
+    return {k: v for k, v in rec.items() if k != "vectors"}
 
 
 @register("argilla", suffixes=(), sniff=_looks_argilla, priority=15)
@@ -165,14 +172,15 @@ def read_argilla(path: str, *, task: str | None = None, guideline_version: str |
     entries = _load(path)
     if not entries:
         raise InputRefused(path, "holds no records")
-    if not any(not err and isinstance(rec, dict) for rec, _, err in entries):
-        first = next((err for _, _, err in entries if err), "no record is a JSON object")
+    if not any(not err and isinstance(rec, dict) for rec, _, err, _ in entries):
+        first = next((err for _, _, err, _ in entries if err), "no record is a JSON object")
         raise InputRefused(path, f"no record is a JSON object, so this is not an Argilla export (first problem: {first})")
     c = Collector(path, "argilla")
-    questions = {q for rec, _, err in entries if not err and isinstance(rec, dict)
+    questions = {q for rec, _, err, _ in entries if not err and isinstance(rec, dict)
                  for q in [x[0] for x in _responses(rec)] + [x[0] for x in _suggestions(rec)]}
     single = len(questions) == 1
-    for rec, prefix, err in entries:
+    for rec, prefix, err, bad in entries:
+        c.check_bytes = bad
         if err:
             c.new_record(prefix, rec)
             c.reject(prefix, None, err)
@@ -187,7 +195,7 @@ def read_argilla(path: str, *, task: str | None = None, guideline_version: str |
         common = dict(guideline_version=scalar_id(meta.get("guideline_version")),
                       slice=scalar_id(meta.get("slice")) or scalar_id(meta.get("domain")), stage="label")
         when = rec.get("updated_at") or rec.get("inserted_at")
-        light = {k: v for k, v in rec.items() if k not in ("vectors",)}
+        light = partial(_light, rec)  # built only if quarantined
         any_record = False
         for q, sub, _k, value, user, status, updated in _responses(rec):
             any_record = True

@@ -38,16 +38,18 @@ Result types labkit does not support yet (``rectanglelabels``, ``labels`` spans,
 from __future__ import annotations
 
 from collections import Counter
+from functools import partial
 from typing import Any
 
 import pandas as pd
 
 from labkit.errors import InputRefused
 from labkit.io.base import ImportResult, register
-from labkit.io.importers._records import Collector, load_json_document, scalar_id
+from labkit.io.importers._records import Collector, read_json_document, scalar_id
 from labkit.schema import conform_gold
 
 SUPPORTED = ("choices", "rating", "taxonomy")
+_NO_RESULT = object()
 _ITEM_KEYS = ("item_id", "id", "external_id", "uid")
 
 
@@ -68,6 +70,14 @@ def _scrub(annotation: dict[str, Any]) -> dict[str, Any]:
     keep = {k: v for k, v in annotation.items() if k not in ("result", "created_username", "completed_by")}
     keep["completed_by"] = _annotator(annotation.get("completed_by"))
     return keep
+
+
+def _context(task_id: Any, kind: str, annotation: dict[str, Any], result: Any = _NO_RESULT) -> dict[str, Any]:
+    """What the quarantine shows of an annotation (or of one of its results): no e-mails."""
+    out = {"task_id": task_id, kind: _scrub(annotation)}
+    if result is not _NO_RESULT:
+        out["result"] = result
+    return out
 
 
 def _labels(result: dict[str, Any]) -> tuple[list[str] | None, str | None]:
@@ -96,7 +106,7 @@ def _labels(result: dict[str, Any]) -> tuple[list[str] | None, str | None]:
 @register("label-studio", suffixes=(), sniff=_looks_label_studio, priority=20)
 def read_label_studio(path: str, *, task: str | None = None, guideline_version: str | None = None) -> ImportResult:
     """Import a Label Studio JSON export (see the module docstring for the mapping)."""
-    doc = load_json_document(path)
+    doc, bad_bytes = read_json_document(path)
     if isinstance(doc, dict) and ("annotations" in doc or "data" in doc):
         doc = [doc]  # a single task exported on its own
     if not isinstance(doc, list):
@@ -111,6 +121,7 @@ def read_label_studio(path: str, *, task: str | None = None, guideline_version: 
                        for r in (a.get("result") or []) if isinstance(r, dict) and r.get("type") in SUPPORTED)
     several = len(controls) > 1
     c = Collector(path, "label-studio")
+    c.check_bytes = bad_bytes
     if several:
         c.notes.append(f"several controls ({', '.join(sorted(map(str, controls)))}): each is its own task")
     gold_rows: list[dict[str, Any]] = []
@@ -142,7 +153,7 @@ def read_label_studio(path: str, *, task: str | None = None, guideline_version: 
                     c.new_record(akey, a)
                     c.reject(akey, kind, "an annotation must be a JSON object")
                     continue
-                context = {"task_id": t.get("id"), kind[:-1]: _scrub(a)}
+                context = partial(_context, t.get("id"), kind[:-1], a)  # built only if quarantined
                 is_pred = kind == "predictions"
                 results = a.get("result") or []
                 if not is_pred and a.get("was_cancelled"):
@@ -164,7 +175,7 @@ def read_label_studio(path: str, *, task: str | None = None, guideline_version: 
                 gold = bool(a.get("ground_truth")) and not is_pred
                 for k, r in enumerate(results):
                     rkey = f"{akey}.result[{k}]"
-                    c.new_record(rkey, {**context, "result": r})
+                    c.new_record(rkey, partial(_context, t.get("id"), kind[:-1], a, r))
                     if not isinstance(r, dict):
                         c.reject(rkey, "result", "a result must be a JSON object")
                         continue
@@ -200,16 +211,18 @@ def read_label_studio(path: str, *, task: str | None = None, guideline_version: 
                               stage=scalar_id(ameta.get("stage")) or scalar_id(data.get("stage")) or "label",
                               slice=slice_)
                         if gold:
-                            gold_rows.append({"item_id": item, "task": task_name or task or "default", "label": lab,
+                            gold_rows.append({"_key": rkey, "item_id": item, "task": task_name or task or "default", "label": lab,
                                               "guideline_version": a_version or guideline_version, "decided_by": who,
                                               "rationale": None})
-    gold_df = None
+    result = c.result(task=task, guideline_version=guideline_version)
+    # gold comes only from records that made it into the table (a quarantined record gives no gold)
+    gold_rows = [g for g in gold_rows if not c.is_quarantined(g["_key"])]
     if gold_rows:
-        g = pd.DataFrame(gold_rows)
+        g = pd.DataFrame(gold_rows, dtype=object).drop(columns="_key")
         dup = g.duplicated(["item_id", "task"], keep="first")
         if dup.any():
-            c.notes.append(f"{int(dup.sum())} extra gold label(s) on items that already had one: the first gold "
-                           "label per item and task is kept in the gold table (all stay judgements)")
+            result.notes.append(f"{int(dup.sum())} extra gold label(s) on items that already had one: the first gold "
+                                "label per item and task is kept in the gold table (all stay judgements)")
             g = g.loc[~dup]
-        gold_df = conform_gold(g, path=path)
-    return c.result(task=task, guideline_version=guideline_version, gold=gold_df)
+        result.gold = conform_gold(g, path=path)
+    return result

@@ -51,8 +51,9 @@ def read_prodigy(path: str, *, task: str | None = None, guideline_version: str |
     """Import a Prodigy JSONL export (see the module docstring for the mapping)."""
     c = Collector(path, "prodigy")
     parsed = 0
-    for n, obj, err, raw in iter_json_lines(path):
-        c.new_record(n, raw.rstrip("\r\n"))
+    for n, obj, err, raw, bad in iter_json_lines(path):
+        c.new_record(n, raw)
+        c.check_bytes = bad
         if err is not None:
             c.reject(n, None, err)
             continue

@@ -21,7 +21,9 @@ CSV and TSV
 
 JSONL (and a JSON array of flat objects)
     One object per line; a line that is not valid JSON (or not an object) is quarantined with its
-    line number. A ``label`` holding a list gives one judgement per element.
+    line number. A ``label`` holding a list gives one judgement per element. A line whose labkit
+    fields hold bytes that are not UTF-8 is quarantined naming the field; such bytes in other fields
+    do no harm.
 
 Parquet
     Read with pyarrow; ``record`` is the 0-based row.
@@ -42,7 +44,15 @@ import pandas as pd
 
 from labkit.errors import InputRefused, SchemaError
 from labkit.io.base import ImportResult, quarantine_frame, register
-from labkit.io.importers._records import iter_json_lines, load_json_document, to_text
+from labkit.io.importers._records import (
+    BAD_BYTES,
+    has_bad_bytes,
+    iter_json_lines,
+    load_json_document,
+    printable,
+    safe_text,
+    to_text,
+)
 from labkit.schema import (
     LABEL_COLUMN_NAMES,
     REQUIRED_LABEL_COLUMNS,
@@ -74,6 +84,9 @@ def _missing_message(columns: list[str], mapping: dict[str, str]) -> str | None:
         hint = "; this looks like a Prodigy export: pass --format prodigy"
     elif "responses" in low or "suggestions" in low:
         hint = "; this looks like Argilla records: pass --format argilla"
+    elif columns and all(re.fullmatch(r"[-+]?\d+(\.\d*)?", c) for c in columns):
+        hint = ("; the first line looks like data, not a header: add a header line naming the columns "
+                "(e.g. item_id,annotator_id,label)")
     return (f"missing required column(s) {', '.join(missing)}; found {found} "
             f"(labkit needs item_id, annotator_id and label, or aliases such as item/worker/answer){hint}")
 
@@ -113,6 +126,20 @@ class _Scan:
     odd_quotes: bool  # an unterminated quoted field somewhere: let the C parser say where
 
 
+def _blank_line_in(buf: bytes) -> bool:
+    """Does ``buf`` hold an empty line (``\\n\\n`` or ``\\n\\r\\n``)? Vectorized: newlines are frequent,
+    which makes ``bytes in bytes`` slow here."""
+    a = np.frombuffer(buf, dtype=np.uint8)
+    nl = np.flatnonzero(a == 10)
+    if len(nl) < 2:
+        return False
+    gap = np.diff(nl)
+    if (gap == 1).any():
+        return True
+    two = nl[:-1][gap == 2]
+    return bool(len(two) and (a[two + 1] == 13).any())
+
+
 def _scan(path: str) -> _Scan:
     """One pass over the bytes: all valid UTF-8? any quote character? any blank line?"""
     dec = codecs.getincrementaldecoder("utf-8")()
@@ -130,7 +157,7 @@ def _scan(path: str) -> _Scan:
             quotes = n_quotes > 0
             if not blank:
                 edge = prev[-2:] + chunk[:2]
-                blank = b"\n\n" in chunk or b"\n\r\n" in chunk or b"\n\n" in edge or b"\n\r\n" in edge
+                blank = b"\n\n" in edge or b"\n\r\n" in edge or _blank_line_in(chunk)
             prev = chunk[-2:]
             if blank and not utf8:
                 break
@@ -153,7 +180,7 @@ def _header(path: str) -> tuple[str, list[str]]:
     if counts[sep] == 0:
         sep = ","
     names = next(csv.reader([line], delimiter=sep), [])
-    return sep, [n.strip() for n in names]
+    return sep, names  # as written: the readers match columns by their exact names
 
 
 class _Tap:
@@ -493,6 +520,7 @@ def read_jsonl(path: str, *, task: str | None = None, guideline_version: str | N
     keys: list[Hashable] = []
     raws: list[str] = []
     quarantine: list[dict[str, Any]] = []
+    dirty: list[int] = []  # objects that hold bytes that are not UTF-8 somewhere
     with open(path, "rb") as fh:
         head = fh.read(1 << 12).lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"["):
@@ -501,6 +529,8 @@ def read_jsonl(path: str, *, task: str | None = None, guideline_version: str | N
             raise InputRefused(path, "a JSON document must be a list of objects (or use one object per line)")
         for i, obj in enumerate(doc):
             if isinstance(obj, dict):
+                if has_bad_bytes(obj):  # keys and values
+                    dirty.append(len(objs))
                 objs.append(obj)
                 keys.append(f"$[{i}]")
                 raws.append("")
@@ -508,13 +538,14 @@ def read_jsonl(path: str, *, task: str | None = None, guideline_version: str | N
                 quarantine.append({"file": path, "record": f"$[{i}]", "field": None,
                                    "reason": "not a JSON object", "original": to_text(obj)})
     else:
-        for n, obj, err, raw in iter_json_lines(path):
+        for n, obj, err, raw, bad in iter_json_lines(path):
             if err is None and not isinstance(obj, dict):
                 err = "a JSONL line must be a JSON object"
             if err is not None:
-                quarantine.append({"file": path, "record": n, "field": None, "reason": err,
-                                   "original": _clip(raw.rstrip("\r\n"))})
+                quarantine.append({"file": path, "record": n, "field": None, "reason": err, "original": _clip(raw)})
                 continue
+            if bad:
+                dirty.append(len(objs))
             objs.append(obj)
             keys.append(n)
             raws.append(raw)
@@ -524,20 +555,33 @@ def read_jsonl(path: str, *, task: str | None = None, guideline_version: str | N
     if not objs:
         raise InputRefused(path, f"no line is a valid JSON object (first problem, record {quarantine[0]['record']}: "
                                  f"{quarantine[0]['reason']})")
+    dirty_keys: dict[int, list[str]] = {}
+    for i in dirty:  # note which keys hold bad bytes, then make them printable (arrow strings refuse them)
+        dirty_keys[i] = [safe_text(k) for k, v in objs[i].items() if has_bad_bytes(k) or has_bad_bytes(v)]
+        objs[i] = printable(objs[i])
     df = pd.DataFrame.from_records(objs)
     names = [str(c) for c in df.columns]
     mapping = resolve_aliases(names)
     missing = _missing_message(names, mapping)
     if missing:
         raise InputRefused(path, missing)
+    # A record whose labkit fields hold bytes that are not UTF-8 is quarantined, naming the field;
+    # such bytes elsewhere in the record (a text field labkit does not read) do no harm.
+    enc_bad: dict[int, str] = {}
+    for i, ks in dirty_keys.items():
+        field = next((k for k in ks if k in mapping), None)
+        if field is not None:
+            enc_bad[i] = field
     df = df[list(mapping)].rename(columns=mapping)
     df["__record"] = np.arange(len(df))
+    if enc_bad:
+        df = df.loc[~df["__record"].isin(list(enc_bad))].reset_index(drop=True)
     if df["label"].map(lambda v: isinstance(v, list)).any():
         df = df.explode("label", ignore_index=True)
     rec = df.pop("__record").to_numpy()
     conf = _finish_frame(df, mapping, path, task, guideline_version)
     inverse = {v: k for k, v in mapping.items()}
-    bad: dict[int, tuple[str, str]] = {}
+    bad: dict[int, tuple[str, str]] = {i: (f, BAD_BYTES) for i, f in enc_bad.items()}
     for r in conf.rejects.itertuples(index=False):
         bad.setdefault(int(rec[int(r.row)]), (inverse.get(str(r.field), str(r.field)), _reason(r.reason, r.value)))
     table = conf.table
