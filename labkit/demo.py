@@ -53,20 +53,9 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
 
     # 1. import
-    from labkit.io import concat_labels, import_file, write_result
-    from labkit.io.base import ImportResult, quarantine_frame
+    from labkit.io import import_file, merge_results, write_result
 
-    results = [import_file(root / src) for src in SAMPLE_SOURCES]
-    import pandas as pd
-
-    merged = ImportResult(
-        table=concat_labels([r.table for r in results]),
-        quarantine=pd.concat([r.quarantine for r in results], ignore_index=True) if any(len(r.quarantine) for r in results)
-        else quarantine_frame([]),
-        records_in=sum(r.records_in for r in results), accepted=sum(r.accepted for r in results),
-        format="+".join(r.format for r in results), path=" + ".join(SAMPLE_SOURCES),
-        skipped={k: sum(r.skipped.get(k, 0) for r in results) for r in results for k in r.skipped},
-    )
+    merged = merge_results([import_file(root / src) for src in SAMPLE_SOURCES])
     imp = write_result(merged, out / "labels.parquet")
     summary["import"] = imp
     _say(args, f"[1/3] imported {imp['records_in']} records from {imp['src']}: {imp['accepted']} accepted, "

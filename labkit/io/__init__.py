@@ -13,11 +13,12 @@ from labkit.io.base import (
     import_file,
     concat_labels,
     load_labels,
+    merge_results,
     split_paths,
     quarantine_path,
     register,
     write_result,
 )
 
-__all__ = ["IMPORTERS", "ImportResult", "detect_format", "import_file", "concat_labels", "load_labels", "split_paths", "quarantine_path",
+__all__ = ["IMPORTERS", "ImportResult", "detect_format", "import_file", "concat_labels", "load_labels", "merge_results", "split_paths", "quarantine_path",
            "register", "write_result"]

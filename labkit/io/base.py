@@ -27,6 +27,7 @@ import pandas as pd
 
 from labkit._atomic import atomic_open, atomic_path
 from labkit.errors import InputRefused
+from labkit.schema import conform_gold as _conform_gold
 from labkit.schema import write_labels
 
 QUARANTINE_COLUMNS = ("file", "record", "field", "reason", "original")
@@ -296,6 +297,28 @@ def concat_labels(tables: list[pd.DataFrame]) -> pd.DataFrame:
         for t in tables:
             t[col] = t[col].cat.set_categories(cats)
     return finalize_labels(pd.concat(tables, ignore_index=True))
+
+
+def merge_results(results: list[ImportResult]) -> ImportResult:
+    """One ImportResult for several files: tables concatenated, quarantines stacked, counts summed."""
+    if len(results) == 1:
+        return results[0]
+    skipped: dict[str, int] = {}
+    for r in results:
+        for k, v in r.skipped.items():
+            skipped[k] = skipped.get(k, 0) + v
+    golds = [r.gold for r in results if r.gold is not None and len(r.gold)]
+    gold = None
+    if golds:
+        g = pd.concat([x.astype(object) for x in golds], ignore_index=True)
+        gold = _conform_gold(g.drop_duplicates(["item_id", "task"], keep="first"))
+    fmts = sorted({r.format for r in results})
+    return ImportResult(
+        table=concat_labels([r.table for r in results]),
+        quarantine=pd.concat([r.quarantine for r in results], ignore_index=True),
+        records_in=sum(r.records_in for r in results), accepted=sum(r.accepted for r in results),
+        format="+".join(fmts), path=" ".join(r.path for r in results), skipped=skipped, gold=gold,
+        notes=[f"{r.path}: {n}" for r in results for n in r.notes])
 
 
 def quarantine_path(out: str | os.PathLike[str]) -> Path:

@@ -30,40 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _merge(results: list[Any]) -> Any:
-    """One ImportResult for several files: tables concatenated, quarantines stacked, counts summed."""
-    import pandas as pd
-
-    from labkit.io import ImportResult, concat_labels
-
-    if len(results) == 1:
-        return results[0]
-    skipped: dict[str, int] = {}
-    for r in results:
-        for k, v in r.skipped.items():
-            skipped[k] = skipped.get(k, 0) + v
-    golds = [r.gold for r in results if r.gold is not None and len(r.gold)]
-    gold = None
-    if golds:
-        from labkit.schema import conform_gold
-
-        g = pd.concat([x.astype(object) for x in golds], ignore_index=True)
-        gold = conform_gold(g.drop_duplicates(["item_id", "task"], keep="first"))
-    fmts = sorted({r.format for r in results})
-    return ImportResult(
-        table=concat_labels([r.table for r in results]),
-        quarantine=pd.concat([r.quarantine for r in results], ignore_index=True),
-        records_in=sum(r.records_in for r in results), accepted=sum(r.accepted for r in results),
-        format="+".join(fmts), path=" ".join(r.path for r in results), skipped=skipped, gold=gold,
-        notes=[f"{r.path}: {n}" for r in results for n in r.notes])
-
-
 def run(args: argparse.Namespace) -> int:
-    from labkit.io import import_file, write_result
+    from labkit.io import import_file, merge_results, write_result
 
     results = [import_file(s, format=args.format, task=args.task, guideline_version=args.guideline_version)
                for s in args.src]
-    result = _merge(results)
+    result = merge_results(results)
     summary = write_result(result, args.out)
     if len(results) > 1:
         summary["files"] = [{"src": r.path, "format": r.format, "records_in": r.records_in, "accepted": r.accepted,
