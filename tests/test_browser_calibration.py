@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -98,6 +97,7 @@ def lab(tmp_path):
             if proc.poll() is not None or time.time() > deadline:
                 raise RuntimeError("JupyterLab did not start:\n" + (tmp_path / "jupyter.log").read_text()[-3000:])
             time.sleep(0.3)
+        progress("JupyterLab up")
         yield {"root": root, "base": base, "token": token}
     finally:
         try:
@@ -108,20 +108,55 @@ def lab(tmp_path):
         log.close()
 
 
-class Person:
-    """One JupyterLab page with one parameterized session notebook."""
+KERNEL_READY = """() => {
+    const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+    const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+    return !!(k && k.status === 'idle' && w.content && w.content.widgets.length >= 3);
+}"""
 
-    def __init__(self, browser, lab, name: str, shots: Path):
-        self.page = browser.new_page(viewport={"width": 1400, "height": 1100})
+
+T0 = time.monotonic()
+
+
+def progress(msg: str) -> None:
+    """Progress with seconds since import (shown with pytest -s); helps see where a slow run spends time."""
+    print(f"[{time.monotonic() - T0:6.1f} s] {msg}", file=sys.stderr, flush=True)
+
+
+class Person:
+    """One person's notebook: a tab of one shared JupyterLab page, with its own kernel.
+
+    Three people in one page rather than three pages: the JupyterLab bundle is parsed once, which on
+    a small CI machine is most of the time a page takes. Each notebook still has its own kernel, so
+    nothing is shared but the session folder, as on a JupyterHub.
+    """
+
+    def __init__(self, page, name: str, shots: Path):
+        self.page = page
         self.name = name
         self.shots = shots
-        url = f"{lab['base']}/lab/workspaces/{name}/tree/{name}.ipynb?reset&token={lab['token']}"
-        self.page.goto(url)
-        self.page.wait_for_selector(".jp-NotebookPanel", timeout=30000)
-        self.page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=30000)
-        self.page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-        self.out = self.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output")
-        self.out.locator(".widget-button:has-text('Refresh')").first.wait_for(timeout=30000)
+        self.out = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output")
+
+    def open(self) -> None:
+        self.page.evaluate(f"() => {{ window.jupyterapp.commands.execute('docmanager:open', {{path: '{self.name}.ipynb'}}); }}")
+
+    def front(self) -> "Person":
+        """Make this person's tab the visible one."""
+        self.open()
+        self.page.wait_for_function(f"() => window.jupyterapp.shell.currentWidget && "
+                                    f"window.jupyterapp.shell.currentWidget.context.path === '{self.name}.ipynb'")
+        return self
+
+    def start(self) -> None:
+        """Wait for the notebook's kernel, then Run All (as the notebook tells its user to)."""
+        self.front()
+        # the kernel is idle and the cells are there (the execution indicator says "idle" before the
+        # kernel even started, and a run-all sent then never finishes)
+        self.page.wait_for_function(KERNEL_READY, timeout=90000)
+        # fire and forget: awaiting the command's promise would wait for every cell
+        self.page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+        self.out.locator(".widget-button:has-text('Refresh')").first.wait_for(timeout=60000)
+        progress(f"{self.name}: session view shown")
 
     def button(self, text: str):
         return self.out.locator(f"button.widget-button:has-text('{text}')").first
@@ -129,16 +164,17 @@ class Person:
     def click(self, text: str) -> None:
         self.button(text).click()
 
-    def see(self, text: str, timeout: float = 15000) -> None:
+    def see(self, text: str, timeout: float = 30000) -> None:
         self.out.get_by_text(text, exact=False).first.wait_for(timeout=timeout)
 
     def shot(self, label: str) -> None:
-        self.page.screenshot(path=str(self.shots / f"{label}-{self.name}.png"), full_page=True)
+        """The session widget as its user sees it (the whole output, scrolled or not)."""
+        self.out.last.screenshot(path=str(self.shots / f"{label}-{self.name}.png"))
 
     def answer(self, k: int, label: str, rationale: str) -> None:
         self.see(f"Item {k} of 3")
         self.out.locator(f".widget-toggle-buttons button:text-is('{label}')").first.click()
-        box = self.out.locator("textarea[placeholder^='Why this label']").first
+        box = self.out.locator(".lkc-rationale textarea").first
         box.fill(rationale)
         self.click("Submit answer")
 
@@ -157,7 +193,16 @@ def test_calibration_session_in_chromium(lab, tmp_path):
             "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run"])
         try:
-            a1 = Person(browser, lab, "a1", shots)
+            page = browser.new_page(viewport={"width": 1400, "height": 1700})
+            page.set_default_timeout(30000)
+            page.goto(f"{lab['base']}/lab/workspaces/cal/tree/a1.ipynb?reset&token={lab['token']}")
+            page.wait_for_selector(".jp-NotebookPanel", timeout=60000)
+            a1, a2, fac = (Person(page, who, shots) for who in ("a1", "a2", "f1"))
+            a2.open()  # the other two kernels start while a1's does
+            fac.open()
+            for p in (a1, a2, fac):
+                p.start()
+            a1.front()
             a1.see("phase: blind")
             a1.shot("1-blind")
             a1.answer(1, "ok", "Polite thanks.")
@@ -166,7 +211,7 @@ def test_calibration_session_in_chromium(lab, tmp_path):
             a1.see("All items answered")
             a1.shot("2-answered")
 
-            a2 = Person(browser, lab, "a2", shots)
+            a2.front()
             a2.answer(1, "ok", "Fine.")
             a2.answer(2, "ok", "Criticism of an idea.")
             a2.answer(3, "self_promotion", "Own channel.")
@@ -174,33 +219,49 @@ def test_calibration_session_in_chromium(lab, tmp_path):
             # nothing of a1 is on a2's page before the reveal
             assert "Sarcasm aimed at the poster" not in a2.out.all_inner_texts().__str__()
 
-            fac = Person(browser, lab, "f1", shots)
+            fac.front()
             fac.see("Who has answered")
+            fac.click("Refresh")  # the view was drawn before anyone answered
             fac.see("3/3")
             fac.shot("3-facilitator-blind")
             fac.click("Reveal answers")
             fac.see("Session is now in phase reveal")
+            fac.see("share correct")  # the view has re-rendered for the reveal
+            fac.see("Rationales")
             fac.shot("4-facilitator-reveal")
 
-            a1.page.bring_to_front()
+            a1.front()
             a1.click("Refresh")
             a1.see("Gold label: ok")
             a1.shot("5-reveal")
-            a1.out.locator(".widget-dropdown select").first.select_option(label="2. g3")
+            a1.out.locator(".lkc-reveal-item select").first.select_option(label="2. g3")
             a1.see("Gold label: offensive")
-            a1.out.locator("textarea[placeholder^='Proposed wording']").first.fill(
+            a1.out.locator(".lkc-clar-proposed textarea").first.fill(
                 "Sarcasm that mocks a person is offensive; sarcasm about an idea is ok.")
-            a1.out.locator("textarea[placeholder^='Why: what was unclear']").first.fill("We split on item 2.")
+            a1.out.locator(".lkc-clar-why textarea").first.fill("We split on item 2.")
             a1.click("Propose clarification")
             a1.see("becomes a guideline proposal")
             a1.shot("6-clarification")
 
-            fac.page.bring_to_front()
+            fac.front()
             fac.click("Start discussion")
             fac.see("Session is now in phase discussion")
+
+            a2.front()
+            a2.click("Refresh")
+            a2.see("Your answer after discussion")
+            a2.see("0 of 3 items answered after discussion")
+            a2.answer(1, "ok", "Still fine.")
+            a2.see("1 of 3 items answered after discussion")
+            a2.shot("7-discussion")
+
+            fac.front()
             fac.click("Record proposals")
             fac.see("1 proposal(s) written")
-            fac.shot("7-record")
+            fac.shot("8-record")
+            fac.click("Close session")
+            fac.see("Summary written")
+            fac.shot("9-closed")
         finally:
             browser.close()
 
@@ -215,7 +276,11 @@ def test_calibration_session_in_chromium(lab, tmp_path):
     [clar] = [r for r in recs["a1"] if r["kind"] == "clarification"]
     assert (clar["item_id"], clar["label"], clar["op"]) == ("g3", "offensive", "reword_definition")
     events = [json.loads(x) for x in (session / "events.jsonl").read_text().splitlines()]
-    assert [e["phase"] for e in events if e["kind"] == "phase"] == ["reveal", "discussion", "record"]
+    assert [e["phase"] for e in events if e["kind"] == "phase"] == ["reveal", "discussion", "record", "closed"]
+    finals = [r for r in recs["a2"] if r["kind"] == "answer" and r["round"] == "final"]
+    assert [(r["item_id"], r["label"], r["rationale"]) for r in finals] == [("g1", "ok", "Still fine.")]
+    summary = json.loads((session / "summary.json").read_text())
+    assert (summary["phase"], summary["blind_answers"], summary["final_answers"]) == ("closed", 6, 1)
     assert all(e["by"] == "f1" for e in events)
     [prop] = list((session / "proposals").glob("*.yaml"))
     import yaml

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from labkit.calibration import CalibrationSession, SessionError
+from labkit.calibration import SessionError
 from labkit.errors import ParameterError
 from test_calibration_helpers import T0, guidelines_copy, make_session
 
@@ -23,7 +23,7 @@ def at(minutes: float) -> dt.datetime:
 def test_core_imports_no_jupyter():
     import subprocess
 
-    code = ("import sys, labkit.calibration, labkit.calibration.cli, labkit.calibration.report; "
+    code = ("import sys, labkit.calibration, labkit.calibration.cli, labkit.calibration.report, labkit.calibration.sample; "
             "bad=[m for m in sys.modules if m.split('.')[0] in ('IPython','ipywidgets','papermill',"
             "'great_expectations','matplotlib')]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

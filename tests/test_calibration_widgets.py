@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipywidgets as W
 import pytest
 
-from labkit.calibration import CalibrationSession, SessionError
+from labkit.calibration import SessionError
 from labkit.calibration.widgets import FacilitatorView, ParticipantView, session_view
 from test_calibration_helpers import guidelines_copy, make_session
 
@@ -75,6 +75,8 @@ def test_whole_session_through_the_widgets(tmp_path):
     assert ">a1<" in fac.matrix.value  # the facilitator sees who is missing
     assert "Krippendorff alpha" in fac.agreement.value
     assert fac.advance_button.description == "Reveal answers"
+    assert "Annotators are answering blind" in fac.header.value  # the facilitator's own instructions
+    assert "Answer each item on your own" in a1.header.value
     a2.form.label.value = "spam"
     fac.advance_button.click()
     assert s.phase == "reveal" and fac.advance_button.description == "Start discussion"
@@ -84,6 +86,8 @@ def test_whole_session_through_the_widgets(tmp_path):
     assert a2.reveal.box in a2.body.children
 
     a1.refresh_button.click()
+    # the form shows the rule it would change from the start (item 1's reference label, ok)
+    assert a1.reveal.clar_current.value.startswith("<i>Current definition of ok:</i> The comment is civil")
     a1.reveal.item.value = "g3"
     assert "Gold label: offensive" in a1.reveal.gold.value
     assert "Wow, what a genius idea. Not." in a1.reveal.gold.value  # positive example from the guideline
@@ -107,9 +111,19 @@ def test_whole_session_through_the_widgets(tmp_path):
     a1.refresh()
     assert "Your answer after discussion" in texts(a1.widget)
     assert a1.form.progress.value == 0
+    # in discussion the reveal shows the item being answered, both ways
+    assert a1.reveal.item.value == "g1" and "Item 1 of 3" in a1.form.card.value
+    a1.form.next.click()
+    assert a1.reveal.item.value == "g3" and "Gold label: offensive" in a1.reveal.gold.value
+    a1.reveal.item.value = "g1"
+    assert "Item 1 of 3" in a1.form.card.value
     answer(a1, "ok")
     answer(a1, "offensive")
     answer(a1, "self_promotion")
+    fac.refresh()
+    assert "Who has answered (after discussion)" in fac.matrix.value
+    assert "<td>a1</td>" + '<td class="lkc-yes">&#10003;</td>' * 3 + "<td>3/3</td>" in fac.matrix.value
+    assert "<td>a2</td>" + '<td class="lkc-no">&ndash;</td>' * 3 + "<td>0/3</td>" in fac.matrix.value
     fac.reveal.item.value = "c1"
     fac.decide_label.value = "self_promotion"
     fac.decide_button.click()

@@ -3,7 +3,8 @@ clarifications into guideline change proposals; before/after numbers show whethe
 
 The model (:mod:`~labkit.calibration.model`), its storage (:mod:`~labkit.calibration.storage`), item
 selection (:mod:`~labkit.calibration.selection`), replay (:mod:`~labkit.calibration.replay`) and the
-before/after numbers (:mod:`~labkit.calibration.summary`) import no Jupyter package. The widgets live
+before/after numbers (:mod:`~labkit.calibration.summary`) and the bundled sample's session
+(:mod:`~labkit.calibration.sample`) import no Jupyter package. The widgets live
 in :mod:`labkit.calibration.widgets`, imported only by the notebook.
 """
 

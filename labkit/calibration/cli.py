@@ -1,4 +1,4 @@
-"""``labkit calibration new|status|close|replay``."""
+"""``labkit calibration new|status|close|replay|sample``."""
 
 from __future__ import annotations
 
@@ -62,6 +62,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=run_replay)
+
+    sm = verbs.add_parser("sample", help="rebuild the bundled sample's session (sample/calibration/cal-2026-09-28) by replay")
+    sm.add_argument("--root", default=".", help="repository root holding sample/ and guidelines/ (default: .)")
+    sm.add_argument("--force", action="store_true", help="replace the existing sample session")
+    sm.add_argument("--json", action="store_true")
+    sm.set_defaults(func=run_sample)
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
 
 
@@ -136,7 +142,7 @@ def run_new(args: argparse.Namespace) -> int:
              f"{sel.params['contested_taken']} contested), seed {args.seed}"]
     for it in sel.items:
         lines.append(f"  {it.item_id:<14} {'; '.join(it.reasons)}")
-    lines.append(f"open notebooks/calibration_session.ipynb with session = {str(folder)!r}")
+    lines.append(f"open notebooks/calibration_session.ipynb with session = {str(folder.resolve())!r}")
     emit(args, summary, "\n".join(lines))
     return 0
 
@@ -205,4 +211,14 @@ def run_replay(args: argparse.Namespace) -> int:
                               window_days=args.window_days, clarification=clar, seed=args.seed)
     st = replay(s, steps)
     emit(args, _clean(st), f"replayed {len(steps)} steps\n" + _state_text(st))
+    return 0
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    from labkit.calibration.sample import SESSION_ID, make_sample_session
+    from labkit.calibration.summary import _clean
+
+    st = make_sample_session(args.root, force=args.force)
+    folder = Path(args.root) / "sample" / "calibration" / SESSION_ID
+    emit(args, _clean({**st, "folder": str(folder)}), f"wrote {folder}\n" + _state_text(st))
     return 0

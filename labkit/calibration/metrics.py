@@ -45,11 +45,13 @@ def agreement(table: pd.DataFrame, *, rater: str = "participant", ci: float | No
     if table.empty:
         return out
     from labkit.stats.agreement import fleiss_kappa, krippendorff_alpha, percent_agreement
+    from labkit.stats.counts import as_label_table
 
     t = _canonical(table, rater)
     out["items_with_two_or_more"] = int((t.groupby("item_id").size() >= 2).sum())
     if out["items_with_two_or_more"] == 0:
         return out
+    t = as_label_table(t)  # conform once; the three statistics below take it as it is
     a = krippendorff_alpha(t, "nominal", ci=ci, n_boot=n_boot, seed=seed)
     out.update(alpha=float(a.value), alpha_ci_low=float(a.ci_low), alpha_ci_high=float(a.ci_high))
     out["kappa"] = float(fleiss_kappa(t).value)

@@ -216,6 +216,26 @@ class CalibrationSession:
         self.folder = Path(folder)
         self.spec = spec
         self._items = {i.item_id: i for i in spec.items}
+        self._cache: dict[Path, tuple[tuple[int, int, int], list[dict[str, Any]]]] = {}
+
+    def _read(self, path: Path) -> list[dict[str, Any]]:
+        """The records of one JSONL file, re-read only when it changed.
+
+        The files are append-only, so (inode, size, mtime) identifies their content; another
+        kernel's append changes the size and is seen on the next read.
+        """
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            self._cache.pop(path, None)
+            return []
+        key = (st.st_ino, st.st_size, st.st_mtime_ns)
+        hit = self._cache.get(path)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        recs = storage.read_records(path)
+        self._cache[path] = (key, recs)
+        return recs
 
     # ---------------------------------------------------------------- creation and loading
     @classmethod
@@ -289,7 +309,7 @@ class CalibrationSession:
 
     # ---------------------------------------------------------------- events and phase
     def events(self) -> list[dict[str, Any]]:
-        return storage.read_records(storage.events_path(self.folder))
+        return list(self._read(storage.events_path(self.folder)))
 
     @property
     def phase(self) -> str:
@@ -340,7 +360,8 @@ class CalibrationSession:
                 write_summary(self)
         return to
 
-    def decide(self, facilitator: str, item_id: str, label: str, note: str = "") -> None:
+    def decide(self, facilitator: str, item_id: str, label: str, note: str = "", *,
+               at: dt.datetime | None = None) -> None:
         """Record the facilitator's decision on an item without gold (the reference for "after")."""
         self._require_facilitator(facilitator)
         self.item(item_id)
@@ -349,7 +370,7 @@ class CalibrationSession:
             raise SessionError(f"decisions are taken during reveal or discussion; the session is in {self.phase}")
         storage.append_record(storage.events_path(self.folder),
                               {"kind": "decision", "item_id": item_id, "label": label, "note": note,
-                               "by": facilitator, "at": _iso(now_utc())})
+                               "by": facilitator, "at": _iso(at or now_utc())})
 
     def decisions(self) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -370,7 +391,7 @@ class CalibrationSession:
                                f"(labels: {', '.join(self.labels)})")
 
     def records(self, participant: str) -> list[dict[str, Any]]:
-        return storage.read_records(storage.answers_path(self.folder, participant))
+        return list(self._read(storage.answers_path(self.folder, participant)))
 
     def submit_answer(self, participant: str, item_id: str, label: str, *, confidence: float | None = None,
                       rationale: str = "", duration_s: float | None = None,

@@ -14,7 +14,8 @@ make), each with its own timestamp::
 :func:`steps_from_labels` builds the steps from a program's own data: each participant's blind
 answer to a gold item is drawn from that participant's confusion row (their labels on other gold
 items in the weeks before the session), the final answer from their confusion row in the weeks after
-it. Nothing is invented beyond sampling from those observed rates (plus a seeded smoothing prior).
+it, shrunk towards the pool's confusion matrix when a person has few scored labels. Nothing is
+invented beyond sampling from those observed rates.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class Step:
     duration_s: float | None = None
     proposed: str = ""
     to: str | None = None
+    op: str = "reword_definition"
     at: dt.datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -60,31 +62,39 @@ def replay(session: "CalibrationSession", steps: list[Step]) -> dict[str, Any]:
         elif s.kind == "advance":
             session.advance(s.who, s.to, at=s.at)
         elif s.kind == "clarify":
-            session.propose_clarification(s.who, str(s.item_id), str(s.label), s.proposed, s.rationale, at=s.at)
+            session.propose_clarification(s.who, str(s.item_id), str(s.label), s.proposed, s.rationale,
+                                          op=s.op, at=s.at)
         else:
-            session.decide(s.who, str(s.item_id), str(s.label), s.rationale)
+            session.decide(s.who, str(s.item_id), str(s.label), s.rationale, at=s.at)
     return session.state()
 
 
 def _confusions(lab: pd.DataFrame, labels: tuple[str, ...], people: list[str],
-                prior: float) -> dict[str, np.ndarray]:
-    """Per person, a row-stochastic matrix P[true, answered] from labels with a ``reference``, smoothed."""
+                prior: float, strength: float = 5.0) -> dict[str, np.ndarray]:
+    """Per person, a row-stochastic matrix P[true, answered] from labels with a ``reference``.
+
+    Empirical Bayes: the pooled matrix of everyone's labels (plus ``prior`` per cell) is the prior,
+    worth ``strength`` labels per row; each person's own counts are added to it. A person with few
+    scored labels answers like the pool; one with many, like themself.
+    """
     k = len(labels)
     idx = {lab_: i for i, lab_ in enumerate(labels)}
     scored = lab[lab["reference"].notna()]
-    out = {}
-    pooled = np.full((k, k), prior) + np.eye(k) * prior * k
+    t = scored["reference"].map(idx)
+    g = scored["label"].map(idx)
+    ok = t.notna() & g.notna()
+    who = scored["annotator_id"][ok].to_numpy()
+    t, g = t[ok].to_numpy(int), g[ok].to_numpy(int)
+    pooled = np.full((k, k), prior)
+    np.add.at(pooled, (t, g), 1.0)
+    pooled /= pooled.sum(axis=1, keepdims=True)
+    out = {"__pooled__": pooled}
     for p in people:
-        m = np.full((k, k), prior) + np.eye(k) * prior * k  # prior leans to correct answers
-        s = scored[scored["annotator_id"] == p]
-        for ref, got in zip(s["reference"], s["label"]):
-            t, g = idx.get(ref), idx.get(got)
-            if t is not None and g is not None:
-                m[t, g] += 1
-                pooled[t, g] += 1
-        out[p] = m
-    out["__pooled__"] = pooled
-    return {p: m / m.sum(axis=1, keepdims=True) for p, m in out.items()}
+        m = strength * pooled.copy()
+        mine = who == p
+        np.add.at(m, (t[mine], g[mine]), 1.0)
+        out[p] = m / m.sum(axis=1, keepdims=True)
+    return out
 
 
 def steps_from_labels(
@@ -114,10 +124,12 @@ def steps_from_labels(
         Confusion rows come from labels in ``[start - window, start)`` (blind answers) and
         ``[start, start + window)`` (final answers).
     clarification : dict, optional
-        ``{participant, item_id, label, proposed, rationale}``: one clarification proposed at reveal.
+        ``{participant, item_id, label, proposed, rationale[, op]}``: one clarification proposed at
+        reveal (``op`` as in :data:`labkit.calibration.model.CLARIFY_OPS`, default a rewording).
         By default none.
     prior : float
-        Smoothing pseudo-count per cell (diagonal gets ``prior * n_labels`` more).
+        Smoothing pseudo-count per cell of the pooled confusion matrix, which is each person's prior
+        (worth five labels per row; see :func:`_confusions`).
     """
     rng = np.random.default_rng(seed)
     names = session.labels
@@ -156,35 +168,45 @@ def steps_from_labels(
             return str(names[rng.integers(len(names))])
         return str(names[rng.choice(len(names), p=m[idx[ref]])])
 
-    steps: list[Step] = []
-    clock = t0
+    # everybody answers at the same time, each at their own pace (their median time per label)
+    blind: list[Step] = []
     for p in people:
         d = float(med.get(p, 20.0)) if pd.notna(med.get(p, np.nan)) else 20.0
+        clock = t0
         for it in session.items:
             label = draw(before, p, it.item_id)
             dur = float(max(2.0, rng.gamma(4.0, d / 4.0)))
             clock = clock + pd.Timedelta(seconds=dur)
             lbl = session.spec.guideline.label(label)
-            steps.append(Step("answer", p, item_id=it.item_id, label=label,
+            blind.append(Step("answer", p, item_id=it.item_id, label=label,
                               confidence=float(np.round(rng.uniform(0.5, 1.0), 2)),
                               rationale=f"Read it as {label}: {lbl.definition.split('.')[0].lower()}.",
                               duration_s=round(dur, 1), at=clock.to_pydatetime(warn=False)))
+    steps: list[Step] = sorted(blind, key=lambda x: x.at)  # type: ignore[arg-type,return-value]
+    clock = pd.Timestamp(steps[-1].at) if steps else t0
     clock = clock + pd.Timedelta(minutes=2)
     steps.append(Step("advance", facilitator, at=clock.to_pydatetime(warn=False)))  # reveal
     if clarification:
         clock = clock + pd.Timedelta(minutes=5)
         steps.append(Step("clarify", clarification["participant"], item_id=clarification["item_id"],
                           label=clarification["label"], proposed=clarification["proposed"],
-                          rationale=clarification.get("rationale", ""), at=clock.to_pydatetime(warn=False)))
+                          rationale=clarification.get("rationale", ""),
+                          op=clarification.get("op", "reword_definition"), at=clock.to_pydatetime(warn=False)))
     clock = clock + pd.Timedelta(minutes=10)
     steps.append(Step("advance", facilitator, at=clock.to_pydatetime(warn=False)))  # discussion
+    disc = clock + pd.Timedelta(minutes=20)  # twenty minutes of discussion, then the final answers
+    final: list[Step] = []
     for p in people:
+        clock = disc
         for it in session.items:
             clock = clock + pd.Timedelta(seconds=15)
             label = draw(after, p, it.item_id)
-            steps.append(Step("answer", p, item_id=it.item_id, label=label,
+            final.append(Step("answer", p, item_id=it.item_id, label=label,
                               confidence=float(np.round(rng.uniform(0.6, 1.0), 2)),
                               rationale="After discussion.", duration_s=15.0, at=clock.to_pydatetime(warn=False)))
+    final.sort(key=lambda x: x.at)  # type: ignore[arg-type,return-value]
+    steps += final
+    clock = pd.Timestamp(final[-1].at) if final else clock
     clock = clock + pd.Timedelta(minutes=5)
     steps.append(Step("advance", facilitator, at=clock.to_pydatetime(warn=False)))  # record
     clock = clock + pd.Timedelta(minutes=5)

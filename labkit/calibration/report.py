@@ -60,6 +60,25 @@ def _ok(x: Any) -> bool:
         return False
 
 
+def diff_in_diff(pb: dict[str, Any], pa: dict[str, Any], ob: dict[str, Any], oa: dict[str, Any],
+                 z: float = 1.959964) -> tuple[float, float, float]:
+    """``(pa - pb) - (oa - ob)`` for four accuracies (dicts with ``correct`` and ``n``) and its Wald interval.
+
+    The four groups of labels are treated as independent binomial samples, so the variance is
+    ``sum p (1 - p) / n`` over the four; an approximation (labels of one person are not independent).
+
+    Examples
+    --------
+    >>> r = lambda c, n: {"correct": c, "n": n}
+    >>> [round(x, 4) for x in diff_in_diff(r(60, 80), r(70, 80), r(50, 80), r(52, 80))]
+    [0.1, -0.0909, 0.2909]
+    """
+    ps = [g["correct"] / g["n"] for g in (pb, pa, ob, oa)]
+    did = (ps[1] - ps[0]) - (ps[3] - ps[2])
+    se = math.sqrt(sum(p * (1 - p) / g["n"] for p, g in zip(ps, (pb, pa, ob, oa))))
+    return did, did - z * se, did + z * se
+
+
 def report_data(session: str | os.PathLike[str] | CalibrationSession, *, labels: str = "", gold: str = "",
                 window_days: float = 14.0, pseudonym: Callable[[str], str] | None = None) -> ReportData:
     """Everything the before/after report shows.
@@ -119,6 +138,18 @@ def report_data(session: str | os.PathLike[str] | CalibrationSession, *, labels:
                       "proposed": ch.get("proposed"), "item": (d.get("source") or {}).get("item_id"),
                       "author": pseudonym(str(d.get("author")))})
     ranked = s.ranked_by_disagreement("blind")
+    final = s.answers("final")
+    refs = dict(zip(ranked["item_id"], ranked["reference"]))
+    final_ok = {i: float((g["label"] == refs[i]).mean()) if isinstance(refs.get(i), str) and len(g) else float("nan")
+                for i, g in final.groupby("item_id")}
+    texts = {it.item_id: it.text for it in s.items}
+    ranked = pd.DataFrame({
+        "item": ranked["item_id"],
+        "text": [(t[:77] + "...") if len(t) > 80 else t for t in ranked["item_id"].map(texts).fillna("")],
+        "answers": ranked["answers"], "disagreement": ranked["disagreement"], "most chosen": ranked["top_label"],
+        "reference": ranked["reference"].where(ranked["reference"].notna(), ""),
+        "correct (blind)": ranked["correct_share"],
+        "correct (after)": ranked["item_id"].map(final_ok).astype(float)})
     findings: list[tuple[str, bool]] = []
     metrics: dict[str, Any] = {"session": s.id, "phase": st["phase"], "items": st["items"],
                                "annotators": st["annotators"], "proposals": len(props)}
@@ -141,8 +172,12 @@ def report_data(session: str | os.PathLike[str] | CalibrationSession, *, labels:
                    f"{fu['window_days']:g} days before to {pa['accuracy']:.1%} (n={pa['n']}) in the {fu['window_days']:g} days after")
             if ob and oa and ob["n"] and oa["n"]:
                 metrics.update(comparison_accuracy_before=ob["accuracy"], comparison_accuracy_after=oa["accuracy"])
+                did, lo, hi = diff_in_diff(pb, pa, ob, oa)
+                metrics.update(accuracy_diff_in_diff=did)
                 txt += (f"; everyone else went from {ob['accuracy']:.1%} to {oa['accuracy']:.1%} over the same "
-                        "windows (a change in both is not the session's doing).")
+                        f"windows (a change in both is not the session's doing). The participants' change minus "
+                        f"everyone else's: {did * 100:+.1f} points (approximate 95% interval {lo * 100:+.1f} to "
+                        f"{hi * 100:+.1f}).")
             else:
                 txt += "."
             findings.append((txt, pa["accuracy"] < pb["accuracy"]))

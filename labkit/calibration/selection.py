@@ -3,10 +3,13 @@
 Contested items are scored from the program's own labels made before the session:
 
 * **disagreement**: ``1 - share of the most frequent label`` among the item's human judgements;
-* **low consensus confidence**: the posterior probability of the consensus label. Dawid-Skene from
-  :mod:`labkit.stats` when available (it weighs annotators by skill), else the majority share;
-* **touched by the guideline change**: a label the item received (or its gold label) was added,
-  removed or reworded between the previous version and the session's version.
+* **low consensus confidence**: the posterior probability of the consensus label from Dawid-Skene
+  (:class:`labkit.stats.DawidSkene`, which weighs annotators by skill); on a small table (under 20
+  items with two or more judgements) the majority share instead; ``params["consensus"]`` says which;
+* **touched by the guideline change**: the item's top label, any label a third or more of its
+  judgements gave, or its gold label was changed by the release of the session's version (added,
+  removed, renamed, merged, split, reworded, or narrowed by a new label under it; see
+  :func:`changed_labels`, built on :func:`labkit.guidelines.diff.diff_versions`).
 
 ``score = disagreement + (1 - consensus confidence) + change_weight * touched``. The top
 ``n_contested`` non-gold items by score are taken (ties broken by the seed); the ``n_gold`` gold items
@@ -23,38 +26,56 @@ import numpy as np
 import pandas as pd
 
 from labkit.calibration.model import SessionItem
-from labkit.errors import ParameterError
+from labkit.errors import LabkitError, ParameterError
 from labkit.guidelines.model import GuidelineVersion, Guidelines
 
 
 def changed_labels(guidelines: Guidelines, version: GuidelineVersion) -> dict[str, str]:
-    """Labels touched between the version before ``version`` and ``version``: ``{label: how}``.
+    """Labels touched by the release of ``version``: ``{label: how}``, from
+    :func:`labkit.guidelines.diff.diff_versions` against the version before it.
 
-    ``how`` is ``"added"``, ``"removed"`` or ``"reworded"`` (definition, examples or edge cases changed).
-    The first version of a task touches nothing.
+    ``how`` is ``"added"``, ``"removed"``, ``"reworded"`` (definition, examples or edge cases changed),
+    ``"renamed from X"`` / ``"renamed to Y"``, ``"merged from X, Y"`` / ``"merged into Y"``,
+    ``"split from X"`` / ``"split into Y, Z"``, or ``"narrowed: X added under it"`` (a new label ``X``
+    has this label as its parent, so some of what it used to cover is now ``X``). Old names are kept
+    as keys too, so judgements made under the previous version are recognised. The first version of
+    a task touches nothing. A change of ``exclusive_with`` alone is not a change of the label's rule.
     """
-    versions = guidelines.versions(version.task)
+    from labkit.guidelines.diff import diff_versions
+
     prev = None
-    for v in versions:
+    for v in guidelines.versions(version.task):
         if v.semver < version.semver:
             prev = v
     if prev is None:
         return {}
+    d = diff_versions(prev, version)
     out: dict[str, str] = {}
-    old = {lab.name: lab for lab in prev.labels}
-    new = {lab.name: lab for lab in version.labels}
-    for name in new:
-        if name not in old:
-            out[name] = "added"
-        else:
-            a, b = new[name].to_dict(), old[name].to_dict()
-            a.pop("exclusive_with", None)  # a new label's exclusivity touches the others' lists; not a change of rule
-            b.pop("exclusive_with", None)
-            if a != b:
-                out[name] = "reworded"
-    for name in old:
-        if name not in new:
-            out[name] = "removed"
+    for name in d.added:
+        out[name] = "added"
+    for name in d.removed:
+        out[name] = "removed"
+    for r in d.renamed:
+        out[r["to"]] = f"renamed from {r['from']}"
+        out.setdefault(r["from"], f"renamed to {r['to']}")
+    for m in d.merged:
+        out[m["into"]] = "merged from " + ", ".join(m["from"])
+        for old in m["from"]:
+            if old != m["into"]:
+                out.setdefault(old, f"merged into {m['into']}")
+    for sp in d.split:
+        for new in sp["into"]:
+            out[new] = f"split from {sp['from']}"
+        if sp["from"] not in sp["into"]:
+            out.setdefault(sp["from"], "split into " + ", ".join(sp["into"]))
+    for c in d.changed:
+        if c.get("field") != "exclusive_with":
+            out.setdefault(c["label"], "reworded")
+    names = set(version.label_names)
+    for name in d.added:  # a new label under a parent narrows the parent's reading
+        parent = version.label(name).parent
+        if parent and parent in names and parent not in out:
+            out[parent] = f"narrowed: {name} added under it"
     return out
 
 
@@ -142,22 +163,32 @@ class Selection:
     params: dict[str, object]
 
 
-def _consensus_confidence(human: pd.DataFrame) -> pd.Series:
-    """Posterior of the consensus label per item (Dawid-Skene if labkit.stats has it, else majority share)."""
-    try:
-        from labkit.stats import dawid_skene  # type: ignore[attr-defined]
-    except ImportError:
-        dawid_skene = None
-    if dawid_skene is not None:
+#: Below this many items with two or more judgements, consensus confidence is the majority share.
+MIN_ITEMS_FOR_DAWID_SKENE = 20
+
+
+def _consensus_confidence(table: pd.DataFrame, task: str) -> tuple[pd.Series, str]:
+    """Posterior probability of the consensus label per item, and the method used.
+
+    Dawid-Skene (:class:`labkit.stats.DawidSkene`) weighs annotators by their estimated skill. It needs
+    data to estimate each annotator's confusions: on a small table (fewer than
+    :data:`MIN_ITEMS_FOR_DAWID_SKENE` items with two or more judgements) its posteriors are
+    overconfident (three different labels can come out at 0.99), so the majority share is used.
+    """
+    from labkit.stats import DawidSkene
+
+    human = table
+    multi = int((human.groupby(human["item_id"].astype(str)).size() >= 2).sum())
+    if (multi >= MIN_ITEMS_FOR_DAWID_SKENE and human["annotator_id"].astype(str).nunique() >= 2
+            and human["label"].astype(str).nunique() >= 2):
         try:
-            res = dawid_skene(human)
-            post = getattr(res, "confidence", None)
-            if isinstance(post, pd.Series):
-                return post.astype(float)
-        except Exception:  # noqa: BLE001 - fall back to the majority share, reported in params
+            c = DawidSkene().fit(human, task=task).consensus_
+            return pd.Series(c["confidence"].to_numpy(float), index=c["item_id"].astype(str).to_numpy()), "dawid_skene"
+        except LabkitError:  # degenerate table: say so in params, use the majority share
             pass
-    counts = human.groupby(["item_id", "label"], observed=True).size()
-    return (counts.groupby(level=0, observed=True).max() / counts.groupby(level=0, observed=True).sum()).astype(float)
+    ids = human["item_id"].astype(str)
+    counts = pd.crosstab(ids, human["label"].astype(str))
+    return (counts.max(axis=1) / counts.sum(axis=1)).astype(float), "majority_share"
 
 
 def select_items(
@@ -212,23 +243,36 @@ def select_items(
     mask = (t["task"].astype(str) == task) & (t["source"].astype(str) == "human") & (t["stage"].astype(str) == "label")
     if before is not None:
         mask &= t["created_at"] < pd.Timestamp(before)
+    share_all, consensus_method = _consensus_confidence(t.loc[mask], task)
     human = t.loc[mask, ["item_id", "annotator_id", "label"]].copy()
     for c in ("item_id", "annotator_id", "label"):
         human[c] = human[c].astype(str)
     n_j = human.groupby("item_id").size()
-    share = _consensus_confidence(human).reindex(n_j.index)
+    share = share_all.reindex(n_j.index)
     counts = human.groupby(["item_id", "label"]).size()
     majority = (counts.groupby(level=0).max() / counts.groupby(level=0).sum()).reindex(n_j.index)
-    top_label = counts.reset_index(name="n").sort_values(["item_id", "n"], ascending=[True, False]).drop_duplicates("item_id").set_index("item_id")["label"]
+    top_label = counts.reset_index(name="n").sort_values(["item_id", "n"], ascending=[True, False], kind="stable").drop_duplicates("item_id").set_index("item_id")["label"]
     changed = changed_labels(guidelines, version)
-    item_labels = human.groupby("item_id")["label"].agg(lambda s: sorted(set(s)))
+    # the labels an item was really read as: its top label and any label a third of its judgements gave
+    shares = counts / counts.groupby(level=0).transform("sum")
+    item_labels = shares[shares >= 1 / 3].reset_index().groupby("item_id")["label"].agg(lambda s: sorted(set(s)))
     gold_map: dict[str, tuple[str, str]] = {}
     gold_skipped = {}
     if gold is not None and len(gold):
         g = gold[gold["task"].astype(str) == task]
         translated, gold_skipped = translate_gold(g, guidelines, version)
         why_gold = dict(zip(g["item_id"].astype(str), g["rationale"]))
-        gold_map = {i: (lab, "" if pd.isna(why_gold[i]) else str(why_gold[i])) for i, lab in translated.items()}
+        orig = dict(zip(g["item_id"].astype(str), zip(g["label"].astype(str), g["guideline_version"])))
+
+        def why(i: str, lab: str) -> str:
+            text = "" if pd.isna(why_gold[i]) else str(why_gold[i])
+            o_lab, o_ver = orig[i]
+            if o_lab != lab:
+                note = f"(gold decided under {o_ver} as {o_lab}; {lab} in {version.version})"
+                text = f"{text} {note}".strip()
+            return text
+
+        gold_map = {i: (lab, why(i, lab)) for i, lab in translated.items()}
     cand = pd.DataFrame({"judgements": n_j, "disagreement": 1.0 - majority, "consensus_confidence": share,
                          "top_label": top_label.reindex(n_j.index)})
     extra_gold = [i for i in gold_map if i not in cand.index]
@@ -241,6 +285,8 @@ def select_items(
         labs = set(item_labels.get(iid, []))
         if iid in gold_map:
             labs.add(gold_map[iid][0])
+        if iid in top_label.index:
+            labs.add(top_label[iid])
         touched.append(sorted(lab for lab in labs if lab in changed))
     cand["touched"] = [", ".join(x) for x in touched]
     cand["gold"] = [gold_map.get(i, (None, ""))[0] for i in cand.index]
@@ -276,7 +322,7 @@ def select_items(
             r.append("gold item")
         if row["judgements"]:
             if row["disagreement"] > 0:
-                r.append(f"disagreement {row['disagreement']:.2f} over {int(row['judgements'])} labels")
+                r.append(f"disagreement {row['disagreement']:.2f} over {int(row['judgements'])} judgements")
             if row["consensus_confidence"] < 0.8:
                 r.append(f"consensus confidence {row['consensus_confidence']:.2f}")
         if row["touched"]:
@@ -298,5 +344,6 @@ def select_items(
               "min_judgements": int(min_judgements), "change_weight": float(change_weight),
               "before": before.isoformat() if before else None, "changed_labels": changed,
               "gold_taken": int(len(gold_pick)), "contested_taken": int(len(contested)),
-              "gold_not_translatable": int(len(gold_skipped))}
+              "gold_not_translatable": int(len(gold_skipped)),
+              "consensus": consensus_method}
     return Selection(chosen, cand.drop(columns="_tie").sort_values("score", ascending=False), params)

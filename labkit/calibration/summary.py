@@ -66,8 +66,8 @@ def _resolve(session: "CalibrationSession", key: str, given: str | os.PathLike[s
     rel = session.spec.sources.get(key)
     if not rel:
         return None
-    p = Path(rel)
-    return str(p if p.is_absolute() else (session.folder / p).resolve())
+    parts = [Path(x) for x in str(rel).split(os.pathsep) if x]  # several label files are joined by os.pathsep
+    return os.pathsep.join(str(p if p.is_absolute() else (session.folder / p).resolve()) for p in parts)
 
 
 def session_guidelines(session: "CalibrationSession") -> Any:
@@ -180,8 +180,14 @@ def before_after(session: "CalibrationSession", *, labels: str | os.PathLike[str
 
 
 def _clean(obj: Any) -> Any:
+    """JSON-ready: NaN and infinities become null, floats keep 12 significant digits.
+
+    Twelve digits are far more than any of these numbers means, and they make the files
+    reproducible: the last bit of a sum can depend on the order of the labels' categories, which
+    changes with Python's string hashing from one process to the next.
+    """
     if isinstance(obj, float):
-        return obj if np.isfinite(obj) else None
+        return float(f"{obj:.12g}") if np.isfinite(obj) else None
     if isinstance(obj, dict):
         return {k: _clean(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -196,7 +202,8 @@ def write_summary(session: "CalibrationSession", **kw: Any) -> dict[str, Any]:
     ba = before_after(session, **kw)
     state = session.state()
     state["agreement_final"] = session.agreement("final")
-    state["closed_at"] = dt.datetime.now(dt.timezone.utc).isoformat()
+    closed = session.phase_started("closed") or dt.datetime.now(dt.timezone.utc)
+    state["closed_at"] = closed.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
     state["proposal_files"] = [os.path.relpath(p, session.folder) for p in session.proposals()]
     state["ranked_by_disagreement"] = session.ranked_by_disagreement("blind").to_dict(orient="records")
     write_json(session.folder / storage.BEFORE_AFTER_FILE, _clean(ba))

@@ -37,6 +37,16 @@ PHASE_HELP = {
     "record": "The facilitator is recording the proposed clarifications. Thank you!",
     "closed": "This session is closed. Thank you!",
 }
+FACILITATOR_HELP = {
+    "blind": "Annotators are answering blind. Watch who has answered; reveal when everyone is done or time is up "
+             "(answers sent after the reveal are listed, not counted).",
+    "reveal": "Walk through the items from the most disagreement down. Record a decision for items without gold.",
+    "discussion": "Annotators give their answer after discussion. Record proposals when the room is done.",
+    "record": "The clarifications are now guideline change proposals (listed below). Close the session to write "
+              "the summary and the before/after data.",
+    "closed": "This session is closed: summary.json and before_after.json are in the session folder. Render the "
+              "before/after report with: labkit report run --only calibration_report -p session=FOLDER",
+}
 
 _CSS = """<style>
 .lkc-card{border:1px solid #c9d3df;border-radius:6px;padding:.6em .9em;background:#fbfcfe;margin:.3em 0}
@@ -84,11 +94,12 @@ class _Names:
 
 def _header(session: CalibrationSession, who: str, role: str) -> str:
     ph = session.phase
+    help_text = (FACILITATOR_HELP if role == "facilitator" else PHASE_HELP)[ph]
     g = session.spec.guideline
     return (_CSS + f'<div><b>Calibration session {esc(session.id)}</b> &middot; {esc(g.task)} guideline '
             f'{esc(g.version)} &middot; you are <b>{esc(who)}</b> ({esc(role)}) &middot; '
             f'<span class="lkc-phase">phase: {esc(ph)}</span></div>'
-            f'<div class="lkc-help">{esc(PHASE_HELP[ph])}</div>')
+            f'<div class="lkc-help">{esc(help_text)}</div>')
 
 
 def _card(session: CalibrationSession, item_id: str, k: int, n: int) -> str:
@@ -137,6 +148,8 @@ class AnswerForm:
         self.rationale = W.Textarea(placeholder="Why this label? One or two sentences help the discussion.",
                                     description="Rationale", layout=W.Layout(width="95%", height="4.5em"))
         self.submit = W.Button(description="Submit answer", button_style="primary", disabled=True, icon="check")
+        self.label.add_class("lkc-label")
+        self.rationale.add_class("lkc-rationale")
         self.prev = W.Button(description="Previous item", icon="arrow-left")
         self.next = W.Button(description="Next item", icon="arrow-right")
         self.progress = W.IntProgress(min=0, max=len(self.order), description="Answered")
@@ -146,6 +159,7 @@ class AnswerForm:
         self.submit.on_click(self._on_submit)
         self.prev.on_click(lambda _b: self.show(self.index - 1))
         self.next.on_click(lambda _b: self.show(self.index + 1))
+        self.on_show: Any = None  # called with the item id each time an item is shown
         self.box = W.VBox([self.progress_text, self.card, self.label, self.definition, self.confidence,
                            self.rationale, W.HBox([self.submit, self.prev, self.next, self.progress]), self.message])
         self._shown_at = time.monotonic()
@@ -186,13 +200,15 @@ class AnswerForm:
         self.next.disabled = self.index == len(self.order) - 1
         self._update_progress(mine)
         self._shown_at = time.monotonic()
+        if self.on_show is not None:
+            self.on_show(iid)
 
     def _update_progress(self, mine: Any = None) -> None:
         if mine is None:
             mine = self.session.answers(self.round, self.participant)
         done = len(set(mine["item_id"]) & set(self.order))
         self.progress.value = done
-        what = "answers after discussion" if self.round == "final" else "answered"
+        what = "answered after discussion" if self.round == "final" else "answered"
         self.progress_text.value = f"<b>{done} of {len(self.order)} items {what}</b>"
 
     def _on_submit(self, _b: Any = None) -> None:
@@ -240,7 +256,11 @@ class RevealPanel:
                                     description="Proposed", layout=W.Layout(width="95%", height="4.5em"))
         self.clar_rationale = W.Textarea(placeholder="Why: what was unclear on this item",
                                          description="Why", layout=W.Layout(width="95%", height="3em"))
-        self.clar_submit = W.Button(description="Propose clarification", icon="pencil", button_style="info")
+        self.clar_submit = W.Button(description="Propose clarification", icon="pencil", button_style="info",
+                                    layout=W.Layout(width="max-content"))
+        self.item.add_class("lkc-reveal-item")
+        self.clar_text.add_class("lkc-clar-proposed")
+        self.clar_rationale.add_class("lkc-clar-why")
         self.clar_message = W.HTML()
         self.item.observe(lambda _c: self.render(), names="value")
         self.clar_label.observe(self._on_clar_label, names="value")
@@ -313,6 +333,7 @@ class RevealPanel:
             text = esc(r.rationale) if r.rationale else "<i>(no rationale)</i>"
             rats.append(f'<div class="lkc-rat"><b>{esc(who)}</b> chose <b>{esc(r.label)}</b>{conf}: {text}</div>')
         self.rationales.value = "<div><b>Rationales</b></div>" + ("".join(rats) or "<i>No answers yet.</i>")
+        self._on_clar_label()  # the current rule of the label in the form (also when the label did not change)
         self.clar_submit.disabled = s.phase not in ("reveal", "discussion")
 
     def _on_clarify(self, _b: Any = None) -> None:
@@ -352,7 +373,18 @@ class ParticipantView(_Displayable):
         self.body = W.VBox()
         self.widget = W.VBox([self.header, self.refresh_button, self.body])
         self._phase: str | None = None
+        # in discussion the reveal above and the answer form below show the same item
+        self.form.on_show = self._sync_reveal
+        self.reveal.item.observe(self._sync_form, names="value")
         self.refresh()
+
+    def _sync_reveal(self, item_id: str) -> None:
+        if self._phase == "discussion" and self.reveal.item.value != item_id:
+            self.reveal.item.value = item_id
+
+    def _sync_form(self, change: dict[str, Any]) -> None:
+        if self._phase == "discussion" and self.form.order[self.form.index] != change["new"]:
+            self.form.show(self.form.order.index(change["new"]))
 
     def _after_answer(self, refresh_only: bool) -> None:
         if self.session.phase != self._phase:
@@ -371,13 +403,14 @@ class ParticipantView(_Displayable):
                     self.definitions]
         else:
             kids = [W.HTML(_msg(True, PHASE_HELP[ph]))]
-        if ph != self._phase and ph in ("blind", "discussion"):
+        changed = ph != self._phase
+        self._phase = ph
+        if changed and ph in ("blind", "discussion"):
             self.form.message.value = ""
             self.form.start()
         if ph in ("reveal", "discussion"):
             self.reveal.render()
         self.body.children = kids
-        self._phase = ph
 
 
 class FacilitatorView(_Displayable):
@@ -392,7 +425,7 @@ class FacilitatorView(_Displayable):
         self.names = _Names(session)
         self.header = W.HTML()
         self.refresh_button = W.Button(description="Refresh", icon="refresh")
-        self.advance_button = W.Button(button_style="warning", icon="forward")
+        self.advance_button = W.Button(button_style="warning", icon="forward", layout=W.Layout(width="auto"))
         self.phase_message = W.HTML()
         self.matrix = W.HTML()
         self.agreement = W.HTML()
@@ -400,7 +433,8 @@ class FacilitatorView(_Displayable):
         self.clarifications = W.HTML()
         self.reveal = RevealPanel(session, facilitator)
         self.decide_label = W.Dropdown(options=list(session.labels), description="Decision")
-        self.decide_button = W.Button(description="Record decision", tooltip="The reference label for an item without gold")
+        self.decide_button = W.Button(description="Record decision", tooltip="The reference label for an item without gold",
+                                      layout=W.Layout(width="max-content"))
         self.decide_message = W.HTML()
         self.refresh_button.on_click(lambda _b: self.refresh())
         self.advance_button.on_click(self._on_advance)
@@ -448,7 +482,7 @@ class FacilitatorView(_Displayable):
         self.advance_button.disabled = ph == "closed"
         rnd = "final" if ph in ("discussion", "record", "closed") else "blind"
         ids = [it.item_id for it in s.items]
-        m = s.who_answered("blind")
+        m = s.who_answered(rnd)
         head = "".join(f"<th title='{esc(i)}'>{k + 1}</th>" for k, i in enumerate(ids))
         rows = []
         for p in m.index:
@@ -456,15 +490,16 @@ class FacilitatorView(_Displayable):
                             for v in m.loc[p].tolist())
             done = int(m.loc[p].sum())
             rows.append(f"<tr><td>{esc(p)}</td>{cells}<td>{done}/{len(ids)}</td></tr>")
-        self.matrix.value = (f"<table class='lkc'><caption><b>Who has answered (blind)</b>; columns are items 1-{len(ids)}"
-                             f"</caption><tr><th>participant</th>{head}<th>done</th></tr>{''.join(rows)}</table>"
+        what = "after discussion" if rnd == "final" else "blind"
+        self.matrix.value = (f"<table class='lkc'><caption><b>Who has answered ({what})</b><br>"
+                             f"<small>columns are items 1-{len(ids)}</small></caption><tr><th>participant</th>{head}<th>done</th></tr>{''.join(rows)}</table>"
                              + ("" if rows else "<i>No answers yet.</i>"))
         ag = [("blind", s.agreement("blind"))]
         if rnd == "final":
             ag.append(("after discussion", s.agreement("final")))
         arows = "".join(f"<tr><td>{esc(n)}</td><td>{_num(a['alpha'])}</td><td>{_num(a['kappa'])}</td><td>{_num(a['pairwise_agreement'])}</td>"
                         f"<td>{a['answers']}</td><td>{a['items_with_two_or_more']}</td></tr>" for n, a in ag)
-        self.agreement.value = ("<table class='lkc'><caption><b>Live agreement</b></caption><tr><th>answers</th>"
+        self.agreement.value = ("<table class='lkc'><caption><b>Live agreement</b></caption><tr><th>round</th>"
                                 "<th>Krippendorff alpha</th><th>Fleiss kappa</th><th>pairwise agreement</th><th>answers</th>"
                                 f"<th>items with 2+ answers</th></tr>{arows}</table>")
         rk = s.ranked_by_disagreement("blind")
@@ -494,7 +529,10 @@ def _num(x: Any) -> str:
         f = float(x)
     except (TypeError, ValueError):
         return ""
-    return "&ndash;" if f != f else f"{f:.2f}"
+    if f != f:
+        return "&ndash;"
+    text = f"{f:.2f}"
+    return "0.00" if text == "-0.00" else text
 
 
 def session_view(session: str | os.PathLike[str] | CalibrationSession, participant: str,
