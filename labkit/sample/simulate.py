@@ -533,6 +533,7 @@ and expert gold items. Nothing here is real data; every comment is a template.
 | `items.csv` | {items} items: id, text, slice (forum, chat, reviews) |
 | `annotators.csv` | the simulator's hidden truth per annotator (skill, speed, drift), to check estimates against |
 | `planted.json` | every planted problem with its rows, for validation to catch |
+| `calibration/cal-2026-09-28/` | one completed calibration session around the 1.1.0 release, replayed from this program's own labels by `labkit calibration sample` (not written by `labkit sample generate`; see docs/calibration.md) |
 
 {n} judgements in all. Import both parts into one table:
 
