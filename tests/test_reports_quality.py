@@ -141,3 +141,37 @@ def test_public_dataset_without_timestamps_says_what_is_missing(tmp_path):
     gold = pd.read_csv(DATA / "snow2008_wsd" / "gold.csv", dtype=str)
     joined = long.merge(gold, on="item_id")
     assert m["gold_accuracy"] == pytest.approx((joined["label"] == joined["gold"]).mean(), abs=1e-12)
+
+
+def test_judgements_under_older_versions_are_compared_in_the_gold_version_terms(tmp_path):
+    """Gold decided under 2.0.0 (which renamed offensive -> insult and merged self_promotion into spam):
+    a 1.1.0 'offensive' on an 'insult' gold item is right, not an error; a label its own version does not
+    define is left out and counted; a judgement without a version is compared as recorded."""
+    from labkit.reports import quality as Q
+
+    rows = [  # item, annotator, label, version
+        ("i1", "a", "offensive", "1.1.0"), ("i1", "b", "insult", "2.0.0"), ("i1", "c", "ok", "1.1.0"),
+        ("i2", "a", "self_promotion", "1.1.0"), ("i2", "b", "spam", "2.0.0"), ("i2", "c", "self_promotion", "2.0.0"),
+        ("i3", "a", "insult", "1.1.0"), ("i3", "b", "ok", ""), ("i3", "c", "ok", "2.0.0"),
+    ]
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame([{"item_id": i, "annotator_id": a, "task": "toxicity", "label": lab, "guideline_version": v,
+                   "source": "human", "stage": "label"} for i, a, lab, v in rows]).to_csv(labels, index=False)
+    gold = tmp_path / "gold.csv"
+    pd.DataFrame({"item_id": ["i1", "i2", "i3"], "task": "toxicity", "label": ["insult", "spam", "ok"],
+                  "guideline_version": "2.0.0"}).to_csv(gold, index=False)
+    p = Q.load_program(str(labels), str(gold), "", str(ROOT / "guidelines"))
+    gs = Q.gold_scores(p)
+    # left out: i2/c (self_promotion is not a 2.0.0 label), i3/a (insult is not a 1.1.0 label) -> 7 scored;
+    # right: i1/a (offensive -> insult), i1/b, i2/a (self_promotion -> spam), i2/b, i3/b (no version), i3/c
+    assert (gs["pool"]["n"], gs["pool"]["correct"]) == (7, 6)
+    assert p.comparison_notes == [
+        "Gold is decided under guideline 2.0.0; 3 judgements made under older versions are compared in 2.0.0's "
+        "terms (2 relabeled by the releases' migration maps: offensive → insult, self_promotion → spam; "
+        "1 kept their label).",
+        "2 judgements cannot be compared with gold and are left out of accuracy and consensus (label "
+        "insult is not in version 1.1.0: 1; label self_promotion is not in version 2.0.0: 1).",
+    ]
+    # without guidelines nothing is carried forward: the rename counts as an error
+    raw = Q.gold_scores(Q.load_program(str(labels), str(gold), "", ""))
+    assert (raw["pool"]["n"], raw["pool"]["correct"]) == (9, 4)

@@ -131,7 +131,8 @@ def test_success_then_failure_keeps_last_good_run_and_latest(tmp_path):
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     m = json.loads((good / "metrics.json").read_text())
-    assert m["status"] == "ok" and m["metrics"] == {"n": 7, "ratio": 0.5, "annotator": ""}
+    assert m["status"] == "ok" and m["metrics"] == {"n": 7, "ratio": 0.5, "annotator": "", "leaked": None,
+                                                    "pid": m["metrics"]["pid"]}
     assert m["parameters"] == {"n": 7}
     latest = tmp_path / "out" / "fixture" / "latest"
     assert latest.read_text().strip() == good.name
@@ -246,6 +247,14 @@ def test_for_each_lists_annotators_as_pseudonyms(tmp_path):
     jobs = runner.plan(load_config(cfg), key=b"k")
     assert [j.variant for j in jobs] == sorted([pseudonym("alice", b"k"), pseudonym("bob", b"k")])
     assert all(j.parameters["annotator"] == j.variant for j in jobs)  # never the raw id
+    raw["cells"][1]["source"] = "\n".join(l for l in raw["cells"][1]["source"].splitlines()
+                                          if not l.startswith("annotator:"))
+    (tmp_path / "no_annotator.ipynb").write_text(json.dumps(raw))
+    cfg2 = tmp_path / "two.yaml"
+    cfg2.write_text(f"reports:\n  plain:\n    notebook: {tmp_path / 'no_annotator.ipynb'}\n")
+    with pytest.raises(ParameterError, match=r"--for-each annotator: none of the selected reports \(plain\) has an "
+                                             r"'annotator' parameter"):
+        runner.plan(load_config(cfg2), for_each="annotator")
     one = runner.plan(load_config(cfg), cli_params={"annotator": "alice"}, key=b"k")
     assert [(j.variant, j.parameters["annotator"]) for j in one] == [(pseudonym("alice", b"k"),) * 2]
 
@@ -256,3 +265,53 @@ def test_report_params_lists_declared_parameters(tmp_path, capsys, monkeypatch):
     assert code == 0
     got = json.loads(out.strip().splitlines()[-1])["reports"]["fixture"]
     assert got["n"] == {"type": "int", "default": "3", "help": "a number to report back"}
+
+
+def _for_each_config(tmp_path: Path) -> Path:
+    labels = tmp_path / "labels.csv"
+    labels.write_text("item_id,annotator_id,label,source\n1,alice,a,human\n1,bob,b,human\n2,carol,a,human\n")
+    raw = json.loads(FIXTURE.read_text())
+    src = raw["cells"][1]["source"]
+    raw["cells"][1]["source"] = (src if isinstance(src, str) else "".join(src)) + f'\nlabels: str = "{labels}"  # labels'
+    nb = tmp_path / "fe.ipynb"
+    nb.write_text(json.dumps(raw))
+    cfg = tmp_path / "reports.yaml"
+    cfg.write_text(f"out: out\ntimeout: 60\nreports:\n  fe:\n    notebook: {nb}\n    for_each: annotator\n")
+    return cfg
+
+
+def test_per_annotator_runs_share_a_kernel_with_a_clean_namespace(tmp_path):
+    res = runner.run_reports(load_config(_for_each_config(tmp_path)))
+    assert [r["status"] for r in res["runs"]] == ["ok"] * 3
+    ms = [r["metrics"] for r in res["runs"]]
+    assert len({m["pid"] for m in ms}) == 1  # one warm kernel for the three pages
+    assert [m["leaked"] for m in ms] == [None, None, None]  # nothing of the previous page survived
+    assert [m["annotator"] for m in ms] == [r["variant"] for r in res["runs"]]
+    for r in res["runs"]:
+        nb = json.loads((Path(r["folder"]) / "report.ipynb").read_text())
+        assert not [c for c in nb["cells"] if runner.RESET_TAG in c["metadata"].get("tags", [])]
+        assert nb["metadata"]["papermill"]["input_path"].endswith("fe.ipynb")
+        assert not (Path(r["folder"]) / ".input.ipynb").exists()
+    alone = runner.run_reports(load_config(_for_each_config(tmp_path)), reuse_kernels=False)
+    assert len({r["metrics"]["pid"] for r in alone["runs"]}) == 3
+
+
+def test_a_failed_run_discards_the_shared_kernel(tmp_path, monkeypatch):
+    discarded = []
+    real = runner.KernelPool.discard
+    monkeypatch.setattr(runner.KernelPool, "discard", lambda self, name: (discarded.append(name), real(self, name)))
+    res = runner.run_reports(load_config(_for_each_config(tmp_path)), cli_params={"mode": "fail"})
+    assert [r["status"] for r in res["runs"]] == ["failed"] * 3
+    assert all(r["error"].startswith("RuntimeError: planted failure") for r in res["runs"])
+    assert discarded == ["fe"] * 3  # after every failure; close() finds no kernel left
+
+
+def test_index_key_numbers_follow_the_notebook_order_with_intervals():
+    from labkit.reports.index import _numbers
+
+    m = {"alpha": 0.5394, "alpha_ci_high": 0.5648, "alpha_ci_low": 0.519, "annotator": "A-1234abcd",
+         "items": 1800, "judgements": 6300, "note": "<b>x</b>", "rows": [1]}
+    order = ["judgements", "items", "alpha", "alpha_ci_low", "alpha_ci_high", "annotator", "note", "rows"]
+    assert _numbers(m, order, skip="A-1234abcd") == (
+        "judgements: <span class=num>6,300</span><br>items: <span class=num>1,800</span><br>"
+        "alpha: <span class=num>0.539 [0.519, 0.565]</span><br>note: <span class=num>&lt;b&gt;x&lt;/b&gt;</span>")

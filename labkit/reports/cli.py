@@ -25,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                      help="set a parameter in every selected report that declares it (repeatable)")
     run.add_argument("--for-each", choices=["annotator"], default=None,
-                     help="render one page per annotator (reports with an 'annotator' parameter)")
+                     help="render one page per annotator in the reports that have an 'annotator' parameter "
+                          "(the others run once)")
     run.add_argument("--out", default=None, help="output folder (default: 'out' in the config)")
     run.add_argument("--timeout", type=float, default=None, metavar="S",
                      help="seconds any one cell may run before the run is failed")

@@ -52,7 +52,7 @@ def agreement_rates(p: Program, raw_id: str) -> dict[str, Any]:
     """Your agreement with the other annotators' majority (leave-one-out) against the pool's."""
     from labkit.stats.scoring import score_annotators
 
-    s = score_annotators(p.human, None, task=p.task)
+    s = score_annotators(p.comparable, None, task=p.task)
     s = s.loc[s["n"] > 0]
     you = s.loc[s["annotator_id"] == raw_id]
     n, c = int(s["n"].sum()), int(s["correct"].sum())
@@ -187,6 +187,10 @@ def tips(fb: dict[str, Any]) -> list[str]:
         out.append(f"When you are about to choose {e['label']!r}, check whether the item is {e['reference']!r} "
                    f"instead: it happened {e['count']} time(s) ({e['share']:.0%} of the {e['reference']!r} items you "
                    f"saw).{hint}")
+    you_s, pool_s = fb.get("median_duration_you", math.nan), fb.get("median_duration_pool", math.nan)
+    if not (math.isnan(you_s) or math.isnan(pool_s)) and you_s < 0.5 * pool_s:
+        out.append(f"You take a median {you_s:.1f} s per judgement, against {pool_s:.1f} s for the pool: read the whole "
+                   "item before answering; judgements this quick are often flagged as too fast to be careful.")
     sp = fb.get("speed")
     if sp is not None:
         y = sp.loc[(sp["who"] == "you") & (sp["n"] >= 5)].sort_values("order")

@@ -30,6 +30,7 @@ th{background:#f4f4f4}
 .ok{color:#1d6b2f;font-weight:600}.failed{color:#a11;font-weight:600}
 .err{color:#a11;font-size:.85em}
 .num{font-variant-numeric:tabular-nums}
+h2 code{font-size:.75em;color:#666;font-weight:normal;margin-left:.3em}
 .latest{font-size:.8em;background:#e6f0fa;border-radius:3px;padding:0 .3em;margin-left:.3em}
 """
 
@@ -66,12 +67,22 @@ def _groups(out: Path) -> list[tuple[str, str | None, Path]]:
     return found
 
 
-def _numbers(metrics: dict[str, Any]) -> str:
+def _numbers(metrics: dict[str, Any], order: list[str] | None = None, skip: Any = None) -> str:
+    """The first :data:`MAX_NUMBERS` plain values in the notebook's order; ``X_ci_low``/``X_ci_high``
+    are shown as ``X``'s interval; a value equal to ``skip`` (the row's annotator) is not repeated."""
+    keys = [k for k in (order or []) if k in metrics] + [k for k in metrics if k not in (order or [])]
     parts = []
-    for k, v in list(metrics.items())[:MAX_NUMBERS]:
-        if isinstance(v, (dict, list)):
+    for k in keys:
+        v = metrics[k]
+        if isinstance(v, (dict, list)) or k.endswith(("_ci_low", "_ci_high")) or (skip is not None and v == skip):
             continue
-        parts.append(f"{escape(str(k))}: <span class=num>{escape(fmt_value(v))}</span>")
+        text = fmt_value(v)
+        lo, hi = metrics.get(f"{k}_ci_low"), metrics.get(f"{k}_ci_high")
+        if isinstance(lo, (int, float)) and isinstance(hi, (int, float)):
+            text += f" [{fmt_value(lo)}, {fmt_value(hi)}]"
+        parts.append(f"{escape(str(k))}: <span class=num>{escape(text)}</span>")
+        if len(parts) == MAX_NUMBERS:
+            break
     return "<br>".join(parts)
 
 
@@ -80,13 +91,18 @@ def _link(target: Path, out: Path, text: str) -> str:
     return f'<a href="{escape(rel, quote=True)}">{escape(text)}</a>'
 
 
-def render_index(out: Path, title: str = "labkit reports") -> str:
+def render_index(out: Path, title: str = "labkit reports", config: Any = None) -> str:
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     sections = []
     by_report: dict[str, list[tuple[str | None, Path]]] = {}
     for rep, variant, folder in _groups(out):
         by_report.setdefault(rep, []).append((variant, folder))
-    for rep, groups in by_report.items():
+    known = list(getattr(config, "reports", {}) or {})
+    ordered = [r for r in known if r in by_report] + sorted(r for r in by_report if r not in known)
+    for rep in ordered:
+        groups = by_report[rep]
+        spec = (getattr(config, "reports", {}) or {}).get(rep)
+        heading = f"{escape(spec.title)} <code>{escape(rep)}</code>" if spec is not None else escape(rep)
         rows = []
         for variant, folder in groups:
             latest = (folder / "latest").read_text().strip() if (folder / "latest").exists() else None
@@ -108,14 +124,15 @@ def render_index(out: Path, title: str = "labkit reports") -> str:
                     + (f"<td>{escape(variant)}</td>" if variant is not None else "")
                     + f"<td>{escape(d.name)}{tag}</td><td class={cls}>{escape(status)}{err}</td>"
                     f"<td>{escape(started)}</td><td class=num>{escape(fmt_value(run.get('seconds')))} s</td>"
-                    f"<td>{_numbers(run.get('metrics') or {})}</td><td>{' · '.join(links)}</td></tr>")
+                    f"<td>{_numbers(run.get('metrics') or {}, run.get('metrics_order'), variant)}</td><td>{' · '.join(links)}</td></tr>")
         has_variant = any(v is not None for v, _ in groups)
         head = ("<th>annotator</th>" if has_variant else "") + \
             "<th>run</th><th>status</th><th>started</th><th>took</th><th>key numbers</th><th>files</th>"
         latest_links = [_link(folder / "latest.html", out, "latest good page")
                         for v, folder in groups if v is None and (folder / "latest.html").exists()]
         lk = f" — {latest_links[0]}" if latest_links else ""
-        sections.append(f"<h2>{escape(rep)}{lk}</h2><table><thead><tr>{head}</tr></thead>"
+        desc = f'<p class="meta">{escape(spec.description)}</p>' if spec is not None and spec.description else ""
+        sections.append(f"<h2>{heading}{lk}</h2>{desc}<table><thead><tr>{head}</tr></thead>"
                         f"<tbody>{''.join(rows)}</tbody></table>")
     body = "".join(sections) or "<p>No runs yet.</p>"
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
@@ -129,5 +146,5 @@ def write_index(out: str | os.PathLike[str], config: Any = None) -> Path:
     """Rewrite ``OUT/index.html`` from the run folders on disk; returns its path."""
     out = Path(out)
     path = out / "index.html"
-    write_text(path, render_index(out))
+    write_text(path, render_index(out, config=config))
     return path

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from labkit._atomic import write_json
+from labkit._atomic import write_text
 
 
 def _plain(value: Any, where: str) -> Any:
@@ -71,7 +71,10 @@ def save_metrics(metrics_path: str | os.PathLike[str], metrics: Mapping[str, Any
     plain = _plain(dict(metrics), "metrics")
     if not str(metrics_path or ""):
         return
-    write_json(Path(metrics_path), plain)
+    import json
+
+    # keys in the notebook's order (not sorted): the index shows the first few as the key numbers
+    write_text(Path(metrics_path), json.dumps(plain, indent=2, ensure_ascii=False) + "\n")
 
 
 def load_metrics(path: str | os.PathLike[str]) -> dict[str, Any]:

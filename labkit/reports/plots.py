@@ -77,7 +77,7 @@ def weekly_bars(weekly: pd.DataFrame, *, title: str, ylabel: str = "judgements",
     ax.set_title(title)
     ax.set_xlabel("week starting (UTC)")
     ax.set_ylabel(ylabel)
-    ax.legend(title=hue, loc="upper left", frameon=True)
+    ax.legend(title=hue, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     ax.tick_params(axis="x", rotation=45)
     return fig
 
@@ -202,4 +202,39 @@ def scatter_speed(df: pd.DataFrame, x: str, y: str, *, title: str, xlabel: str, 
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    return fig
+
+
+def you_and_pool(df: pd.DataFrame, *, title: str, ylabel: str) -> Any:
+    """Weekly accuracy: the pool as a line with its band, you as points with interval bars.
+
+    ``df`` has ``week``, ``who`` ("you" / "pool"), ``accuracy``, ``ci_low``, ``ci_high``, ``n``. Your
+    weeks are not joined by a line: with a few judgements a week the points are noisy and the bars
+    say how much.
+    """
+    plt = _plt()
+    weeks = sorted(df["week"].unique())
+    pos = {w: i for i, w in enumerate(weeks)}
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    pool = df.loc[df["who"] == "pool"].sort_values("week")
+    if len(pool):
+        x = pool["week"].map(pos).to_numpy()
+        ax.plot(x, pool["accuracy"], color="#888", marker="o", ms=4, label="pool")
+        ax.fill_between(x, pool["ci_low"], pool["ci_high"], color="#888", alpha=0.18)
+    you = df.loc[df["who"] == "you"].sort_values("week")
+    if len(you):
+        x = you["week"].map(pos).to_numpy() + 0.06
+        v = you["accuracy"].to_numpy(float)
+        err = np.vstack([np.maximum(v - you["ci_low"].to_numpy(float), 0), np.maximum(you["ci_high"].to_numpy(float) - v, 0)])
+        ax.errorbar(x, v, yerr=err, fmt="o", color="#c0392b", capsize=3, label="you (bars: 95% interval)")
+    ax.set_xticks(range(len(weeks)), _weeks(weeks))
+    ax.set_ylim(-0.02, 1.02)
+    from matplotlib.ticker import PercentFormatter
+
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_title(title)
+    ax.set_xlabel("week starting (UTC)")
+    ax.set_ylabel(ylabel)
+    ax.tick_params(axis="x", rotation=45)
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     return fig

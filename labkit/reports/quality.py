@@ -38,12 +38,27 @@ class Program:
     guidelines: Any = None  # labkit.guidelines.Guidelines
     notes: list[str] = field(default_factory=list)
     all_tasks: list[str] = field(default_factory=list)
+    #: what :attr:`comparable` did to make judgements comparable with gold, in sentences
+    comparison_notes: list[str] = field(default_factory=list)
+    _comparable: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def human(self) -> pd.DataFrame:
         """Human judgements of the report's task."""
         t = self.labels
         return t.loc[(t["source"] == "human") & (t["task"] == self.task)]
+
+    @property
+    def comparable(self) -> pd.DataFrame:
+        """Human judgements of the task with labels carried forward to the gold's guideline version.
+
+        Everything that compares labels across guideline versions (accuracy on gold, consensus, the
+        adjudication queue, correctness per judgement) uses this table; see :func:`comparable_labels`.
+        Without gold, guidelines or versions it is :attr:`human` unchanged.
+        """
+        if self._comparable is None:
+            self._comparable, self.comparison_notes = comparable_labels(self)
+        return self._comparable
 
     @property
     def has_time(self) -> bool:
@@ -154,6 +169,74 @@ def load_program(labels: str, gold: str = "", items: str = "", guidelines: str =
 
         gl = Guidelines.load(guidelines)
     return Program(labels=table, task=chosen, gold=g, items=it, guidelines=gl, notes=notes, all_tasks=all_tasks)
+
+
+def comparable_labels(p: Program) -> tuple[pd.DataFrame, list[str]]:
+    """The task's human judgements with labels carried forward to the gold's guideline version.
+
+    Gold is decided under one guideline version; a judgement made under an older version used that
+    version's labels (e.g. ``offensive`` before 2.0.0 renamed it ``insult``). Scoring it against gold
+    as recorded would count the rename as an error. Each judgement under another known version is
+    therefore carried forward with the releases' migration maps (:func:`labkit.guidelines.migrate.
+    migrate_labels`); judgements that cannot be carried (a split or removed label, a label its own
+    version does not define, a version newer than the gold's or unknown to the guidelines) are left
+    out of the comparison and counted. Judgements without a version, or already under the gold's
+    version, are kept as they are.
+
+    Returns
+    -------
+    (table, notes)
+        The comparable judgements (canonical columns) and sentences saying what was done.
+    """
+    h = p.human
+    if not p.has_gold or p.guidelines is None:
+        return h, []
+    g = p.gold_for_task
+    if "guideline_version" not in g.columns or not g["guideline_version"].notna().any():
+        return h, []
+    from labkit.errors import GuidelineError
+    from labkit.guidelines.model import SemVer
+
+    gv = g["guideline_version"].dropna().astype(str)
+    try:
+        known = {v.version: v for v in p.guidelines.versions(p.task)}
+    except GuidelineError:
+        return h, [f"Gold is under guideline version(s) {', '.join(sorted(set(gv)))} but the guidelines do not "
+                   f"define task {p.task!r}: labels are compared as recorded."]
+    targets = sorted({v for v in gv if v in known}, key=SemVer.parse)
+    if not targets:
+        return h, [f"Gold is under guideline version(s) {', '.join(sorted(set(gv)))}, which the guidelines do not "
+                   "define: labels are compared as recorded."]
+    target = targets[-1]
+    notes = []
+    if len(set(gv)) > 1:
+        notes.append(f"Gold is recorded under several guideline versions ({', '.join(sorted(set(gv)))}); "
+                     f"judgements are compared in the terms of the latest, {target}.")
+    ver = h["guideline_version"]
+    move = ver.notna()  # rows under the gold's version too: a label that version does not define is left out
+    if not move.any():
+        return h, notes
+    from labkit.guidelines.migrate import migrate_labels
+
+    res = migrate_labels(h.loc[move], p.guidelines, to=target, task=p.task)
+    from labkit.io import concat_labels
+
+    out = concat_labels([h.loc[~move], res.table]) if (~move).any() else res.table
+    c = res.counts
+    maps = sorted({f"{k} → {v}" for st in res.by_step for k, v in st["map"].items()})
+    older = c["mapped"] + c["carried"]
+    if older:
+        notes.append(f"Gold is decided under guideline {target}; {older:,} judgements made under older versions are "
+                     f"compared in {target}'s terms ({c['mapped']:,} relabeled by the releases' migration maps"
+                     + (f": {', '.join(maps)}" if maps else "") + f"; {c['carried']:,} kept their label).")
+    left = c["flagged"] + c["collapsed"]
+    if left:
+        reasons = "; ".join(f"{r}: {n:,}" for r, n in sorted(res.by_reason.items(), key=lambda kv: (-kv[1], kv[0]))[:4])
+        notes.append(f"{left:,} judgements cannot be compared with gold and are left out of accuracy and consensus"
+                     + (f" ({reasons})" if reasons else "")
+                     + (f"; {c['collapsed']:,} became duplicates of another judgement by the same annotator"
+                        if c["collapsed"] else "") + ".")
+    return out, notes
 
 
 # --------------------------------------------------------------------------------------------------
@@ -302,7 +385,7 @@ def gold_scores(p: Program, *, ci: float = 0.95) -> dict[str, Any] | None:
         return None
     from labkit.stats.scoring import confusion, per_class, score_annotators, top_confusions, wilson_interval
 
-    h = p.human
+    h = p.comparable
     g = p.gold_for_task
     scores = score_annotators(h, g, ci=ci, task=p.task, consensus_fallback=False)
     scored = scores.loc[scores["n"] > 0]
@@ -321,7 +404,7 @@ def consensus(p: Program, *, threshold: float = 0.7) -> dict[str, Any]:
     from labkit.stats.consensus import DawidSkene, adjudication_queue, consensus_accuracy
 
     ds = DawidSkene()
-    cons = ds.fit_predict(p.human, task=p.task)
+    cons = ds.fit_predict(p.comparable, task=p.task)
     g = p.gold_for_task if p.has_gold else None
     acc = consensus_accuracy(cons, g) if g is not None else None
     queue = adjudication_queue(cons, g, threshold=threshold)
@@ -364,7 +447,7 @@ def correctness(p: Program) -> tuple[pd.DataFrame, str] | None:
     from labkit.stats.counts import CountTables
     from labkit.stats.scoring import join_gold
 
-    h = p.human
+    h = p.comparable
     if p.has_gold:
         j = join_gold(h, p.gold_for_task, task=p.task)
         ct, ref = j.ct, j.gold[j.ct.item]
@@ -428,6 +511,13 @@ def findings(p: Program, vol: dict[str, Any], agr: dict[str, Any], gold: dict[st
     tot = vol["totals"]
     out.append((f"{tot['judgements']:,} human judgements on {tot['items']:,} items by {tot['annotators']:,} "
                 f"annotators in task {p.task!r}.", False))
+    if p.has_time:
+        ts = p.labels["created_at"]
+        future = ts > pd.Timestamp.now(tz="UTC")
+        if future.any():
+            out.append((f"{int(future.sum()):,} judgement(s) are dated in the future (latest {ts.max():%Y-%m-%d}): a clock "
+                        "or export error; the weekly charts show them in their own week and cycle times include them.",
+                        True))
     a = agr["overall"]
     if not math.isnan(a.value):
         verdict = ("good" if a.value >= 0.8 else "tentative" if a.value >= 0.667 else "low")
