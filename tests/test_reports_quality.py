@@ -175,3 +175,29 @@ def test_judgements_under_older_versions_are_compared_in_the_gold_version_terms(
     # without guidelines nothing is carried forward: the rename counts as an error
     raw = Q.gold_scores(Q.load_program(str(labels), str(gold), "", ""))
     assert (raw["pool"]["n"], raw["pool"]["correct"]) == (9, 4)
+
+
+def test_accuracy_by_version_groups_by_the_version_a_judgement_was_made_under(tmp_path):
+    """Migration rewrites guideline_version to the gold's; the per-version breakdown must still use the
+    version each judgement was made under. Oracle: the governance report's release impact, which
+    migrates each version's judgements separately."""
+    from labkit.guidelines import Guidelines
+    from labkit.guidelines.report import release_impact
+    from labkit.reports.quality import accuracy_over, correctness, load_program
+    from labkit.io import load_labels
+    from labkit.schema import read_gold, write_labels
+
+    table = load_labels([ROOT / "sample" / "label_studio_export.json", ROOT / "sample" / "labels.csv"])
+    labels = tmp_path / "label_stage.parquet"  # release_impact looks at the label stage only
+    write_labels(table.loc[table["stage"] == "label"].reset_index(drop=True), labels)
+    p = load_program(str(labels), f"{ROOT}/sample/gold.csv", "", f"{ROOT}/guidelines")
+    rows, reference = correctness(p)
+    assert reference == "gold"
+    got = accuracy_over(rows.loc[rows["guideline_version"] != "nan"], "guideline_version").set_index("guideline_version")
+    assert list(got.index) == ["1.0.0", "1.1.0", "2.0.0"]
+    impact = release_impact(p.labels, Guidelines.load(ROOT / "guidelines"), "toxicity", read_gold(ROOT / "sample" / "gold.csv"),
+                            n_boot=10)
+    for version, side in impact.groupby("version"):
+        r = side.iloc[0]
+        assert got.loc[version, "n"] == r["gold_judgements"]
+        assert got.loc[version, "accuracy"] == pytest.approx(r["accuracy"], abs=1e-12)

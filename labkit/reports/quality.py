@@ -218,6 +218,9 @@ def comparable_labels(p: Program) -> tuple[pd.DataFrame, list[str]]:
         return h, notes
     from labkit.guidelines.migrate import migrate_labels
 
+    # the version each judgement was made under, kept beside the migrated label so that accuracy can
+    # still be broken down by it (migration rewrites guideline_version to the target)
+    h = h.assign(made_under=h["guideline_version"].astype("string"))
     res = migrate_labels(h.loc[move], p.guidelines, to=target, task=p.task)
     from labkit.io import concat_labels
 
@@ -467,7 +470,8 @@ def correctness(p: Program) -> tuple[pd.DataFrame, str] | None:
                         "correct": (ct.label[keep] == ref[keep]),
                         "created_at": rows["created_at"].to_numpy(),
                         "duration_s": rows["duration_s"].to_numpy(), "confidence": rows["confidence"].to_numpy(),
-                        "guideline_version": rows["guideline_version"].astype(str).to_numpy()})
+                        "guideline_version": rows["made_under" if "made_under" in rows else "guideline_version"]
+                        .astype(str).to_numpy()})
     return out, name
 
 
