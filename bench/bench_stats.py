@@ -1,7 +1,7 @@
 """Benchmark labkit.stats beside its peers on synthetic programs and on the public datasets.
 
     .venv/bin/python bench/bench_stats.py                  # 100k, 1M and 10M judgements (about 15 minutes)
-    .venv/bin/python bench/bench_stats.py --sizes 100000   # a quick run
+    .venv/bin/python bench/bench_stats.py --quick          # 100k only, a smoke run
 
 Synthetic program: 5,000 annotators with a heavy-tailed volume (Zipf-like), unequal raters per item
 (1 + Poisson(2.5), so about 3.5 on average), 5 labels with an uneven prior, annotator accuracy drawn
@@ -34,6 +34,8 @@ import numpy as np
 
 N_ANNOTATORS = 5000
 N_LABELS = 5
+REPEATS = 5          # best of this many runs ...
+REPEAT_BELOW = 5.0   # ... for cases whose first run takes less than this (seconds)
 REPO = Path(__file__).resolve().parents[1]
 PUBLIC = REPO / "tests" / "data" / "stats" / "public"
 
@@ -129,7 +131,8 @@ def run_case(case: str, data: Path) -> dict[str, Any]:
     if case in ("kripp_dense", "kripp_vc", "nltk_alpha", "sm_fleiss", "ck_mv", "ck_ds"):
         it, an, lb = _codes(table)
         if case == "kripp_dense":
-            prep = np.full((int(an.max()) + 1, int(it.max()) + 1), np.nan)
+            # float32 (NaN = missing) halves the matrix; the package accepts any float dtype
+            prep = np.full((int(an.max()) + 1, int(it.max()) + 1), np.nan, dtype=np.float32)
             prep[an, it] = lb
         elif case in ("kripp_vc", "sm_fleiss"):
             prep = np.bincount(it.astype(np.int64) * N_LABELS + lb, minlength=(int(it.max()) + 1) * N_LABELS)
@@ -139,54 +142,67 @@ def run_case(case: str, data: Path) -> dict[str, Any]:
         else:
             prep = pd.DataFrame({"task": table["item_id"].astype(str), "worker": table["annotator_id"].astype(str),
                                  "label": table["label"].astype(str)})
-    t0 = time.perf_counter()
     if prep is not None:
-        res["prep_seconds"] = t0 - tp
-    if case == "labkit_alpha":
-        from labkit.stats import krippendorff_alpha
-        res["value"] = krippendorff_alpha(table).value
-    elif case == "kripp_dense":
-        import krippendorff
-        res["value"] = float(krippendorff.alpha(reliability_data=prep, level_of_measurement="nominal"))
-    elif case == "kripp_vc":
-        import krippendorff
-        res["value"] = float(krippendorff.alpha(value_counts=prep, level_of_measurement="nominal"))
-    elif case == "nltk_alpha":
-        from nltk.metrics.agreement import AnnotationTask
-        res["value"] = float(AnnotationTask(data=prep).alpha())
-    elif case == "labkit_fleiss":
-        from labkit.stats import fleiss_kappa
-        res["value"] = fleiss_kappa(table).value
-    elif case == "sm_fleiss":
-        from statsmodels.stats.inter_rater import fleiss_kappa as smf
-        res["value"] = float(smf(prep, method="fleiss"))
-    elif case == "labkit_mv":
-        from labkit.stats import majority_vote
-        cons = majority_vote(table)
-        elapsed = time.perf_counter() - t0
-        res["value"] = float((cons["label"].cat.codes.to_numpy() == truth).mean())  # items in code order
-        res["seconds"] = elapsed
-    elif case in ("labkit_ds", "labkit_ds_ll"):
-        from labkit.stats import DawidSkene
-        ds = DawidSkene(tol=1e-6, max_iter=100, smoothing=0.01, ll_tol=1e-5 if case == "labkit_ds_ll" else None)
-        cons = ds.fit_predict(table)
-        elapsed = time.perf_counter() - t0
-        res["value"] = float((cons["label"].cat.codes.to_numpy() == truth).mean())
-        res["seconds"] = elapsed
-        res["note"] = f"{ds.n_iter_} EM steps, converged={ds.converged_}"
-    elif case == "ck_mv":
-        from crowdkit.aggregation import MajorityVote
-        out = MajorityVote().fit_predict(prep)
-        res["seconds"] = time.perf_counter() - t0
-        res["value"] = _acc_by_item_code(out, truth, names)
-    elif case == "ck_ds":
-        from crowdkit.aggregation import DawidSkene as CKDS
-        out = CKDS(n_iter=100).fit_predict(prep)
-        res["seconds"] = time.perf_counter() - t0
-        res["value"] = _acc_by_item_code(out, truth, names)
-    else:
+        res["prep_seconds"] = time.perf_counter() - tp
+
+    def compute() -> tuple[float, str]:
+        """One run of the case: (value, note); accuracy is scored after the clock stops."""
+        if case == "labkit_alpha":
+            from labkit.stats import krippendorff_alpha
+            return krippendorff_alpha(table).value, ""
+        if case == "kripp_dense":
+            import krippendorff
+            return float(krippendorff.alpha(reliability_data=prep, level_of_measurement="nominal")), ""
+        if case == "kripp_vc":
+            import krippendorff
+            return float(krippendorff.alpha(value_counts=prep, level_of_measurement="nominal")), ""
+        if case == "nltk_alpha":
+            from nltk.metrics.agreement import AnnotationTask
+            return float(AnnotationTask(data=prep).alpha()), ""
+        if case == "labkit_fleiss":
+            from labkit.stats import fleiss_kappa
+            return fleiss_kappa(table).value, ""
+        if case == "sm_fleiss":
+            from statsmodels.stats.inter_rater import fleiss_kappa as smf
+            return float(smf(prep, method="fleiss")), ""
+        if case == "labkit_mv":
+            from labkit.stats import majority_vote
+            out["result"] = majority_vote(table)
+            return float("nan"), ""
+        if case in ("labkit_ds", "labkit_ds_ll"):
+            from labkit.stats import DawidSkene
+            ds = DawidSkene(tol=1e-6, max_iter=100, smoothing=0.01, ll_tol=1e-5 if case == "labkit_ds_ll" else None)
+            out["result"] = ds.fit_predict(table)
+            return float("nan"), f"{ds.n_iter_} EM steps, converged={ds.converged_}"
+        if case == "ck_mv":
+            from crowdkit.aggregation import MajorityVote
+            out["result"] = MajorityVote().fit_predict(prep)
+            return float("nan"), ""
+        if case == "ck_ds":
+            from crowdkit.aggregation import DawidSkene as CKDS
+            out["result"] = CKDS(n_iter=100).fit_predict(prep)
+            return float("nan"), ""
         raise SystemExit(f"unknown case {case}")
-    res.setdefault("seconds", time.perf_counter() - t0)
+
+    # best of up to REPEATS runs for cases that take under REPEAT_BELOW seconds (a shared machine's
+    # load only ever adds time); one run for the long ones
+    out: dict[str, Any] = {}
+    times = []
+    while True:
+        t0 = time.perf_counter()
+        value, note = compute()
+        times.append(time.perf_counter() - t0)
+        if times[0] >= REPEAT_BELOW or len(times) >= REPEATS or sum(times) > 3 * REPEAT_BELOW:
+            break
+    res["seconds"] = min(times)
+    res["runs"] = len(times)
+    if case in ("labkit_mv", "labkit_ds", "labkit_ds_ll"):
+        value = float((out["result"]["label"].cat.codes.to_numpy() == truth).mean())  # items in code order
+    elif case in ("ck_mv", "ck_ds"):
+        value = _acc_by_item_code(out["result"], truth, names)
+    res["value"] = value
+    if note:
+        res["note"] = note
     res["rss_loaded_mb"] = rss_loaded / 2**20
     return res
 
@@ -195,8 +211,8 @@ def run_case(case: str, data: Path) -> dict[str, Any]:
 CASES = [
     # (case, library, what, metric)
     ("labkit_alpha", "labkit", "Krippendorff alpha (nominal), from the canonical table", "alpha"),
-    ("kripp_dense", "krippendorff 0.8 dense", "alpha from a raters x items matrix", "alpha"),
-    ("kripp_vc", "krippendorff 0.8 value_counts", "alpha from an items x labels matrix", "alpha"),
+    ("kripp_dense", "krippendorff dense", "alpha from a raters x items matrix (float32, NaN missing)", "alpha"),
+    ("kripp_vc", "krippendorff value_counts", "alpha from an items x labels matrix", "alpha"),
     ("nltk_alpha", "nltk AnnotationTask", "alpha from (coder, item, label) triples", "alpha"),
     ("labkit_fleiss", "labkit", "Fleiss kappa, unequal raters per item", "kappa"),
     ("sm_fleiss", "statsmodels", "fleiss_kappa (assumes equal raters)", "kappa"),
@@ -208,12 +224,20 @@ CASES = [
 ]
 
 
-def child(case: str, data: Path, timeout: float) -> dict[str, Any]:
-    """Run one case in a subprocess; peak RSS from the child's own rusage."""
+def child(case: str, data: Path, timeout: float, mem_cap_gb: float) -> dict[str, Any]:
+    """Run one case in a subprocess; peak RSS from the child's own rusage. The child's address space
+    is capped at ``mem_cap_gb`` so a peer that needs more fails alone (MemoryError) instead of
+    pushing a shared machine into its OOM killer."""
+    import resource
+
     cmd = [sys.executable, __file__, "--case", case, "--data", str(data)]
     env = dict(os.environ, GX_ANALYTICS_ENABLED="False", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
                MKL_NUM_THREADS="1")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    cap = int(mem_cap_gb * 2**30)
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, preexec_fn=limit)
     start = time.monotonic()
     while True:
         pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
@@ -231,6 +255,8 @@ def child(case: str, data: Path, timeout: float) -> dict[str, Any]:
         last = err.strip().splitlines()[-1] if err.strip() else str(status)
         if case == "sm_fleiss" and "AssertionError" in last:
             last = "refuses unequal raters per item (AssertionError)"
+        elif "MemoryError" in last or "Unable to allocate" in last:
+            last = f"out of memory under the {mem_cap_gb:.0f} GB cap ({last[:80]})"
         return {"skipped": f"failed: {last}", "peak_mb": ru.ru_maxrss / 1024}
     res = json.loads(out.strip().splitlines()[-1])
     res["peak_mb"] = ru.ru_maxrss / 1024
@@ -238,11 +264,15 @@ def child(case: str, data: Path, timeout: float) -> dict[str, Any]:
 
 
 def dense_gb(data: Path) -> float:
+    """Estimated peak (GB) of krippendorff's dense path: the float32 raters x items matrix (4 bytes a
+    cell) and the items x raters x labels boolean comparison it builds to count values (N_LABELS
+    bytes a cell); its NaN masks (2 bytes a cell) are freed before that. At 1M judgements that is
+    11.9 GB; measured here: 12,637 MB peak RSS, the loaded table included."""
     import pyarrow.parquet as pq
 
     t = pq.read_table(data / "program.parquet", columns=["item_id"])
     n_items = len(t.column("item_id").combine_chunks().dictionary)
-    return N_ANNOTATORS * n_items * 8 / 2**30
+    return N_ANNOTATORS * n_items * (4 + N_LABELS) / 2**30
 
 
 def fmt(x: Any, nd: int = 4) -> str:
@@ -253,8 +283,8 @@ def fmt(x: Any, nd: int = 4) -> str:
     return str(x)
 
 
-def bench_sizes(sizes: list[int], workdir: Path, timeout: float, dense_limit_gb: float,
-                skip: dict[int, set[str]]) -> list[dict[str, Any]]:
+def bench_sizes(sizes: list[int], workdir: Path, timeout: float, dense_limit_gb: float, mem_cap_gb: float,
+                skip: dict[int, set[str]], dense_timeout: float) -> list[dict[str, Any]]:
     rows = []
     for n in sizes:
         d = workdir / f"n{n}"
@@ -268,13 +298,13 @@ def bench_sizes(sizes: list[int], workdir: Path, timeout: float, dense_limit_gb:
         for case, lib, what, metric in CASES:
             row = {"n": n, "n_rows": n_rows, "case": case, "library": lib, "what": what, "metric": metric}
             if case == "kripp_dense" and dense_gb(d) > dense_limit_gb:
-                row["skipped"] = (f"skipped: the dense matrix alone needs {dense_gb(d):.1f} GB "
-                                  f"(> --dense-limit-gb {dense_limit_gb:g})")
+                row["skipped"] = (f"skipped: its dense path would peak near {dense_gb(d):.0f} GB "
+                                  f"(> --dense-limit-gb {dense_limit_gb:.1f})")
             elif case in skip.get(n, set()):
                 row["skipped"] = "skipped at this size (would take far beyond the timeout; see docs)"
             else:
                 print(f"# {n:,} {case} ...", file=sys.stderr, flush=True)
-                row.update(child(case, d, timeout))
+                row.update(child(case, d, dense_timeout if case == "kripp_dense" else timeout, mem_cap_gb))
             rows.append(row)
     return rows
 
@@ -316,56 +346,63 @@ def report(rows: list[dict[str, Any]], public: list[dict[str, Any]]) -> str:
             lines.append(f"| {r['n_rows']:,} | {r['library']} | {r['what']} | - | "
                          f"{fmt(r.get('peak_mb'), 0) if r.get('peak_mb') else '-'} | - | {r['skipped']} |")
         else:
-            lines.append(f"| {r['n_rows']:,} | {r['library']} | {r['what']} | {r['seconds']:.3f} | {r['peak_mb']:.0f} "
+            runs = f" (best of {r['runs']})" if r.get("runs", 1) > 1 else ""
+            lines.append(f"| {r['n_rows']:,} | {r['library']} | {r['what']} | {r['seconds']:.3f}{runs} | {r['peak_mb']:.0f} "
                          f"(table {r['rss_loaded_mb']:.0f}) | {r['metric']} {fmt(r['value'], 10 if r['metric'] == 'alpha' else 4)} | "
                          f"{r.get('note', '')}{'; ' if r.get('note') and 'prep_seconds' in r else ''}"
                          f"{'+%.3f s to build its input (not counted)' % r['prep_seconds'] if 'prep_seconds' in r else ''} |")
     lines.append("")
-    lines.append("Targets (issue 5):")
+    lines.append("Targets (issue 5), judged at the size each is set for; other sizes for information:")
     by = {(r["n"], r["case"]): r for r in rows}
 
     def t(n: int, case: str) -> dict[str, Any] | None:
         r = by.get((n, case))
         return r if r is not None and "skipped" not in r else None
 
+    def why(n: int, case: str) -> str:
+        r = by.get((n, case))
+        return "not run" if r is None else str(r.get("skipped", ""))
+
+    def verdict(ok: bool, n: int, at: int) -> str:
+        return ("PASS" if ok else "FAIL") if n == at else "(info)"
+
     for n in sorted({r["n"] for r in rows}):
+        big = 10_000_000 if n >= 10_000_000 else (1_000_000 if n >= 1_000_000 else n)
         la, kd, kv = t(n, "labkit_alpha"), t(n, "kripp_dense"), t(n, "kripp_vc")
         if la and kd:
             sp = kd["seconds"] / la["seconds"]
-            lines.append(f"- {n:,}: alpha vs krippendorff dense: {sp:.0f}x faster (target >= 100x at 1M): "
-                         f"{'PASS' if sp >= 100 else 'FAIL'}; |diff| = {abs(la['value'] - kd['value']):.2e}")
+            lines.append(f"- {n:,}: alpha {sp:.0f}x faster than krippendorff's dense path (target >= 100x at 1M): "
+                         f"{verdict(sp >= 100, big, 1_000_000)}; |diff| = {abs(la['value'] - kd['value']):.1e}")
         elif la:
-            lines.append(f"- {n:,}: alpha vs krippendorff dense: not measured ({by[(n, 'kripp_dense')].get('skipped')})")
+            lines.append(f"- {n:,}: alpha vs krippendorff's dense path: not measured ({why(n, 'kripp_dense')})")
         if la and kv:
             sp = kv["seconds"] / la["seconds"]
             d = abs(la["value"] - kv["value"])
-            lines.append(f"- {n:,}: alpha vs krippendorff value_counts: {sp:.1f}x faster (target >= 2x): "
-                         f"{'PASS' if sp >= 2 else 'FAIL'}; |diff| = {d:.2e} ({'PASS' if d <= 1e-9 else 'FAIL'} 1e-9)")
-        if la and n >= 10_000_000:
+            lines.append(f"- {n:,}: alpha {sp:.1f}x faster than krippendorff's value_counts path (target >= 2x at 1M): "
+                         f"{verdict(sp >= 2, big, 1_000_000)}; same value to 1e-9: {'PASS' if d <= 1e-9 else 'FAIL'} "
+                         f"(|diff| = {d:.1e})")
+        if la and big == 10_000_000:
             ok = la["seconds"] < 2 and la["peak_mb"] < 2048
-            lines.append(f"- {n:,}: alpha {la['seconds']:.2f} s, peak {la['peak_mb']:.0f} MB (target < 2 s and < 2 GB): "
-                         f"{'PASS' if ok else 'FAIL'}")
+            lines.append(f"- {n:,}: alpha {la['seconds']:.2f} s, peak RSS {la['peak_mb']:.0f} MB including the table "
+                         f"(target < 2 s and < 2 GB at 10M): {verdict(ok, big, 10_000_000)}")
         lf = t(n, "labkit_fleiss")
-        if lf and n >= 10_000_000:
-            lines.append(f"- {n:,}: Fleiss {lf['seconds']:.2f} s (target < 1.5 s): {'PASS' if lf['seconds'] < 1.5 else 'FAIL'}")
-        ld, cd = t(n, "labkit_ds"), t(n, "ck_ds")
-        ll = t(n, "labkit_ds_ll")
-        if ll and cd:
-            sp = cd["seconds"] / ll["seconds"]
-            dacc = (ll["value"] - cd["value"]) * 100
-            lines.append(f"- {n:,}: Dawid-Skene, same stopping rule as crowd-kit: {sp:.1f}x faster (target >= 20x at 1M): "
-                         f"{'PASS' if sp >= 20 else 'FAIL'}; accuracy {ll['value']:.4f} vs {cd['value']:.4f} "
-                         f"({dacc:+.2f} points; within 0.1 point or better: {'PASS' if dacc >= -0.1 else 'FAIL'})")
-        if ld and cd:
-            sp = cd["seconds"] / ld["seconds"]
-            dacc = (ld["value"] - cd["value"]) * 100
-            lines.append(f"- {n:,}: Dawid-Skene, default stopping rule: {sp:.1f}x faster than crowd-kit (target >= 20x at 1M): "
-                         f"{'PASS' if sp >= 20 else 'FAIL'}; accuracy {ld['value']:.4f} vs {cd['value']:.4f} "
-                         f"({dacc:+.2f} points; within 0.1 point or better: {'PASS' if dacc >= -0.1 else 'FAIL'})")
-        for r_, rule in ((ld, "default stop"), (ll, "crowd-kit's stop")):
-            if r_ and n >= 10_000_000:
-                lines.append(f"- {n:,}: Dawid-Skene ({rule}) {r_['seconds']:.1f} s (target < 60 s): "
-                             f"{'PASS' if r_['seconds'] < 60 else 'FAIL'}")
+        if lf and big == 10_000_000:
+            lines.append(f"- {n:,}: Fleiss {lf['seconds']:.2f} s with unequal raters per item (target < 1.5 s at 10M): "
+                         f"{verdict(lf['seconds'] < 1.5, big, 10_000_000)}")
+        cd = t(n, "ck_ds")
+        for case, rule in (("labkit_ds_ll", "crowd-kit's stopping rule"), ("labkit_ds", "labkit's default stopping rule")):
+            r_ = t(n, case)
+            if r_ and cd:
+                sp = cd["seconds"] / r_["seconds"]
+                dacc = (r_["value"] - cd["value"]) * 100
+                lines.append(f"- {n:,}: Dawid-Skene ({rule}) {sp:.1f}x faster than crowd-kit (target >= 20x at 1M): "
+                             f"{verdict(sp >= 20, big, 1_000_000)}; accuracy {r_['value']:.4f} vs {cd['value']:.4f} "
+                             f"({dacc:+.2f} points; within 0.1 point or better: {'PASS' if dacc >= -0.1 else 'FAIL'})")
+            elif r_ and big == 1_000_000:
+                lines.append(f"- {n:,}: Dawid-Skene vs crowd-kit: not measured ({why(n, 'ck_ds')})")
+            if r_ and big == 10_000_000:
+                lines.append(f"- {n:,}: Dawid-Skene ({rule}) {r_['seconds']:.1f} s (target < 60 s at 10M): "
+                             f"{verdict(r_['seconds'] < 60, big, 10_000_000)}")
     if public:
         lines += ["", "Accuracy on gold, public datasets (labkit vs crowd-kit; meta = value recorded with the data):", "",
                   "| dataset | judgements | labkit MV | crowd-kit MV | labkit DS | crowd-kit DS | meta DS |",
@@ -379,30 +416,59 @@ def report(rows: list[dict[str, Any]], public: list[dict[str, Any]]) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="100000,1000000,10000000", help="comma-separated judgement counts")
-    ap.add_argument("--timeout", type=float, default=300, help="seconds before a case is stopped")
-    ap.add_argument("--dense-limit-gb", type=float, default=3.0,
-                    help="skip krippendorff's dense path when its matrix alone needs more (GB)")
+    ap.add_argument("--quick", action="store_true", help="a smoke run: 100,000 judgements only")
+    ap.add_argument("--timeout", type=float, default=240, help="seconds before a case is stopped")
+    ap.add_argument("--dense-timeout", type=float, default=900,
+                    help="seconds before krippendorff's dense path is stopped (it is the slow reference)")
+    ap.add_argument("--dense-limit-gb", type=float, default=None,
+                    help="skip krippendorff's dense path when its estimated peak is larger "
+                         "(default: 75%% of the memory available when the bench starts)")
+    ap.add_argument("--mem-cap-gb", type=float, default=None,
+                    help="address-space cap per case (default: 85%% of the memory available at start)")
     ap.add_argument("--skip", default="10000000:ck_ds,10000000:nltk_alpha",
                     help="size:case pairs not to run (peers far beyond the timeout)")
     ap.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "labkit-bench"))
     ap.add_argument("--no-public", action="store_true", help="leave out the public-dataset accuracy table")
+    ap.add_argument("--cases", help="comma-separated cases to run (default all): "
+                                    + ", ".join(c[0] for c in CASES))
     ap.add_argument("--case", help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.case:
         print(json.dumps(run_case(args.case, Path(args.data))))
         return 0
-    sizes = [int(float(s)) for s in args.sizes.split(",") if s]
+    import psutil
+
+    avail = psutil.virtual_memory().available / 2**30
+    dense_limit = args.dense_limit_gb if args.dense_limit_gb is not None else 0.75 * avail
+    mem_cap = args.mem_cap_gb if args.mem_cap_gb is not None else 0.85 * avail
+    sizes = [100_000] if args.quick else [int(float(s)) for s in args.sizes.split(",") if s]
     skip: dict[int, set[str]] = {}
     for pair in filter(None, args.skip.split(",")):
         n, c = pair.split(":")
         skip.setdefault(int(float(n)), set()).add(c)
-    rows = bench_sizes(sizes, Path(args.workdir), args.timeout, args.dense_limit_gb, skip)
+    if args.cases:
+        unknown = sorted(set(args.cases.split(",")) - {c[0] for c in CASES})
+        if unknown:
+            ap.error(f"unknown case(s): {', '.join(unknown)}")
+        CASES[:] = [c for c in CASES if c[0] in args.cases.split(",")]
+    rows = bench_sizes(sizes, Path(args.workdir), args.timeout, dense_limit, mem_cap, skip, args.dense_timeout)
     public = [] if args.no_public else public_accuracy()
     import platform
 
+    from importlib.metadata import PackageNotFoundError, version
+
+    def ver(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
     print(f"labkit bench_stats on {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}, numpy {np.__version__}; peers single-threaded BLAS")
+          f"{psutil.virtual_memory().total / 2**30:.0f} GB RAM ({avail:.0f} GB available at start), "
+          f"Python {platform.python_version()}, numpy {np.__version__}, pandas {ver('pandas')}, "
+          f"krippendorff {ver('krippendorff')}, nltk {ver('nltk')}, statsmodels {ver('statsmodels')}, "
+          f"crowd-kit {ver('crowd-kit')}; single-threaded BLAS; load average at end "
+          f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(report(rows, public))
     return 0
 

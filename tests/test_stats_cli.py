@@ -38,6 +38,20 @@ def test_cli_agreement_reproduces_krippendorff_2011(capsys: pytest.CaptureFixtur
     assert "Krippendorff's alpha (nominal) = 0.7434" in capsys.readouterr().out
 
 
+def test_cli_pairwise_cohen_min_overlap(capsys: pytest.CaptureFixture[str]) -> None:
+    t = pd.read_csv(K2011, dtype=str)
+    shared = t.groupby("item_id")["annotator_id"].apply(set)
+    overlap = {(a, b): sum(1 for s in shared if {a, b} <= s) for a in "ABCD" for b in "ABCD" if a < b}
+    out = run_json(capsys, "agreement", K2011, "--metric", "cohen", "--min-overlap", "5")
+    got = {tuple(sorted((p["a"], p["b"]))): p for p in out["pairwise"]}
+    assert set(got) == {k for k, n in overlap.items() if n >= 5}
+    for (a, b), p in got.items():
+        assert p["n_items"] == overlap[(a, b)]
+        assert p["kappa"] == pytest.approx(cohen_kappa(t, a, b).value, abs=1e-12)
+    assert main(["agreement", K2011, "--metric", "cohen", "--min-overlap", "0"]) == 2
+    assert "--min-overlap must be a positive integer, got 0" in capsys.readouterr().err
+
+
 def test_cli_consensus_and_score_on_rte(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     meta = json.loads((RTE / "meta.json").read_text())["stats"]
     dest = tmp_path / "cons.parquet"
@@ -48,6 +62,14 @@ def test_cli_consensus_and_score_on_rte(capsys: pytest.CaptureFixture[str], tmp_
     cons = pd.read_parquet(dest)
     assert list(cons.columns) == ["item_id", "task", "label", "confidence", "n_judgements", "method"]
     assert len(cons) == 800 and (cons["n_judgements"] == 10).all()
+    fast = run_json(capsys, "consensus", str(RTE / "long.csv"), "--method", "ds", "--gold", str(RTE / "gold.csv"),
+                    "--ll-tol", "1e-5")
+    assert fast["converged"] is True and fast["n_iter"]["default"] < out["n_iter"]["default"]
+    assert fast["accuracy"] >= meta["dawid_skene_computed_here"]["accuracy_on_gold"] - 0.005
+    capped = run_json(capsys, "consensus", str(RTE / "long.csv"), "--method", "ds", "--max-iter", "2")
+    assert capped["converged"] is False and capped["n_iter"] == {"default": 2}
+    assert main(["consensus", str(RTE / "long.csv"), "--method", "ds", "--max-iter", "2"]) == 0
+    assert "did NOT converge within --max-iter 2 (2 EM steps)" in capsys.readouterr().out
     out = run_json(capsys, "score", str(RTE / "long.csv"), "--gold", str(RTE / "gold.csv"))
     assert out["accuracy"] == pytest.approx(meta["agreement_computed_here"]["pooled_label_accuracy_vs_gold"], abs=1e-6)
     assert out["n_annotators"] == out["n_scored_on_gold"] == 164
@@ -93,3 +115,21 @@ def test_bootstrap_is_seeded_and_covers_the_value() -> None:
     c = krippendorff_alpha(t, ci=0.9, n_boot=300, seed=8)
     assert (a.ci_low, a.ci_high) == (b.ci_low, b.ci_high) != (c.ci_low, c.ci_high)
     assert a.ci_low < a.value < a.ci_high
+
+
+def test_cli_ordinal_order_from_guidelines(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import shutil
+
+    gdir = tmp_path / "guidelines" / "toxicity"
+    gdir.parent.mkdir()
+    shutil.copytree(Path(__file__).parent / "data" / "guidelines" / "original", gdir)
+    (gdir / "governance.yaml").rename(tmp_path / "guidelines" / "governance.yaml")
+    t = pd.DataFrame({"item_id": list("aabbccdd"), "annotator_id": list("xyxyxyxy"), "task": "toxicity",
+                      "label": ["ok", "insult", "hate", "spam", "ok", "ok", "spam", "hate"]})
+    p = tmp_path / "t.csv"
+    t.to_csv(p, index=False)
+    out = run_json(capsys, "agreement", str(p), "--level", "ordinal", "--order", "guidelines",
+                   "--guidelines", str(tmp_path / "guidelines"))
+    expected = krippendorff_alpha(t, "ordinal", order=["ok", "insult", "hate", "spam"]).value  # 2.0.0's label order
+    assert out["alpha"] == pytest.approx(expected, abs=1e-12)
+    assert expected != pytest.approx(krippendorff_alpha(t, "ordinal").value)  # alphabetical order differs

@@ -126,3 +126,8 @@ def test_adjudication_queue_low_confidence_and_gold_disagreement() -> None:
     assert consensus_accuracy(cons, gold) == {"accuracy": 0.5, "n_gold_items": 2, "n_correct": 1, "n_missing_label": 0}
     q = adjudication_queue(cons, None, threshold=0.7)
     assert sorted(q["item_id"].astype(str)) == ["t", "u1", "u2", "u3"]  # 2/3 < 0.7
+
+
+def test_dawid_skene_ll_tol_must_be_positive() -> None:
+    with pytest.raises(ParameterError, match="ll_tol must be a positive number or None, got 0"):
+        DawidSkene(ll_tol=0).fit(TIES)

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from statsmodels.stats.inter_rater import cohens_kappa as sm_cohen
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
 
-from labkit.stats import CountTables, cohen_kappa, fleiss_kappa, krippendorff_alpha, pairwise_cohen
+from labkit.stats import CountTables, cohen_kappa, fleiss_kappa, krippendorff_alpha, pairwise_cohen, percent_agreement
 
-SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
@@ -119,3 +119,28 @@ def test_count_tables_are_the_item_label_counts() -> None:
     assert list(ct.labels) == ["2", "10"]  # numeric labels sort by value
     assert ct.item_label.toarray().tolist() == [[0, 2], [2, 1], [1, 0]]
     assert ct.raters_per_item.tolist() == [2, 3, 1]
+
+
+@pytest.mark.parametrize("level", ["nominal", "interval", "ratio"])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(m=sparse_ratings())
+def test_alpha_value_is_the_same_with_and_without_a_bootstrap(level: str, m: np.ndarray) -> None:
+    """The value alone takes a no-copy path; with ``ci`` it comes from the per-item statistics."""
+    t = to_long(m)
+    plain = krippendorff_alpha(t, level)
+    boot = krippendorff_alpha(t, level, ci=0.9, n_boot=20)
+    assert (plain.n_items, plain.n_pairable, plain.reason) == (boot.n_items, boot.n_pairable, boot.reason)
+    if np.isnan(plain.value):
+        assert np.isnan(boot.value)
+    else:
+        assert plain.value == pytest.approx(boot.value, abs=1e-12)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(m=sparse_ratings())
+def test_fleiss_and_percent_are_the_same_with_and_without_a_bootstrap(m: np.ndarray) -> None:
+    t = to_long(m)
+    for f in (fleiss_kappa, percent_agreement):
+        plain, boot = f(t), f(t, ci=0.9, n_boot=20)
+        assert (plain.n_items, plain.n_pairable, plain.reason) == (boot.n_items, boot.n_pairable, boot.reason)
+        assert (np.isnan(plain.value) and np.isnan(boot.value)) or plain.value == pytest.approx(boot.value, abs=1e-12)

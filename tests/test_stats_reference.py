@@ -11,12 +11,13 @@ import pandas as pd
 import pytest
 
 from labkit.schema import conform_gold
-from labkit.stats import (DawidSkene, cohen_kappa, consensus_accuracy, fleiss_kappa, krippendorff_alpha,
+from labkit.stats import (DawidSkene, cohen_kappa, consensus_accuracy, fleiss_kappa, gwet_ac1, krippendorff_alpha,
                           majority_vote, percent_agreement)
 
 DATA = Path(__file__).parent / "data" / "stats"
 KRIPP = DATA / "krippendorff_reference"
 KAPPA = DATA / "kappa_reference"
+IRRCAC = DATA / "irrcac_reference"
 PUBLIC = sorted(p.name for p in (DATA / "public").iterdir() if p.is_dir())
 
 
@@ -111,6 +112,33 @@ def test_cohen_irr_anxiety(weights: str | None, expected: float) -> None:
     t = wide_to_long(pd.read_csv(KAPPA / "irr_anxiety_20x3_wide.csv"))
     res = cohen_kappa(t, "rater2", "rater3", weights=weights)
     assert res.value == pytest.approx(expected, abs=1e-7)
+
+
+def test_irrcac_raw4raters_is_krippendorff_2011_with_ac1_and_unequal_raters_fleiss() -> None:
+    """irrCAC's ``cac.raw4raters`` is Krippendorff's 4 x 12 table; its README prints pa 0.8181818,
+    AC1 0.77544 and Fleiss' kappa 0.76117 (Gwet's generalization to unequal raters per item)."""
+    t = long(KRIPP / "k2011_4obs_12units_long.csv")
+    assert percent_agreement(t).value == pytest.approx(0.8181818, abs=1e-7)
+    assert gwet_ac1(t).value == pytest.approx(0.77544, abs=5e-6)
+    assert fleiss_kappa(t).value == pytest.approx(0.76117, abs=5e-6)
+    assert krippendorff_alpha(t).value == pytest.approx(0.74342, abs=5e-6)
+
+
+def test_irrcac_distrib_6raters() -> None:
+    t = counts_to_long(pd.read_csv(IRRCAC / "distrib_6raters_counts.csv"))
+    assert gwet_ac1(t).value == pytest.approx(0.4448007, abs=1e-7)
+    assert fleiss_kappa(t).value == pytest.approx(0.4139265, abs=1e-7)
+    assert krippendorff_alpha(t).value == pytest.approx(0.4204384, abs=1e-7)
+    assert percent_agreement(t).value == pytest.approx(0.5511111, abs=1e-7)
+
+
+def test_irrcac_cont3x3abstractors() -> None:
+    c = pd.read_csv(IRRCAC / "cont3x3abstractors.csv", index_col=0)
+    t = table_to_long(c.to_numpy().tolist(), list(c.columns))
+    assert cohen_kappa(t, "A", "B").value == pytest.approx(0.7964094, abs=1e-7)
+    assert gwet_ac1(t).value == pytest.approx(0.8493305, abs=1e-7)
+    assert krippendorff_alpha(t).value == pytest.approx(0.7972585, abs=1e-7)
+    assert percent_agreement(t).value == pytest.approx(0.89, abs=1e-12)
 
 
 def _public(name: str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:

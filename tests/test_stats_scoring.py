@@ -114,3 +114,38 @@ def test_agreement_by_label_slice_and_degenerate_groups() -> None:
     lab = agreement_by(LABELS, "label").set_index("label")
     assert lab.loc["p", "value"] == pytest.approx(lab.loc["n", "value"])  # two labels: one-vs-rest is symmetric
     assert lab.loc["p", "value"] == pytest.approx(krippendorff_alpha(LABELS).value)
+
+
+@pytest.mark.parametrize("metric", ["fleiss", "ac1", "percent"])
+def test_agreement_by_slice_equals_the_coefficient_on_each_slice(metric: str) -> None:
+    from labkit.stats import fleiss_kappa, gwet_ac1, percent_agreement
+
+    f = {"fleiss": fleiss_kappa, "ac1": gwet_ac1, "percent": percent_agreement}[metric]
+    rng = np.random.default_rng(5)
+    n = 400
+    t = pd.DataFrame({"item_id": rng.integers(0, 90, n).astype(str), "annotator_id": rng.integers(0, 12, n).astype(str),
+                      "label": rng.choice(list("abc"), n, p=[0.6, 0.3, 0.1])})
+    t["slice"] = np.where(t["item_id"].astype(int) < 45, "low", "high")
+    by = agreement_by(t, "slice", metric=metric, ci=0.9, n_boot=200, seed=3).set_index("slice")
+    for name in ("low", "high"):
+        sub = t[t["slice"] == name]
+        ref = f(sub, ci=0.9, n_boot=200, seed=3)
+        row = by.loc[name]
+        assert row["value"] == pytest.approx(ref.value, abs=1e-12)
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((ref.ci_low, ref.ci_high), abs=1e-12)
+        assert row["ci_low"] <= row["value"] <= row["ci_high"]
+        assert (row["n_items"], row["n_pairable"]) == (ref.n_items, ref.n_pairable)
+
+
+def test_drift_by_day_and_month_counts_match_a_groupby() -> None:
+    rng = np.random.default_rng(8)
+    n = 300
+    ts = pd.Timestamp("2026-09-28T00:00Z") + pd.to_timedelta(rng.integers(0, 10 * 24 * 3600, n), unit="s")
+    t = pd.DataFrame({"item_id": rng.integers(0, 60, n).astype(str), "annotator_id": rng.integers(0, 8, n).astype(str),
+                      "label": rng.choice(list("xy"), n), "created_at": ts.strftime("%Y-%m-%dT%H:%M:%SZ")})
+    for by, key in (("day", ts.strftime("%Y-%m-%d")), ("month", ts.strftime("%Y-%m-01"))):
+        d = drift(t, by=by)
+        expected = pd.Series(1, index=key).groupby(level=0).size()
+        assert d[by].tolist() == list(expected.index)
+        assert d["n_judgements"].tolist() == expected.tolist()
+    assert drift(t, by="month")[["month"]].to_dict("list") == {"month": ["2026-09-01", "2026-10-01"]}

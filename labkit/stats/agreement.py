@@ -144,8 +144,40 @@ def _stats_value(parts: list[np.ndarray], f: Any, ci: float | None, n_boot: int,
     return value, lo, hi
 
 
+def _alpha_sums(N: sp.csr_matrix | np.ndarray | CountTables, level: str, D: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """Column sums [sum_u d_u, n_c...] for the value alone (no bootstrap), without copying the pairable
+    rows: the fast path for nominal, interval and ratio. None when nothing is pairable."""
+    Nd = _dense(N)
+    m = N.raters_per_item if isinstance(N, CountTables) else Nd.sum(axis=1)
+    keep = m >= 2
+    if not keep.any():
+        return None
+    mf = m.astype(np.float64)
+    w = np.zeros(len(m))
+    np.divide(1.0, mf - 1.0, out=w, where=keep)
+    if level == "nominal":
+        d = mf * mf - np.einsum("ij,ij->i", Nd, Nd)
+    else:
+        d = np.einsum("ij,ij->i", Nd @ D, Nd)
+    nc = Nd.sum(axis=0)
+    if not keep.all():
+        nc = nc - Nd[~keep].sum(axis=0)
+    return np.concatenate([[float(d @ w)], nc.astype(np.float64)])[None, :], int(m[keep].sum())
+
+
 def _alpha_counts(N: sp.csr_matrix | np.ndarray, labels: pd.Index, level: str, *, ci: float | None, n_boot: int,
                   seed: int | None) -> tuple[float, float, float, int, str]:
+    if ci is None and level != "ordinal":
+        D = _delta(level, labels)
+        fast = _alpha_sums(N, level, D)
+        if fast is None:
+            return float("nan"), float("nan"), float("nan"), 0, _NO_PAIRS
+        sums, n_pair = fast
+        nc = sums[:, 1:]
+        De = float(nc[0] @ D @ nc[0])
+        if De <= 0:
+            return float("nan"), float("nan"), float("nan"), n_pair, _ONE_LABEL
+        return 1.0 - (float(nc.sum()) - 1.0) * float(sums[0, 0]) / De, float("nan"), float("nan"), n_pair, ""
     P, m = _pairable(N)
     n_pair = int(m.sum())
     if P.shape[0] == 0:
@@ -192,24 +224,59 @@ def _alpha_counts(N: sp.csr_matrix | np.ndarray, labels: pd.Index, level: str, *
     return value, lo, hi, n_pair, ""
 
 
+def _fleiss_value(N: sp.csr_matrix | np.ndarray | CountTables, percent: bool) -> tuple[float, float, float, int, str]:
+    """Fleiss' kappa (or P-bar) alone, without per-item copies: the path without a bootstrap."""
+    Nd = _dense(N)
+    m = N.raters_per_item if isinstance(N, CountTables) else Nd.sum(axis=1)
+    pair = m >= 2
+    n_pair = int(m[pair].sum())
+    if not pair.any():
+        return float("nan"), float("nan"), float("nan"), n_pair, _NO_PAIRS
+    mf = m.astype(np.float64)
+    agree = np.zeros(len(m))
+    np.divide(np.einsum("ij,ij->i", Nd, Nd) - mf, mf * (mf - 1.0), out=agree, where=pair)
+    pbar = float(agree.sum()) / float(pair.sum())
+    if percent:
+        return pbar, float("nan"), float("nan"), n_pair, ""
+    rated = m >= 1
+    inv = np.zeros(len(m))
+    np.divide(1.0, mf, out=inv, where=rated)
+    p = (inv @ Nd) / float(rated.sum())
+    pe = float(p @ p)
+    if pe >= 1.0:
+        return float("nan"), float("nan"), float("nan"), n_pair, _ONE_LABEL
+    return (pbar - pe) / (1.0 - pe), float("nan"), float("nan"), n_pair, ""
+
+
 def _fleiss_counts(N: sp.csr_matrix | np.ndarray, *, ci: float | None, n_boot: int, seed: int | None,
                    percent: bool = False) -> tuple[float, float, float, int, str]:
-    P, m = _pairable(N)
-    n_pair = int(m.sum())
-    if P.shape[0] == 0:
+    if ci is None:
+        return _fleiss_value(N, percent)
+    Nd = _dense(N).astype(np.float64)
+    m = Nd.sum(axis=1)
+    rated = m >= 1
+    if not rated.all():
+        Nd, m = Nd[rated], m[rated]
+    pair = m >= 2
+    n_pair = int(m[pair].sum())
+    if not pair.any():
         return float("nan"), float("nan"), float("nan"), n_pair, _NO_PAIRS
-    Pi = (np.einsum("ij,ij->i", P, P) - m) / (m * (m - 1.0))
-    parts = [Pi, np.ones_like(Pi), P]
-
+    with np.errstate(divide="ignore", invalid="ignore"):
+        Pi = np.where(pair, (np.einsum("ij,ij->i", Nd, Nd) - m) / (m * (m - 1.0)), 0.0)
     if percent:
+        parts = [Pi, pair.astype(np.float64)]
+
         def f(sums: np.ndarray) -> np.ndarray:
-            return sums[:, 0] / sums[:, 1]
+            with np.errstate(divide="ignore", invalid="ignore"):  # a replicate with no pairable item: NaN
+                return sums[:, 0] / sums[:, 1]
     else:
+        parts = [Pi, pair.astype(np.float64), np.ones_like(m), Nd / m[:, None]]
+
         def f(sums: np.ndarray) -> np.ndarray:
-            pbar = sums[:, 0] / sums[:, 1]
-            p = sums[:, 2:] / sums[:, 2:].sum(axis=1, keepdims=True)
-            pe = (p * p).sum(axis=1)
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore"):  # a replicate with no pairable item: NaN
+                pbar = sums[:, 0] / sums[:, 1]
+                p = sums[:, 3:] / sums[:, 2:3]
+                pe = (p * p).sum(axis=1)
                 return np.where(pe < 1.0, (pbar - pe) / (1.0 - pe), np.nan)
     value, lo, hi = _stats_value(parts, f, ci, n_boot, seed)
     if not np.isfinite(value):
@@ -235,10 +302,10 @@ def _ac1_counts(N: sp.csr_matrix | np.ndarray, *, ci: float | None, n_boot: int,
     parts = [pa_u, pair.astype(np.float64), np.ones_like(m), Nd / m[:, None]]
 
     def f(sums: np.ndarray) -> np.ndarray:
-        pa = sums[:, 0] / sums[:, 1]
-        pi = sums[:, 3:] / sums[:, 2:3]
-        pe = (pi * (1.0 - pi)).sum(axis=1) / (q - 1.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):  # a replicate with no pairable item: NaN
+            pa = sums[:, 0] / sums[:, 1]
+            pi = sums[:, 3:] / sums[:, 2:3]
+            pe = (pi * (1.0 - pi)).sum(axis=1) / (q - 1.0)
             return np.where(pe < 1.0, (pa - pe) / (1.0 - pe), np.nan)
     value, lo, hi = _stats_value(parts, f, ci, n_boot, seed)
     if not np.isfinite(value):
@@ -282,8 +349,8 @@ def krippendorff_alpha(table: pd.DataFrame | CountTables, level: Level = "nomina
     >>> import pandas as pd
     >>> t = pd.DataFrame({"item_id": [1, 1, 2, 2, 3, 3], "annotator_id": list("ABABAB"),
     ...                   "label": [1, 1, 2, 3, 3, 3]})
-    >>> round(krippendorff_alpha(t, "interval").value, 4)
-    0.8
+    >>> round(krippendorff_alpha(t, "interval").value, 4)  # 1 - 5 * 2 / 58
+    0.8276
     """
     if level not in LEVELS:
         raise ParameterError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
@@ -300,11 +367,13 @@ def fleiss_kappa(table: pd.DataFrame | CountTables, *, ci: float | None = None, 
 
     .. math:: \kappa = \frac{\bar P - P_e}{1 - P_e},\quad
               P_u = \frac{\sum_c n_{uc}^2 - m_u}{m_u (m_u - 1)},\quad
-              P_e = \sum_c p_c^2,\ p_c = \frac{\sum_u n_{uc}}{\sum_u m_u}
+              P_e = \sum_c \pi_c^2,\ \pi_c = \frac{1}{n}\sum_u \frac{n_{uc}}{m_u}
 
-    over items with :math:`m_u \ge 2`; with equal raters per item this is Fleiss (1971),
-    Psychological Bulletin 76(5), doi:10.1037/h0031619. With unequal raters, each item's
-    :math:`P_u` uses its own :math:`m_u` and :math:`p_c` pools all pairable judgements.
+    :math:`\bar P` averages :math:`P_u` over the items with :math:`m_u \ge 2`; :math:`\pi_c`
+    averages each item's label shares over the ``n`` items with at least one judgement. With equal
+    raters per item this is Fleiss (1971), Psychological Bulletin 76(5), doi:10.1037/h0031619; with
+    unequal raters it is Gwet's generalization (Gwet 2014, *Handbook of Inter-Rater Reliability*;
+    R ``irrCAC::fleiss.kappa.raw``), reproduced in the tests.
     """
     check_ci(ci, n_boot)
     ct = _counts(table, task, source)

@@ -29,7 +29,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--metric", default="krippendorff", choices=["krippendorff", "fleiss", "cohen", "ac1", "percent"])
     p.add_argument("--level", default="nominal", choices=["nominal", "ordinal", "interval", "ratio"],
                    help="Krippendorff's level (default nominal)")
-    p.add_argument("--order", help="label order for --level ordinal, comma separated (default numeric or alphabetical)")
+    p.add_argument("--order", help="label order for --level ordinal and weighted kappa: comma separated, or "
+                                   "'guidelines' for the label order of the task's latest guideline version "
+                                   "(default numeric or alphabetical)")
+    p.add_argument("--guidelines", default="guidelines", help="guidelines folder for --order guidelines "
+                                                              "(default ./guidelines)")
     p.add_argument("--by", choices=["label", "slice", "task", "guideline_version", "day", "week", "month"],
                    help="break down by this column (label: one-vs-rest)")
     p.add_argument("--ci", type=float, help="bootstrap confidence level, e.g. 0.95 (default: no interval)")
@@ -38,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pair", nargs=2, metavar=("A", "B"), help="--metric cohen: the two annotators "
                    "(default: every pair among the 50 busiest annotators)")
     p.add_argument("--weights", choices=["linear", "quadratic"], help="--metric cohen: weighted kappa")
+    p.add_argument("--min-overlap", type=int, default=10,
+                   help="--metric cohen without --pair: leave out pairs sharing fewer items (default 10)")
     p.set_defaults(func=run_agreement)
 
     p = sub.add_parser("consensus", help="consensus labels by majority vote or Dawid-Skene",
@@ -51,6 +57,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="majority-vote tie rule (default skill; see docs/statistics.md)")
     p.add_argument("--max-iter", type=int, default=100, help="Dawid-Skene iteration cap (default 100)")
     p.add_argument("--tol", type=float, default=1e-6, help="Dawid-Skene tolerance on posteriors (default 1e-6)")
+    p.add_argument("--ll-tol", type=float, default=None,
+                   help="Dawid-Skene: also stop when the log-likelihood gains less than this per judgement "
+                        "(crowd-kit's rule, e.g. 1e-5; default: posteriors only)")
     p.add_argument("--threshold", type=float, default=0.7,
                    help="confidence below which an item goes to adjudication (default 0.7)")
     p.set_defaults(func=run_consensus)
@@ -82,13 +91,30 @@ def _fmt(x: Any) -> str:
     return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"
 
 
+def _order(args: argparse.Namespace, table: Any) -> list[str] | None:
+    """Label order from --order: a comma-separated list, or the task's latest guideline version."""
+    if not args.order:
+        return None
+    if args.order.strip() != "guidelines":
+        return [s.strip() for s in args.order.split(",")]
+    from labkit.errors import ParameterError
+    from labkit.guidelines.model import Guidelines
+    from labkit.stats.counts import as_label_table, resolve_task
+
+    task = resolve_task(as_label_table(table), args.task)
+    g = Guidelines.load(args.guidelines)
+    if task not in g.tasks:
+        raise ParameterError(f"--order guidelines: no guideline versions for task {task!r} in {args.guidelines}")
+    return list(g.latest(task).label_names)
+
+
 def run_agreement(args: argparse.Namespace) -> int:
     from labkit.errors import ParameterError
     from labkit.stats import agreement as ag
 
     table = _load(args)
     src = _source(args)
-    order = [s.strip() for s in args.order.split(",")] if args.order else None
+    order = _order(args, table)
     kw = dict(ci=args.ci, n_boot=args.n_boot, seed=args.seed, task=args.task, source=src)
     key = _VALUE_KEY[args.metric]
     if args.by:
@@ -111,16 +137,23 @@ def run_agreement(args: argparse.Namespace) -> int:
         if args.pair:
             res = ag.cohen_kappa(table, args.pair[0], args.pair[1], weights=args.weights, order=order, **kw)
         else:
-            pw = ag.pairwise_cohen(table, weights=args.weights, order=order, task=args.task, source=src)
+            if args.min_overlap < 1:
+                raise ParameterError(f"--min-overlap must be a positive integer, got {args.min_overlap}")
+            pw = ag.pairwise_cohen(table, weights=args.weights, order=order, task=args.task, source=src,
+                                   min_overlap=args.min_overlap)
             vals = pw["kappa"].dropna()
             summary = {"metric": "cohen", "weights": args.weights, "pairs": int(len(pw)),
+                       "min_overlap": args.min_overlap, "n_undefined": int(pw["kappa"].isna().sum()),
                        "median_kappa": _num(float(vals.median())) if len(vals) else None,
                        "min_kappa": _num(float(vals.min())) if len(vals) else None,
                        "max_kappa": _num(float(vals.max())) if len(vals) else None,
                        "pairwise": [{"a": r["annotator_a"], "b": r["annotator_b"], "kappa": _num(r["kappa"]),
                                      "n_items": int(r["n_items"])} for r in pw.to_dict("records")]}
-            human = (f"Cohen's kappa over {len(pw)} annotator pairs: median {_fmt(summary['median_kappa'])}, "
+            human = (f"Cohen's kappa over {len(pw)} annotator pairs sharing >= {args.min_overlap} items "
+                     f"(among the 50 busiest annotators): median {_fmt(summary['median_kappa'])}, "
                      f"min {_fmt(summary['min_kappa'])}, max {_fmt(summary['max_kappa'])}")
+            if summary["n_undefined"]:
+                human += f"; {summary['n_undefined']} pairs undefined (both used one and the same label)"
             emit(args, summary, human)
             return 0
     elif args.metric == "krippendorff":
@@ -168,7 +201,7 @@ def run_consensus(args: argparse.Namespace) -> int:
         cons = majority_vote(table, ties=args.ties, task=args.task, source=src)
         summary["ties"] = args.ties
     else:
-        ds = DawidSkene(tol=args.tol, max_iter=args.max_iter)
+        ds = DawidSkene(tol=args.tol, max_iter=args.max_iter, ll_tol=args.ll_tol)
         cons = ds.fit_predict(table, task=args.task, source=src)
         info = cons.attrs["dawid_skene"]
         summary["converged"] = all(v["converged"] for v in info.values())
@@ -196,7 +229,10 @@ def run_consensus(args: argparse.Namespace) -> int:
     name = "majority vote" if args.method == "mv" else "Dawid-Skene"
     human = f"{name}: {summary['n_items']} items, mean confidence {_fmt(summary['mean_confidence'])}"
     if args.method == "ds":
-        human += f", {'converged' if summary['converged'] else 'did NOT converge'} (iterations {summary['n_iter']})"
+        steps = summary["n_iter"]
+        steps_txt = (f"{next(iter(steps.values()))} EM steps" if len(steps) == 1
+                     else "EM steps " + ", ".join(f"{k}: {v}" for k, v in steps.items()))
+        human += f", {'converged' if summary['converged'] else f'did NOT converge within --max-iter {args.max_iter}'} ({steps_txt})"
     if gold is not None:
         human += f"\naccuracy on {summary['n_gold_items']} gold items: {_fmt(summary['accuracy'])}"
     human += f"\n{summary['adjudication_queue']} items to adjudicate (confidence < {args.threshold:g}"

@@ -10,8 +10,8 @@ vote by default. Every row is one vote: duplicate rows and the rows of a multi-l
 
 >>> import pandas as pd
 >>> t = pd.DataFrame({"item_id": list("aaabb"), "annotator_id": list("xyzxy"), "label": list("ppnnp")})
->>> majority_vote(t)[["item_id", "label", "confidence"]].to_dict("records")
-[{'item_id': 'a', 'label': 'p', 'confidence': 0.6666666666666666}, {'item_id': 'b', 'label': 'p', 'confidence': 0.5}]
+>>> majority_vote(t)[["item_id", "label", "confidence"]].to_dict("records")  # b: x and y equally skilled, n < p
+[{'item_id': 'a', 'label': 'p', 'confidence': 0.6666666666666666}, {'item_id': 'b', 'label': 'n', 'confidence': 0.5}]
 """
 
 from __future__ import annotations
@@ -131,9 +131,9 @@ class DawidSkene:
       :math:`\pi_k = \frac{1}{I}\sum_i T_{ik}`;
     * E-step: :math:`\log T_{ik} = \log\pi_k + \sum_{r: i_r=i} \log\theta_{j_r k l_r}` + const;
 
-    until one EM step changes no posterior by more than ``tol``, or ``max_iter`` EM steps. Both steps
-    are sparse products with the item x (annotator, label) count matrix, one per class, so a step
-    costs O(judgements x labels) in compiled code. With ``accelerate=True`` (default) the steps are
+    until one EM step changes no posterior by more than ``tol``, or ``max_iter`` EM steps. Each step
+    is two sparse x dense products with the item x (annotator, label) count matrix (``K`` columns), so
+    a step costs O(judgements x labels) in compiled code. With ``accelerate=True`` (default) the steps are
     extrapolated with SQUAREM (Varadhan & Roland 2008), keeping an extrapolation only when the
     penalized likelihood does not drop; it reaches the same fixed point in far fewer steps.
 
@@ -172,6 +172,8 @@ class DawidSkene:
             raise ParameterError(f"DawidSkene max_iter must be a positive integer, got {self.max_iter!r}")
         if not (isinstance(self.smoothing, (int, float)) and self.smoothing >= 0):
             raise ParameterError(f"DawidSkene smoothing must be a number >= 0, got {self.smoothing!r}")
+        if self.ll_tol is not None and not (isinstance(self.ll_tol, (int, float)) and self.ll_tol > 0):
+            raise ParameterError(f"DawidSkene ll_tol must be a positive number or None, got {self.ll_tol!r}")
 
     def fit_counts(self, ct: CountTables) -> "DawidSkene":
         """Fit on prepared :class:`CountTables` (one task)."""
@@ -180,7 +182,7 @@ class DawidSkene:
         col = ct.annotator.astype(np.int64) * K + ct.label
         A = sp.csr_matrix((np.ones(ct.n_judgements), (ct.item, col)), shape=(I, J * K))
         A.sum_duplicates()
-        AT = A.T  # CSC view: scatters into the small (annotator, label) side
+        AT = A.T  # CSC view: products scatter into the small (annotator, label) side
         N = ct.counts().astype(np.float64)
         m = N.sum(axis=1)
         T = np.ascontiguousarray((N / np.where(m > 0, m, 1.0)[:, None]).T)  # classes x items
@@ -190,18 +192,17 @@ class DawidSkene:
         def em(T: np.ndarray) -> tuple[np.ndarray, float]:
             """One M-step from posteriors T, then one E-step; returns new posteriors and the penalized
             log-likelihood of the parameters estimated from T."""
-            C = np.empty((K, J * K))
-            for k in range(K):  # classes, not rows: one sparse product each
-                C[k] = AT @ T[k]
+            # M-step counts, one sparse x dense product: C[k, j*K + l] = sum over judgements of j with label l
+            # of T[k, item]
+            C = (AT @ np.ascontiguousarray(T.T)).T
             C3 = C.reshape(K, J, K)  # [true k, annotator j, observed l]
             with np.errstate(divide="ignore"):
                 logtheta = np.log(C3 + s) - np.log(C3.sum(axis=2) + K * s)[:, :, None]
                 logpi = np.log(T.sum(axis=1) / max(I, 1))
-            L = np.empty((K, I))
             flat = logtheta.reshape(K, J * K)
-            for k in range(K):
-                L[k] = A @ flat[k]
-                L[k] += logpi[k]
+            # E-step: L[k, i] = log pi_k + sum over the item's judgements of log theta[k, j, l]
+            L = np.ascontiguousarray((A @ np.ascontiguousarray(flat.T)).T)
+            L += logpi[:, None]
             mx = L.max(axis=0)
             L -= mx
             np.exp(L, out=L)
