@@ -133,3 +133,20 @@ def test_cli_ordinal_order_from_guidelines(capsys: pytest.CaptureFixture[str], t
     expected = krippendorff_alpha(t, "ordinal", order=["ok", "insult", "hate", "spam"]).value  # 2.0.0's label order
     assert out["alpha"] == pytest.approx(expected, abs=1e-12)
     assert expected != pytest.approx(krippendorff_alpha(t, "ordinal").value)  # alphabetical order differs
+
+
+def test_cli_score_with_guidelines_equals_migrating_first(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """``score --guidelines`` compares in the gold's guideline terms; oracle: ``labkit migrate`` then ``score``."""
+    root = Path(__file__).resolve().parents[1]
+    labels = f"{root}/sample/label_studio_export.json:{root}/sample/labels.csv"
+    gold, guidelines = str(root / "sample" / "gold.csv"), str(root / "guidelines")
+    direct = run_json(capsys, "score", labels, "--gold", gold, "--guidelines", guidelines)
+    migrated = tmp_path / "migrated.parquet"
+    run_json(capsys, "migrate", labels, "--to", "2.0.0", "--guidelines", guidelines, "--out", str(migrated))
+    oracle = run_json(capsys, "score", str(migrated), "--gold", gold)
+    assert direct["judgements_on_gold"] == oracle["judgements_on_gold"]
+    assert direct["accuracy"] == pytest.approx(oracle["accuracy"], abs=1e-12)
+    assert direct["notes"][0].startswith("Gold is decided under guideline 2.0.0; ")
+    as_recorded = run_json(capsys, "score", labels, "--gold", gold)
+    assert as_recorded["notes"] == []
+    assert as_recorded["accuracy"] < direct["accuracy"]  # offensive (1.x) vs insult (2.0.0) counted as errors

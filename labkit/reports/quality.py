@@ -172,74 +172,11 @@ def load_program(labels: str, gold: str = "", items: str = "", guidelines: str =
 
 
 def comparable_labels(p: Program) -> tuple[pd.DataFrame, list[str]]:
-    """The task's human judgements with labels carried forward to the gold's guideline version.
+    """The task's human judgements with labels carried forward to the gold's guideline version
+    (:func:`labkit.guidelines.migrate.in_gold_terms`)."""
+    from labkit.guidelines.migrate import in_gold_terms
 
-    Gold is decided under one guideline version; a judgement made under an older version used that
-    version's labels (e.g. ``offensive`` before 2.0.0 renamed it ``insult``). Scoring it against gold
-    as recorded would count the rename as an error. Each judgement under another known version is
-    therefore carried forward with the releases' migration maps (:func:`labkit.guidelines.migrate.
-    migrate_labels`); judgements that cannot be carried (a split or removed label, a label its own
-    version does not define, a version newer than the gold's or unknown to the guidelines) are left
-    out of the comparison and counted. Judgements without a version, or already under the gold's
-    version, are kept as they are.
-
-    Returns
-    -------
-    (table, notes)
-        The comparable judgements (canonical columns) and sentences saying what was done.
-    """
-    h = p.human
-    if not p.has_gold or p.guidelines is None:
-        return h, []
-    g = p.gold_for_task
-    if "guideline_version" not in g.columns or not g["guideline_version"].notna().any():
-        return h, []
-    from labkit.errors import GuidelineError
-    from labkit.guidelines.model import SemVer
-
-    gv = g["guideline_version"].dropna().astype(str)
-    try:
-        known = {v.version: v for v in p.guidelines.versions(p.task)}
-    except GuidelineError:
-        return h, [f"Gold is under guideline version(s) {', '.join(sorted(set(gv)))} but the guidelines do not "
-                   f"define task {p.task!r}: labels are compared as recorded."]
-    targets = sorted({v for v in gv if v in known}, key=SemVer.parse)
-    if not targets:
-        return h, [f"Gold is under guideline version(s) {', '.join(sorted(set(gv)))}, which the guidelines do not "
-                   "define: labels are compared as recorded."]
-    target = targets[-1]
-    notes = []
-    if len(set(gv)) > 1:
-        notes.append(f"Gold is recorded under several guideline versions ({', '.join(sorted(set(gv)))}); "
-                     f"judgements are compared in the terms of the latest, {target}.")
-    ver = h["guideline_version"]
-    move = ver.notna()  # rows under the gold's version too: a label that version does not define is left out
-    if not move.any():
-        return h, notes
-    from labkit.guidelines.migrate import migrate_labels
-
-    # the version each judgement was made under, kept beside the migrated label so that accuracy can
-    # still be broken down by it (migration rewrites guideline_version to the target)
-    h = h.assign(made_under=h["guideline_version"].astype("string"))
-    res = migrate_labels(h.loc[move], p.guidelines, to=target, task=p.task)
-    from labkit.io import concat_labels
-
-    out = concat_labels([h.loc[~move], res.table]) if (~move).any() else res.table
-    c = res.counts
-    maps = sorted({f"{k} → {v}" for st in res.by_step for k, v in st["map"].items()})
-    older = c["mapped"] + c["carried"]
-    if older:
-        notes.append(f"Gold is decided under guideline {target}; {older:,} judgements made under older versions are "
-                     f"compared in {target}'s terms ({c['mapped']:,} relabeled by the releases' migration maps"
-                     + (f": {', '.join(maps)}" if maps else "") + f"; {c['carried']:,} kept their label).")
-    left = c["flagged"] + c["collapsed"]
-    if left:
-        reasons = "; ".join(f"{r}: {n:,}" for r, n in sorted(res.by_reason.items(), key=lambda kv: (-kv[1], kv[0]))[:4])
-        notes.append(f"{left:,} judgements cannot be compared with gold and are left out of accuracy and consensus"
-                     + (f" ({reasons})" if reasons else "")
-                     + (f"; {c['collapsed']:,} became duplicates of another judgement by the same annotator"
-                        if c["collapsed"] else "") + ".")
-    return out, notes
+    return in_gold_terms(p.human, p.gold_for_task if p.has_gold else None, p.guidelines, p.task)
 
 
 # --------------------------------------------------------------------------------------------------

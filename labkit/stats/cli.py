@@ -70,6 +70,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(p)
     p.add_argument("--gold", required=True, help="gold file (item_id plus a label or gold column)")
     p.add_argument("--ci", type=float, default=0.95, help="Wilson interval level (default 0.95)")
+    p.add_argument("--guidelines", metavar="DIR",
+                   help="guidelines folder: carry labels made under older versions to the gold's version with "
+                        "the releases' migration maps before scoring (without it labels are compared as recorded)")
     p.set_defaults(func=run_score)
 
 
@@ -249,6 +252,17 @@ def run_score(args: argparse.Namespace) -> int:
 
     table = _load(args)
     gold = read_gold(args.gold)
+    notes: list[str] = []
+    if args.guidelines:
+        from labkit.errors import ParameterError
+        from labkit.guidelines.migrate import in_gold_terms
+        from labkit.guidelines.model import Guidelines
+
+        tasks = sorted(table["task"].astype(str).unique())
+        task = args.task or (tasks[0] if len(tasks) == 1 else None)
+        if task is None:
+            raise ParameterError(f"--guidelines: the labels hold several tasks ({', '.join(tasks)}); choose one with --task")
+        table, notes = in_gold_terms(table, gold, Guidelines.load(args.guidelines), task)
     df = score_annotators(table, gold, ci=args.ci, task=args.task, source=_source(args))
     on_gold = df[df["reference"] == "gold"]
     n, c = int(on_gold["n"].sum()), int(on_gold["correct"].sum())
@@ -257,8 +271,9 @@ def run_score(args: argparse.Namespace) -> int:
                "n_scored_on_consensus": int((df["reference"] == "consensus (leave-one-out)").sum()),
                "judgements_on_gold": n, "accuracy": _num(c / n) if n else None,
                "ci": [_num(float(lo)), _num(float(hi))], "ci_level": args.ci, "task": str(df["task"].iloc[0]) if len(df) else None,
-               "annotators": [{k: _num(v) for k, v in r.items()} for r in df.to_dict("records")]}
-    lines = [f"{'annotator':<20} {'n':>6} {'correct':>8} {'accuracy':>9}  {'ci':<17} reference"]
+               "annotators": [{k: _num(v) for k, v in r.items()} for r in df.to_dict("records")],
+               "notes": notes}
+    lines = [*notes, f"{'annotator':<20} {'n':>6} {'correct':>8} {'accuracy':>9}  {'ci':<17} reference"]
     for r in df.sort_values(["reference", "accuracy"], ascending=[False, True]).to_dict("records"):
         lines.append(f"{r['annotator_id']:<20} {r['n']:>6} {r['correct']:>8} {_fmt(r['accuracy']):>9}  "
                      f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] {r['reference']}")
