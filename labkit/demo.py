@@ -109,8 +109,10 @@ def _render_reports(args: argparse.Namespace, root: Path, out: Path, table: Any)
     chosen = sorted(busiest.index, key=lambda a: (-busiest[a], a))[:max(n, 0)]
     results = [run_reports(config, only=whole, out=out, progress=progress)] if whole else []
     for name in per_annotator:
-        for a in chosen:
-            results.append(run_reports(config, only=[name], cli_params={"annotator": a}, out=out, progress=progress))
+        for k, a in enumerate(chosen, 1):
+            # each page is its own run of one: number them within the set instead of "[1/1]"
+            step = None if progress is None else (lambda s, k=k: progress(s.replace("[1/1]", f"[{k}/{len(chosen)}]", 1)))
+            results.append(run_reports(config, only=[name], cli_params={"annotator": a}, out=out, progress=step))
     runs = [r for res in results for r in res["runs"]]
     failed = sum(res["failed"] for res in results)
     return {"out": str(out), "index": results[-1]["index"] if results else "", "runs": runs,
