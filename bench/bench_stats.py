@@ -37,7 +37,7 @@ N_LABELS = 5
 REPEATS = 5          # best of this many runs ...
 REPEAT_BELOW = 5.0   # ... for cases whose first run takes less than this (seconds)
 REPO = Path(__file__).resolve().parents[1]
-PUBLIC = REPO / "tests" / "data" / "stats" / "public"
+PUBLIC = REPO / "tests" / "data" / "public"
 
 
 # ----------------------------------------------------------------------------- synthetic program

@@ -19,7 +19,7 @@ from labkit.guidelines import log as dlog
 from labkit.guidelines.model import Guidelines
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / "tests" / "data" / "guidelines" / "snow2008_wsd"
+DATA = REPO / "tests" / "data" / "public" / "snow2008_wsd"
 
 FIRST = """\
 task: wsd

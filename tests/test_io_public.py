@@ -1,4 +1,5 @@
-"""The six public multi-annotator datasets (tests/data/io/public, see its README) import with no options."""
+"""The six public multi-annotator datasets (tests/data/public, see its README) import with no options;
+slices of raw source files (tests/data/io/public) too."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pytest
 from labkit.errors import InputRefused
 from labkit.io import import_file
 
-PUBLIC = Path(__file__).parent / "data" / "io" / "public"
+PUBLIC = Path(__file__).parent / "data" / "public"
+RAW_DIR = Path(__file__).parent / "data" / "io" / "public"
 DATASETS = sorted(p.name for p in PUBLIC.iterdir() if (p / "long.csv").exists())
 
 
@@ -51,9 +53,9 @@ RAW = [
 def test_raw_source_files_import_with_no_options(rel, sep, item, worker, label):
     import csv
 
-    with open(PUBLIC / rel, newline="", encoding="utf-8") as fh:  # the csv module as the oracle
+    with open(RAW_DIR / rel, newline="", encoding="utf-8") as fh:  # the csv module as the oracle
         rows = list(csv.DictReader(fh, delimiter=sep))
-    r = import_file(PUBLIC / rel)
+    r = import_file(RAW_DIR / rel)
     assert (r.records_in, r.accepted, r.quarantined) == (len(rows), len(rows), 0) == (20, 20, 0)
     t = r.table
     assert t["item_id"].astype(str).tolist() == [x[item] for x in rows]
@@ -63,7 +65,7 @@ def test_raw_source_files_import_with_no_options(rel, sep, item, worker, label):
 
 
 def test_headerless_raw_file_refused_with_a_hint():
-    src = PUBLIC / "zhou2012_dog" / "raw_label_head.tsv"  # item, worker, label with no header line
+    src = RAW_DIR / "zhou2012_dog" / "raw_label_head.tsv"  # item, worker, label with no header line
     with pytest.raises(InputRefused) as err:
         import_file(src)
     assert str(err.value) == (

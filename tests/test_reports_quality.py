@@ -4,7 +4,7 @@
    and a ``$`` (matplotlib math): every page renders, everything is escaped, no raw annotator id is
    anywhere in the output folder, and no page loads anything from the network.
 2. A public dataset without timestamps, versions, slices or item texts (Snow et al. 2008, copied in
-   tests/data/reports/snow2008_wsd): the report renders and says what is not available.
+   tests/data/public/snow2008_wsd): the report renders and says what is not available.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from labkit.reports.runner import run_reports
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data" / "reports"
+PUBLIC = Path(__file__).parent / "data" / "public"
 KEY = "test-key-quality"
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(2)>"
@@ -123,7 +124,7 @@ def test_markup_program_renders_escaped_and_pseudonymized(tmp_path):
 
 @pytest.mark.slow
 def test_public_dataset_without_timestamps_says_what_is_missing(tmp_path):
-    params = {"labels": str(DATA / "snow2008_wsd" / "long.csv"), "gold": str(DATA / "snow2008_wsd" / "gold.csv"),
+    params = {"labels": str(PUBLIC / "snow2008_wsd" / "long.csv"), "gold": str(PUBLIC / "snow2008_wsd" / "gold.csv"),
               "items": "", "guidelines": ""}
     summary = run_reports(load_config(config(tmp_path, params, feedback=False)))
     r = summary["runs"][0]
@@ -137,8 +138,8 @@ def test_public_dataset_without_timestamps_says_what_is_missing(tmp_path):
     m = r["metrics"]
     assert m["judgements"] == 1770 and m["items"] == 177 and m["annotators"] == 34
     # accuracy on gold over every judgement equals the share of labels equal to gold in the raw files
-    long = pd.read_csv(DATA / "snow2008_wsd" / "long.csv", dtype=str)
-    gold = pd.read_csv(DATA / "snow2008_wsd" / "gold.csv", dtype=str)
+    long = pd.read_csv(PUBLIC / "snow2008_wsd" / "long.csv", dtype=str)
+    gold = pd.read_csv(PUBLIC / "snow2008_wsd" / "gold.csv", dtype=str)
     joined = long.merge(gold, on="item_id")
     assert m["gold_accuracy"] == pytest.approx((joined["label"] == joined["gold"]).mean(), abs=1e-12)
 

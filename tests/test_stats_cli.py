@@ -15,7 +15,7 @@ from labkit.stats import cohen_kappa, fleiss_kappa, gwet_ac1, krippendorff_alpha
 
 DATA = Path(__file__).parent / "data" / "stats"
 K2011 = str(DATA / "krippendorff_reference" / "k2011_4obs_12units_long.csv")
-RTE = DATA / "public" / "snow2008_rte"
+RTE = DATA.parent / "public" / "snow2008_rte"
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:

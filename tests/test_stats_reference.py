@@ -18,7 +18,7 @@ DATA = Path(__file__).parent / "data" / "stats"
 KRIPP = DATA / "krippendorff_reference"
 KAPPA = DATA / "kappa_reference"
 IRRCAC = DATA / "irrcac_reference"
-PUBLIC = sorted(p.name for p in (DATA / "public").iterdir() if p.is_dir())
+PUBLIC = sorted(p.name for p in (DATA.parent / "public").iterdir() if p.is_dir())
 
 
 def long(path: Path) -> pd.DataFrame:
@@ -142,7 +142,7 @@ def test_irrcac_cont3x3abstractors() -> None:
 
 
 def _public(name: str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    d = DATA / "public" / name
+    d = DATA.parent / "public" / name
     return long(d / "long.csv"), conform_gold(pd.read_csv(d / "gold.csv", dtype=str)), json.loads((d / "meta.json").read_text())["stats"]
 
 

@@ -19,6 +19,7 @@ from labkit.validation import validate
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data" / "validation"
+PUBLIC = Path(__file__).parent / "data" / "public"
 GUIDELINES = ROOT / "guidelines"
 SAMPLE = ROOT / "sample"
 
@@ -107,7 +108,7 @@ def _independent_g_flags(df: pd.DataFrame, alpha: float, min_n: int, min_tvd: fl
 
 @pytest.mark.parametrize("name", ["snow2008_rte", "welinder2010_bluebirds"])
 def test_public_dataset_validates_and_its_biased_workers_surface(name):
-    path = DATA / f"{name}.csv"
+    path = PUBLIC / name / "long.csv"
     report = validate(load_labels(path), GUIDELINES)
     status = {o.name: o.status for o in report.outcomes}
     assert report.gate
@@ -147,7 +148,7 @@ def test_cli_writes_outputs_and_exits_on_the_gate(tmp_path, capsys, monkeypatch)
 
     assert pseudonym("136", b"test-key") in page
 
-    code = main(["validate", str(DATA / "welinder2010_bluebirds.csv"), "--guidelines", str(GUIDELINES), "--json"])
+    code = main(["validate", str(PUBLIC / "welinder2010_bluebirds" / "long.csv"), "--guidelines", str(GUIDELINES), "--json"])
     assert code == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["gate"] == "passed"
 
