@@ -33,28 +33,11 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _common import tiled_program  # noqa: E402  (bench/ is on sys.path when run as a script)
+
 from labkit.guidelines import log as dlog  # noqa: E402
 from labkit.guidelines.migrate import migrate_labels, step_map  # noqa: E402
 from labkit.guidelines.model import Guidelines  # noqa: E402
-from labkit.io import load_labels  # noqa: E402
-from labkit.schema import finalize_labels  # noqa: E402
-
-
-def tiled_program(rows: int) -> pd.DataFrame:
-    """The sample program repeated with item ids suffixed ``#k`` until it holds ``rows`` judgements."""
-    base = load_labels(ROOT / "sample" / "labels.csv")
-    copies = int(np.ceil(rows / len(base)))
-    items = base["item_id"].astype(str).to_numpy().astype(str)
-    parts = []
-    for k in range(copies):
-        part = base.copy()
-        part["item_id"] = np.char.add(items, f"#{k}")
-        parts.append(part)
-    big = pd.concat(parts, ignore_index=True).iloc[:rows].reset_index(drop=True)
-    for c in ("task", "label", "guideline_version", "annotator_id", "slice", "source", "stage"):
-        big[c] = big[c].astype(base[c].dtype)
-    big["item_id"] = big["item_id"].astype("category")
-    return finalize_labels(big)
 
 
 def plain_pandas_migrate(df: pd.DataFrame, g: Guidelines, task: str, to: str) -> tuple[pd.Series, int]:

@@ -36,30 +36,14 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _common import tiled_program  # noqa: E402  (bench/ is on sys.path when run as a script)
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 from labkit.guidelines.model import Guidelines  # noqa: E402
-from labkit.io import load_labels  # noqa: E402
-from labkit.schema import finalize_labels, write_labels  # noqa: E402
+from labkit.schema import write_labels  # noqa: E402
 from labkit.validation import checks  # noqa: E402
 from labkit.validation.suites import load_suites, retire_grace_days, run_parameters  # noqa: E402
-
-
-def tiled_program(rows: int) -> pd.DataFrame:
-    """The sample program repeated with item ids suffixed ``#k`` until it holds ``rows`` judgements."""
-    base = load_labels(ROOT / "sample" / "labels.csv")
-    copies = int(np.ceil(rows / len(base)))
-    parts = []
-    items = base["item_id"].astype(str).to_numpy()
-    for k in range(copies):
-        part = base.copy()
-        part["item_id"] = pd.Categorical(np.char.add(items.astype(str), f"#{k}"))
-        parts.append(part)
-    big = pd.concat(parts, ignore_index=True).iloc[:rows].reset_index(drop=True)
-    for c in ("task", "label", "guideline_version", "annotator_id", "slice", "source", "stage"):
-        big[c] = big[c].astype(base[c].dtype)
-    big["item_id"] = big["item_id"].astype("category")
-    return finalize_labels(big)
 
 
 def plain_pandas_validate(t: pd.DataFrame, params: dict, suites: list) -> dict[str, int]:

@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
 def _render_reports(args: argparse.Namespace, root: Path, out: Path, table: Any) -> dict[str, Any]:
     """Every report of ``reports.yaml``; per-annotator ones only for the ``--feedback`` most active annotators.
 
-    A page per annotator costs a kernel start each; the demo shows a few, ``labkit report run`` makes all.
+    Pages per annotator take seconds each; the demo shows a few, ``labkit report run`` makes all.
     """
     import sys
 
@@ -98,22 +98,11 @@ def _render_reports(args: argparse.Namespace, root: Path, out: Path, table: Any)
     from labkit.reports.runner import run_reports
 
     config = load_config(root / "reports.yaml")
-    per_annotator = [n for n, spec in config.reports.items() if spec.for_each == "annotator"]
     progress = None if args.json else (lambda s: print(s, file=sys.stderr, flush=True))
-    whole = [n for n in config.reports if n not in per_annotator]
     if args.feedback == "all":
         return run_reports(config, out=out, progress=progress)
     n = int(args.feedback)
     human = table[table["source"] == "human"]
     busiest = human["annotator_id"].astype(str).value_counts(sort=True)
-    chosen = sorted(busiest.index, key=lambda a: (-busiest[a], a))[:max(n, 0)]
-    results = [run_reports(config, only=whole, out=out, progress=progress)] if whole else []
-    for name in per_annotator:
-        for k, a in enumerate(chosen, 1):
-            # each page is its own run of one: number them within the set instead of "[1/1]"
-            step = None if progress is None else (lambda s, k=k: progress(s.replace("[1/1]", f"[{k}/{len(chosen)}]", 1)))
-            results.append(run_reports(config, only=[name], cli_params={"annotator": a}, out=out, progress=step))
-    runs = [r for res in results for r in res["runs"]]
-    failed = sum(res["failed"] for res in results)
-    return {"out": str(out), "index": results[-1]["index"] if results else "", "runs": runs,
-            "ok": len(runs) - failed, "failed": failed}
+    chosen = sorted(busiest.index, key=lambda a: (-busiest[a], a))[:n]
+    return run_reports(config, out=out, progress=progress, annotators=chosen)

@@ -257,6 +257,12 @@ def test_for_each_lists_annotators_as_pseudonyms(tmp_path):
         runner.plan(load_config(cfg2), for_each="annotator")
     one = runner.plan(load_config(cfg), cli_params={"annotator": "alice"}, key=b"k")
     assert [(j.variant, j.parameters["annotator"]) for j in one] == [(pseudonym("alice", b"k"),) * 2]
+    # a subset (raw ids or pseudonyms), in the order given; an annotator with no judgements is refused
+    some = runner.plan(load_config(cfg), annotators=["bob", pseudonym("alice", b"k")], key=b"k")
+    assert [j.variant for j in some] == [pseudonym("bob", b"k"), pseudonym("alice", b"k")]
+    assert runner.plan(load_config(cfg), annotators=[], key=b"k") == []
+    with pytest.raises(ParameterError, match=r"^fixture: no human judgements by annotator\(s\) model-x, carol$"):
+        runner.plan(load_config(cfg), annotators=["model-x", "carol"], key=b"k")
 
 
 def test_report_params_lists_declared_parameters(tmp_path, capsys, monkeypatch):

@@ -90,11 +90,13 @@ def parse_cli_params(items: Sequence[str]) -> dict[str, str]:
 
 
 def plan(config: ReportsConfig, *, only: Sequence[str] = (), cli_params: dict[str, str] | None = None,
-         for_each: str | None = None, key: bytes | None = None) -> list[Job]:
+         for_each: str | None = None, key: bytes | None = None,
+         annotators: Sequence[str] | None = None) -> list[Job]:
     """Check everything and list the runs to make; raises :class:`ParameterError` before any kernel.
 
     ``-p`` values go to every selected report that declares the name; a name no selected report
-    declares is refused. ``metrics_path`` is the runner's own and cannot be given.
+    declares is refused. ``metrics_path`` is the runner's own and cannot be given. ``annotators``
+    (ids or pseudonyms) limits per-annotator reports to those annotators, in that order.
     """
     cli_params = dict(cli_params or {})
     unknown_only = [n for n in only if n not in config.reports]
@@ -128,7 +130,17 @@ def plan(config: ReportsConfig, *, only: Sequence[str] = (), cli_params: dict[st
                          notebook=str(spec.notebook), report=spec.name)
         mode = for_each or spec.for_each
         if mode == "annotator" and "annotator" in params and "annotator" not in cli_params:
-            for pseud in annotator_pseudonyms(values, params, config.root, key=key):
+            pseuds = annotator_pseudonyms(values, params, config.root, key=key)
+            if annotators is not None:
+                from labkit.privacy import load_key, pseudonym
+
+                k = key if key is not None else load_key()
+                wanted = [a if _looks_pseudonym(a) else pseudonym(a, k) for a in map(str, annotators)]
+                missing = [a for a, w in zip(annotators, wanted) if w not in pseuds]
+                if missing:
+                    raise ParameterError(f"{spec.name}: no human judgements by annotator(s) {', '.join(map(str, missing))}")
+                pseuds = list(dict.fromkeys(wanted))
+            for pseud in pseuds:
                 jobs.append(Job(spec, {**values, "annotator": pseud}, variant=pseud))
         else:
             if "annotator" in values and values["annotator"]:
@@ -427,8 +439,11 @@ def _mark_failed(nb_path: Path, error: str) -> None:
 def run_reports(config: ReportsConfig, *, only: Sequence[str] = (), cli_params: dict[str, str] | None = None,
                 for_each: str | None = None, out: str | os.PathLike[str] | None = None,
                 timeout: float | None = None, progress: Callable[[str], None] | None = None,
-                key: bytes | None = None, reuse_kernels: bool = True) -> dict[str, Any]:
+                key: bytes | None = None, reuse_kernels: bool = True,
+                annotators: Sequence[str] | None = None) -> dict[str, Any]:
     """Check, run and index every selected report. Returns a JSON-ready summary.
+
+    ``annotators`` limits per-annotator reports to those annotators (see :func:`plan`).
 
     Per-annotator runs of one report share a warm kernel (:class:`KernelPool`) unless
     ``reuse_kernels`` is False; every other run gets a kernel of its own.
@@ -437,7 +452,7 @@ def run_reports(config: ReportsConfig, *, only: Sequence[str] = (), cli_params: 
     unknown report or a missing notebook. A notebook that fails does not raise: it is a failed run
     in the summary (``failed`` > 0).
     """
-    jobs = plan(config, only=only, cli_params=cli_params, for_each=for_each, key=key)
+    jobs = plan(config, only=only, cli_params=cli_params, for_each=for_each, key=key, annotators=annotators)
     out_dir = Path(out) if out else config.out
     if not out_dir.is_absolute():
         out_dir = Path.cwd() / out_dir
