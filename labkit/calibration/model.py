@@ -39,7 +39,8 @@ from typing import Any
 import pandas as pd
 
 from labkit.calibration import storage
-from labkit.calibration.metrics import agreement as _agreement, item_disagreement
+from labkit.calibration.metrics import agreement as _agreement
+from labkit.calibration.metrics import item_disagreement
 from labkit.errors import InputRefused, LabkitError, ParameterError
 from labkit.guidelines.model import GuidelineVersion, parse_version
 
@@ -89,7 +90,7 @@ class SessionItem:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "SessionItem":
+    def from_dict(cls, d: dict[str, Any]) -> SessionItem:
         return cls(item_id=str(d["item_id"]), text=str(d.get("text") or ""), gold=d.get("gold"),
                    gold_rationale=str(d.get("gold_rationale") or ""), reasons=tuple(d.get("reasons") or ()),
                    slice=d.get("slice"))
@@ -179,7 +180,7 @@ class SessionSpec:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], path: str = "session.yaml") -> "SessionSpec":
+    def from_dict(cls, d: dict[str, Any], path: str = "session.yaml") -> SessionSpec:
         for key in ("id", "task", "guideline", "items", "participants"):
             if key not in d:
                 raise InputRefused(path, f"missing field {key!r}")
@@ -239,7 +240,7 @@ class CalibrationSession:
 
     # ---------------------------------------------------------------- creation and loading
     @classmethod
-    def create(cls, folder: str | os.PathLike[str], spec: SessionSpec) -> "CalibrationSession":
+    def create(cls, folder: str | os.PathLike[str], spec: SessionSpec) -> CalibrationSession:
         """Write a new session folder. Refuses to overwrite an existing session."""
         f = Path(folder)
         if (f / storage.SESSION_FILE).exists():
@@ -264,7 +265,7 @@ class CalibrationSession:
         return cls(f, spec)
 
     @classmethod
-    def open(cls, folder: str | os.PathLike[str]) -> "CalibrationSession":
+    def open(cls, folder: str | os.PathLike[str]) -> CalibrationSession:
         f = Path(folder)
         path = f / storage.SESSION_FILE
         return cls(f, SessionSpec.from_dict(storage.read_yaml(path), str(path)))

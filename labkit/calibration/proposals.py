@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from labkit.calibration.model import CalibrationSession, Clarification
 
 
-def change_for(c: "Clarification") -> dict[str, Any]:
+def change_for(c: Clarification) -> dict[str, Any]:
     """The governance operation for a clarification."""
     if c.op == "reword_definition":
         return {"op": "reword_definition", "label": c.label, "current": c.current, "proposed": c.proposed}
@@ -45,7 +45,7 @@ def change_for(c: "Clarification") -> dict[str, Any]:
     return {"op": "add_example", "label": c.label, "polarity": polarity, "proposed": c.proposed}
 
 
-def proposal_dict(session: "CalibrationSession", c: "Clarification", *, at: dt.datetime | None = None) -> dict[str, Any]:
+def proposal_dict(session: CalibrationSession, c: Clarification, *, at: dt.datetime | None = None) -> dict[str, Any]:
     """The proposal for clarification ``c`` in the governance format."""
     from labkit.calibration.model import _iso, now_utc
 
@@ -64,7 +64,7 @@ def proposal_dict(session: "CalibrationSession", c: "Clarification", *, at: dt.d
     }
 
 
-def write_proposal(session: "CalibrationSession", c: "Clarification", *, at: dt.datetime | None = None) -> Path:
+def write_proposal(session: CalibrationSession, c: Clarification, *, at: dt.datetime | None = None) -> Path:
     """Write the proposal for ``c`` into ``<session>/proposals/<id>.yaml`` (and file it) and return the path."""
     data = proposal_dict(session, c, at=at)
     root = session.spec.sources.get("guidelines")

@@ -51,7 +51,7 @@ class Step:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def replay(session: "CalibrationSession", steps: list[Step]) -> dict[str, Any]:
+def replay(session: CalibrationSession, steps: list[Step]) -> dict[str, Any]:
     """Apply ``steps`` in order; return the session state afterwards."""
     for i, s in enumerate(steps):
         if s.kind not in STEP_KINDS:
@@ -98,7 +98,7 @@ def _confusions(lab: pd.DataFrame, labels: tuple[str, ...], people: list[str],
 
 
 def steps_from_labels(
-    session: "CalibrationSession",
+    session: CalibrationSession,
     labels: pd.DataFrame,
     gold: pd.DataFrame,
     *,

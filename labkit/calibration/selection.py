@@ -27,7 +27,7 @@ import pandas as pd
 
 from labkit.calibration.model import SessionItem
 from labkit.errors import LabkitError, ParameterError
-from labkit.guidelines.model import GuidelineVersion, Guidelines
+from labkit.guidelines.model import Guidelines, GuidelineVersion
 
 
 def changed_labels(guidelines: Guidelines, version: GuidelineVersion) -> dict[str, str]:

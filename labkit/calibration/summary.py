@@ -44,7 +44,7 @@ def _alpha_row(scope: str, when: str, table: pd.DataFrame, rater: str, seed: int
             "kappa": a["kappa"], "items": a["items_with_two_or_more"], "judgements": int(len(table))}
 
 
-def session_items_before_after(session: "CalibrationSession", seed: int = 0) -> dict[str, Any]:
+def session_items_before_after(session: CalibrationSession, seed: int = 0) -> dict[str, Any]:
     """Per-participant accuracy and group alpha on the session items, blind vs final answers."""
     acc = []
     alphas = []
@@ -60,7 +60,7 @@ def session_items_before_after(session: "CalibrationSession", seed: int = 0) -> 
     return {"accuracy": acc, "agreement": alphas}
 
 
-def _resolve(session: "CalibrationSession", key: str, given: str | os.PathLike[str] | None) -> str | None:
+def _resolve(session: CalibrationSession, key: str, given: str | os.PathLike[str] | None) -> str | None:
     if given:
         return str(given)
     rel = session.spec.sources.get(key)
@@ -70,7 +70,7 @@ def _resolve(session: "CalibrationSession", key: str, given: str | os.PathLike[s
     return os.pathsep.join(str(p if p.is_absolute() else (session.folder / p).resolve()) for p in parts)
 
 
-def session_guidelines(session: "CalibrationSession") -> Any:
+def session_guidelines(session: CalibrationSession) -> Any:
     """The session's guidelines folder loaded (``sources.guidelines``), or None if unavailable."""
     root = _resolve(session, "guidelines", None)
     if not root or not Path(root).is_dir():
@@ -97,7 +97,7 @@ def gold_reference(lab: pd.DataFrame, gold: pd.DataFrame, guidelines: Any, task:
     return ref
 
 
-def followup_before_after(session: "CalibrationSession", labels: pd.DataFrame, gold: pd.DataFrame, *,
+def followup_before_after(session: CalibrationSession, labels: pd.DataFrame, gold: pd.DataFrame, *,
                           window_days: float = 14.0, seed: int = 0, guidelines: Any = None) -> dict[str, Any]:
     """Accuracy on gold and group alpha in the windows before the session and after it closed.
 
@@ -144,7 +144,7 @@ def followup_before_after(session: "CalibrationSession", labels: pd.DataFrame, g
             "accuracy": acc, "agreement": alphas, "gold_items_labeled": n_gold, "excluded_session_items": len(session_ids)}
 
 
-def before_after(session: "CalibrationSession", *, labels: str | os.PathLike[str] | pd.DataFrame | None = None,
+def before_after(session: CalibrationSession, *, labels: str | os.PathLike[str] | pd.DataFrame | None = None,
                  gold: str | os.PathLike[str] | pd.DataFrame | None = None, window_days: float = 14.0,
                  seed: int = 0) -> dict[str, Any]:
     """Both comparisons; the follow-up part needs a labels file and a gold file (given or in ``sources``).
@@ -197,7 +197,7 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
-def write_summary(session: "CalibrationSession", **kw: Any) -> dict[str, Any]:
+def write_summary(session: CalibrationSession, **kw: Any) -> dict[str, Any]:
     """Write ``summary.json`` and ``before_after.json`` into the session folder; return the summary."""
     ba = before_after(session, **kw)
     state = session.state()

@@ -536,7 +536,7 @@ def _num(x: Any) -> str:
 
 
 def session_view(session: str | os.PathLike[str] | CalibrationSession, participant: str,
-                 role: str = "annotator") -> "ParticipantView | FacilitatorView":
+                 role: str = "annotator") -> ParticipantView | FacilitatorView:
     """The view for ``participant`` in ``role``: what the notebook displays (``.widget``).
 
     Raises

@@ -15,7 +15,7 @@ module                                 what
 
 from labkit.guidelines.diff import GuidelineDiff, diff_versions
 from labkit.guidelines.governance import Governance, approve, record_decision, reject, release, status
-from labkit.guidelines.model import GuidelineVersion, Guidelines, LabelDef, SemVer, load_version, parse_version
+from labkit.guidelines.model import Guidelines, GuidelineVersion, LabelDef, SemVer, load_version, parse_version
 from labkit.guidelines.proposals import Proposal, apply_proposal, load_proposal, new_proposal
 
 __all__ = ["GuidelineVersion", "Guidelines", "LabelDef", "SemVer", "load_version", "parse_version",

@@ -36,9 +36,9 @@ import yaml
 from labkit._atomic import write_text
 from labkit.errors import GovernanceError, GuidelineError
 from labkit.guidelines import log as dlog
-from labkit.guidelines.model import GuidelineVersion, Guidelines
-from labkit.guidelines.proposals import Proposal, apply_proposal, dump_yaml, load_proposal
+from labkit.guidelines.model import Guidelines, GuidelineVersion
 from labkit.guidelines.model import safe_load as _yaml_load
+from labkit.guidelines.proposals import Proposal, apply_proposal, dump_yaml, load_proposal
 
 KINDS = ("major", "minor", "patch", "gold_edit", "adjudication")
 
@@ -63,7 +63,7 @@ class Governance:
     path: str = "governance.yaml"
 
     @classmethod
-    def load(cls, root: str | os.PathLike[str] = "guidelines") -> "Governance":
+    def load(cls, root: str | os.PathLike[str] = "guidelines") -> Governance:
         p = Path(root)
         p = p if p.suffix in (".yaml", ".yml") else p / "governance.yaml"
         try:
@@ -131,7 +131,7 @@ class Governance:
             raise GovernanceError(f"{member!r} is not a member in {self.path} (members: {', '.join(sorted(self.members))})")
         return self.members[member]
 
-    def check(self, kind: str, approvers: list[str], author: str | None = None) -> "Quorum":
+    def check(self, kind: str, approvers: list[str], author: str | None = None) -> Quorum:
         """Assign approvers to rule slots; the result says which slots are still empty."""
         if kind not in self.rules:
             raise GovernanceError(f"{self.path} has no rules for {kind!r} changes")

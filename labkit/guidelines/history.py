@@ -25,8 +25,8 @@ from typing import Any
 from labkit._atomic import atomic_open
 from labkit.guidelines import log as dlog
 from labkit.guidelines.governance import approve, record_decision, reject, release
-from labkit.guidelines.proposals import new_proposal
 from labkit.guidelines.model import safe_load as _yaml_load
+from labkit.guidelines.proposals import new_proposal
 
 #: (action, proposal id or item, member, ISO time, extra). Proposals are read from the proposals folder.
 TIMELINE: list[tuple[str, str, str, str, dict[str, Any]]] = [

@@ -22,8 +22,7 @@ import numpy as np
 import pandas as pd
 
 from labkit.errors import GuidelineError
-from labkit.guidelines.model import GuidelineVersion, Guidelines, SemVer
-
+from labkit.guidelines.model import Guidelines, GuidelineVersion, SemVer
 
 #: What can happen to a row, in the order of :attr:`MigrationResult.counts`.
 OUTCOMES = ("already_current", "carried", "mapped", "collapsed", "flagged", "other_task")

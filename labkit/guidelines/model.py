@@ -52,13 +52,13 @@ class SemVer:
     patch: int
 
     @classmethod
-    def parse(cls, text: str) -> "SemVer":
+    def parse(cls, text: str) -> SemVer:
         m = SEMVER.match(str(text).strip())
         if not m:
             raise GuidelineError(f"{text!r} is not a semantic version (MAJOR.MINOR.PATCH)")
         return cls(*(int(g) for g in m.groups()))
 
-    def bump(self, kind: str) -> "SemVer":
+    def bump(self, kind: str) -> SemVer:
         if kind == "major":
             return SemVer(self.major + 1, 0, 0)
         if kind == "minor":
@@ -67,7 +67,7 @@ class SemVer:
             return SemVer(self.major, self.minor, self.patch + 1)
         raise GuidelineError(f"change kind must be major, minor or patch, got {kind!r}")
 
-    def __lt__(self, other: "SemVer") -> bool:
+    def __lt__(self, other: SemVer) -> bool:
         return (self.major, self.minor, self.patch) < (other.major, other.minor, other.patch)
 
     def __str__(self) -> str:
@@ -429,7 +429,7 @@ class Guidelines:
             vs.sort(key=lambda v: v.semver)
 
     @classmethod
-    def load(cls, root: str | os.PathLike[str]) -> "Guidelines":
+    def load(cls, root: str | os.PathLike[str]) -> Guidelines:
         r = Path(root)
         if not r.is_dir():
             raise GuidelineError(f"{r}: guidelines folder not found")

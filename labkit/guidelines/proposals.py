@@ -60,7 +60,7 @@ import yaml
 
 from labkit._atomic import write_text
 from labkit.errors import GuidelineError
-from labkit.guidelines.model import GuidelineVersion, Guidelines, SemVer, parse_version
+from labkit.guidelines.model import Guidelines, GuidelineVersion, SemVer, parse_version
 from labkit.guidelines.model import safe_load as _yaml_load
 
 OPS = ("add_label", "remove_label", "rename_label", "merge_labels", "split_label", "reword_definition",

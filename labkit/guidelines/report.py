@@ -27,7 +27,7 @@ import pandas as pd
 from labkit.guidelines import log as dlog
 from labkit.guidelines.diff import diff_versions
 from labkit.guidelines.governance import Governance, status
-from labkit.guidelines.model import GuidelineVersion, Guidelines
+from labkit.guidelines.model import Guidelines, GuidelineVersion
 from labkit.guidelines.proposals import list_proposals
 
 

@@ -9,14 +9,14 @@ True
 from labkit.io.base import (
     IMPORTERS,
     ImportResult,
+    concat_labels,
     detect_format,
     import_file,
-    concat_labels,
     load_labels,
     merge_results,
-    split_paths,
     quarantine_path,
     register,
+    split_paths,
     write_result,
 )
 

@@ -60,7 +60,7 @@ class Html:
     def __str__(self) -> str:
         return self.markup
 
-    def __add__(self, other: "Html") -> "Html":
+    def __add__(self, other: Html) -> Html:
         return Html(self.markup + other.markup)
 
 

@@ -10,7 +10,6 @@ guideline versions, no confidence) return ``None`` with a reason instead of fail
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any

@@ -33,7 +33,7 @@ from labkit._atomic import write_json, write_text
 from labkit.errors import ParameterError
 from labkit.reports.config import ReportsConfig, ReportSpec
 from labkit.reports.metrics import load_metrics
-from labkit.reports.params import Param, notebook_params, parse_cli_value, resolve
+from labkit.reports.params import Param, notebook_params, resolve
 
 NOTEBOOK_NAME = "report.ipynb"
 HTML_NAME = "report.html"

@@ -25,7 +25,6 @@ Everything is a function of ``seed``; the same seed gives byte-identical files.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 from dataclasses import dataclass, field

@@ -32,7 +32,7 @@ import scipy.sparse as sp
 
 from labkit.errors import ParameterError
 from labkit.stats._boot import bootstrap_ci, check_ci
-from labkit.stats.counts import CountTables, as_label_table, label_order, resolve_task
+from labkit.stats.counts import CountTables, as_label_table, resolve_task
 
 __all__ = ["AgreementResult", "krippendorff_alpha", "fleiss_kappa", "cohen_kappa", "pairwise_cohen", "gwet_ac1",
            "percent_agreement", "agreement_by", "METRICS", "LEVELS"]

@@ -175,7 +175,7 @@ class DawidSkene:
         if self.ll_tol is not None and not (isinstance(self.ll_tol, (int, float)) and self.ll_tol > 0):
             raise ParameterError(f"DawidSkene ll_tol must be a positive number or None, got {self.ll_tol!r}")
 
-    def fit_counts(self, ct: CountTables) -> "DawidSkene":
+    def fit_counts(self, ct: CountTables) -> DawidSkene:
         """Fit on prepared :class:`CountTables` (one task)."""
         self._check()
         I, J, K = ct.n_items, ct.n_annotators, ct.n_labels
@@ -273,7 +273,7 @@ class DawidSkene:
         self.consensus_ = _frame(ct, win, T[win, np.arange(I)] if K else np.zeros(I), "ds")
         return self
 
-    def fit(self, table: pd.DataFrame, *, task: str | None = None, source: str | None = "human") -> "DawidSkene":
+    def fit(self, table: pd.DataFrame, *, task: str | None = None, source: str | None = "human") -> DawidSkene:
         """Fit on one task of a canonical label table (``task=None``: the table's only task)."""
         return self.fit_counts(CountTables.from_labels(table, task=task, source=source))
 

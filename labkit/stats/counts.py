@@ -206,7 +206,7 @@ class CountTables:
 
     @classmethod
     def from_labels(cls, table: pd.DataFrame, *, task: str | None = None, source: str | None = "human",
-                    order: list[str] | tuple[str, ...] | None = None, labels: list[str] | None = None) -> "CountTables":
+                    order: list[str] | tuple[str, ...] | None = None, labels: list[str] | None = None) -> CountTables:
         """Build the count tables of one task.
 
         Parameters
@@ -269,7 +269,7 @@ class CountTables:
 
     @classmethod
     def from_codes(cls, item: np.ndarray, annotator: np.ndarray, label: np.ndarray, *, labels: list[str] | None = None,
-                   task: str = "default") -> "CountTables":
+                   task: str = "default") -> CountTables:
         """Build from integer code arrays directly (benchmarks, other engines)."""
         item = np.asarray(item)
         annotator = np.asarray(annotator)

@@ -32,7 +32,7 @@ import os
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
-from typing import Any, ClassVar, Dict, List, Optional, Tuple, Union  # noqa: E402
+from typing import Any, ClassVar, Union  # noqa: E402
 
 import pandas as pd  # noqa: E402
 from great_expectations.compatibility import pydantic  # noqa: E402
@@ -52,7 +52,7 @@ from great_expectations.expectations.row_conditions import RowConditionType  # n
 from labkit.validation import checks  # noqa: E402
 
 _DOMAIN_KEYS = ("batch_id", "table", "column_list", "row_condition", "condition_parser", "ignore_row_if")
-_Param = Union[Dict[str, Any], SuiteParameterDict]
+_Param = Union[dict[str, Any], SuiteParameterDict]
 
 
 def _cols(frame: pd.DataFrame, *names: str) -> list[pd.Series]:
@@ -73,7 +73,7 @@ class ItemsBelowOverlap(TableMetricProvider):
 
     @metric_value(engine=PandasExecutionEngine)
     def _pandas(cls, execution_engine: PandasExecutionEngine, metric_domain_kwargs: dict, metric_value_kwargs: dict,
-                metrics: Dict[str, Any], runtime_configuration: dict) -> dict[str, Any]:
+                metrics: dict[str, Any], runtime_configuration: dict) -> dict[str, Any]:
         df, _, _ = execution_engine.get_compute_domain(domain_kwargs=metric_domain_kwargs,
                                                        domain_type=MetricDomainTypes.TABLE)
         k = int(metric_value_kwargs["k"])
@@ -100,10 +100,10 @@ class ExpectItemsToHaveMinDistinctAnnotators(BatchExpectation):
     condition_parser: Union[ConditionParser, None] = None
     metric_dependencies = ("labkit.items_below_overlap",)
     success_keys = ("k",)
-    domain_keys: ClassVar[Tuple[str, ...]] = ("batch_id", "row_condition", "condition_parser")
+    domain_keys: ClassVar[tuple[str, ...]] = ("batch_id", "row_condition", "condition_parser")
 
-    def _validate(self, metrics: Dict, runtime_configuration: Optional[dict] = None,
-                  execution_engine: Optional[ExecutionEngine] = None) -> dict[str, Any]:
+    def _validate(self, metrics: dict, runtime_configuration: dict | None = None,
+                  execution_engine: ExecutionEngine | None = None) -> dict[str, Any]:
         found = metrics["labkit.items_below_overlap"]
         return {"success": found["items"] == 0,
                 "result": {"observed_value": found["items"], "element_count": found["evaluated_items"],
@@ -120,7 +120,7 @@ class ColumnDtypes(TableMetricProvider):
 
     @metric_value(engine=PandasExecutionEngine)
     def _pandas(cls, execution_engine: PandasExecutionEngine, metric_domain_kwargs: dict, metric_value_kwargs: dict,
-                metrics: Dict[str, Any], runtime_configuration: dict) -> dict[str, str]:
+                metrics: dict[str, Any], runtime_configuration: dict) -> dict[str, str]:
         df, _, _ = execution_engine.get_compute_domain(domain_kwargs=metric_domain_kwargs,
                                                        domain_type=MetricDomainTypes.TABLE)
         return {str(c): str(t) for c, t in df.dtypes.items()}
@@ -129,13 +129,13 @@ class ColumnDtypes(TableMetricProvider):
 class ExpectColumnDtypesToMatch(BatchExpectation):
     """Each listed column exists and has exactly the given pandas dtype (``str(dtype)``)."""
 
-    dtypes: Union[Dict[str, str], SuiteParameterDict] = pydantic.Field(description="{column: dtype}")
+    dtypes: Union[dict[str, str], SuiteParameterDict] = pydantic.Field(description="{column: dtype}")
     metric_dependencies = ("labkit.column_dtypes",)
     success_keys = ("dtypes",)
-    domain_keys: ClassVar[Tuple[str, ...]] = ("batch_id",)
+    domain_keys: ClassVar[tuple[str, ...]] = ("batch_id",)
 
-    def _validate(self, metrics: Dict, runtime_configuration: Optional[dict] = None,
-                  execution_engine: Optional[ExecutionEngine] = None) -> dict[str, Any]:
+    def _validate(self, metrics: dict, runtime_configuration: dict | None = None,
+                  execution_engine: ExecutionEngine | None = None) -> dict[str, Any]:
         actual = metrics["labkit.column_dtypes"]
         expected = self.configuration.kwargs["dtypes"]
         wrong = {c: actual.get(c, "missing") for c, t in expected.items() if actual.get(c) != t}
