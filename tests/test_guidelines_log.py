@@ -122,7 +122,7 @@ def test_truncated_last_line_is_caught_and_append_refuses(tmp_path: Path) -> Non
     log.write_bytes(log.read_bytes()[:-20])
     v = dlog.verify(tmp_path)
     assert not v.ok and v.first_bad == 1
-    with pytest.raises(GovernanceError, match="refusing to extend a damaged log"):
+    with pytest.raises(GovernanceError, match="the log ends with a torn line"):
         dlog.append(tmp_path, "adjudicate", "g-expert-1", item_id="c-2", label="ok", why="y")
 
 

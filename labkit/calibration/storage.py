@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from labkit import _jsonl
 from labkit._atomic import write_text
 from labkit.errors import InputRefused, ParameterError
 
@@ -61,39 +62,31 @@ def append_record(path: str | os.PathLike[str], record: dict[str, Any]) -> None:
         A JSON-serializable mapping. It is written as one line ending in ``\\n``.
     """
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps(record, sort_keys=True, ensure_ascii=False, default=str) + "\n").encode("utf-8")
-    fd = os.open(p, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        written = os.write(fd, line)
-        if written != len(line):  # a regular local file does not do short writes; never pretend it did
-            raise OSError(f"{p}: short write ({written} of {len(line)} bytes)")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    line = (_jsonl.dumps(record, sort_keys=True, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+    if _jsonl.read_lines(p).torn:  # a crash mid-write left a torn line: move it aside, never glue onto it
+        _jsonl.repair(p)
+    _jsonl.append_bytes(p, line)  # write + fsync; on a failure (full disk) the file is cut back: no torn line
 
 
 def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """All records of a JSONL file (``[]`` if it does not exist).
 
-    A line that is not a JSON object is refused with the file and line number: nothing is skipped
-    silently.
+    Lines are split on ``"\\n"`` only. A line that is not a JSON object is refused with the file and line
+    number: nothing is skipped silently. A torn last line (a write interrupted by a crash) is not a record
+    and does not block reading the complete ones; the next append moves it to ``<file>.torn``.
     """
     p = Path(path)
-    if not p.exists():
-        return []
     out: list[dict[str, Any]] = []
-    with open(p, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputRefused(str(p), f"not a JSON line ({exc.msg})", record=f"line {n}") from None
-            if not isinstance(rec, dict):
-                raise InputRefused(str(p), "each line must be a JSON object", record=f"line {n}")
-            out.append(rec)
+    for n, bline in enumerate(_jsonl.read_lines(p).lines, start=1):
+        if not bline.strip():
+            continue
+        try:
+            rec = json.loads(bline.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputRefused(str(p), f"not a JSON line ({getattr(exc, 'msg', exc)})", record=f"line {n}") from None
+        if not isinstance(rec, dict):
+            raise InputRefused(str(p), "each line must be a JSON object", record=f"line {n}")
+        out.append(rec)
     return out
 
 

@@ -107,6 +107,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                           "still be in the log")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run_log_verify)
+    p = ls.add_parser("repair", help="move a torn last line (an interrupted write) aside to FILE.torn; "
+                                     "the complete entries are kept")
+    p.add_argument("file", nargs="?", default="guidelines/decisions.jsonl")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run_log_repair)
     p = ls.add_parser("show", help="print the last entries")
     p.add_argument("file", nargs="?", default="guidelines/decisions.jsonl")
     p.add_argument("--tail", type=int, default=20)
@@ -328,6 +333,22 @@ def run_log_verify(args: argparse.Namespace) -> int:
 
     v = verify(args.file, args.guidelines, expect_head=args.expect_head)
     emit(args, v.to_dict(), str(v))
+    return 0 if v.ok else 1
+
+
+def run_log_repair(args: argparse.Namespace) -> int:
+    from labkit import _jsonl
+    from labkit.guidelines.log import log_path, verify
+
+    path = log_path(args.file)
+    if not path.exists():
+        raise GovernanceError(f"{path}: no such log file")
+    r = _jsonl.repair(path)
+    v = verify(path)
+    r["verify"] = v.to_dict()
+    human = (f"{path}: moved a torn last line ({r['torn_bytes']} bytes) to {r['saved_to']}" if r["saved_to"]
+             else f"{path}: no torn line; nothing to repair")
+    emit(args, r, human + "\n" + str(v))
     return 0 if v.ok else 1
 
 

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labkit import _jsonl
 from labkit.errors import GovernanceError
 
 GENESIS = "0" * 64
@@ -47,7 +48,7 @@ ACTIONS = ("propose", "approve", "reject", "release", "adjudicate", "gold_edit")
 
 def canonical_json(obj: Any) -> str:
     """Canonical JSON: sorted keys, no whitespace, UTF-8 text (non-ASCII kept as is)."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _jsonl.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def entry_hash(entry: dict[str, Any]) -> str:
@@ -182,6 +183,12 @@ def append_many(root: str | os.PathLike[str], decisions: list[dict[str, Any]]) -
         return []
     path = log_path(root)
     with _locked(path) as fh:
+        fh.seek(0, os.SEEK_END)
+        if fh.tell() > 0:
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":  # a previous writer died mid-line: never glue onto it
+                raise GovernanceError(f"{path}: the log ends with a torn line (an interrupted write); refusing "
+                                      f"to append. Run `labkit log repair {path}` to move it aside")
         tail = _last_line(fh)
         if tail:
             try:
@@ -192,12 +199,6 @@ def append_many(root: str | os.PathLike[str], decisions: list[dict[str, Any]]) -
                                       f"damaged log (run `labkit log verify {path}`)") from None
         else:
             seq, prev = 0, GENESIS
-        fh.seek(0, os.SEEK_END)
-        if fh.tell() > 0:
-            fh.seek(-1, os.SEEK_END)
-            if fh.read(1) != b"\n":  # a previous writer died mid-line: never glue onto it
-                raise GovernanceError(f"{path}: the log does not end with a newline; refusing to append "
-                                      f"(run `labkit log verify {path}`)")
         entries, lines = [], []
         for action, who, at, body in checked:
             entry = {"seq": seq, "prev": prev, "action": action, "who": who, "at": format_time(at), **body}
@@ -205,10 +206,7 @@ def append_many(root: str | os.PathLike[str], decisions: list[dict[str, Any]]) -
             entries.append(entry)
             lines.append(canonical_json(entry).encode("utf-8") + b"\n")
             seq, prev = seq + 1, entry["hash"]
-        fh.seek(0, os.SEEK_END)
-        fh.write(b"".join(lines))
-        fh.flush()
-        os.fsync(fh.fileno())
+        _jsonl.append_bytes(path, b"".join(lines), fd=fh.fileno())  # all or nothing, fsynced
     return entries
 
 
@@ -218,11 +216,13 @@ def read(root: str | os.PathLike[str]) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
+    # split on "\n" only (never str.splitlines: U+2028 in a reason is not a line end); a torn last line
+    # (an interrupted write) is not an entry and never blocks reading the entries before it
+    for n, bline in enumerate(_jsonl.read_lines(path).lines, start=1):
+        if not bline.strip():
             continue
         try:
-            out.append(json.loads(line))
+            out.append(json.loads(bline.decode("utf-8")))
         except ValueError:
             raise GovernanceError(f"{path}: line {n} is not JSON (run `labkit log verify {path}`)") from None
     return out
@@ -295,12 +295,12 @@ def verify(root: str | os.PathLike[str], guidelines_root: str | os.PathLike[str]
     path = log_path(root)
     if not path.exists():
         return Verification(str(path), False, 0, None, None, "no such log file")
-    raw = path.read_bytes()
-    lines = raw.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    elif raw:
-        return _bad(path, len(lines), len(lines), None, "the last line has no newline (a cut or interrupted write)")
+    parts = _jsonl.read_lines(path)
+    lines = parts.lines
+    if parts.torn:
+        return _bad(path, len(lines), len(lines) + 1, None,
+                    f"the last line has no newline (a cut or interrupted write); the {len(lines)} entries before it "
+                    f"are readable. Run `labkit log repair {path}` to move the torn line aside")
     prev_hash, seq = GENESIS, 0
     by_hash: dict[str, int] = {}
     releases: dict[int, dict[str, Any]] = {}  # seq -> release entry

@@ -25,10 +25,11 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from labkit._atomic import atomic_open, atomic_path
+from labkit import _jsonl
+from labkit._atomic import atomic_group, check_group
 from labkit.errors import InputRefused
+from labkit.schema import check_labels
 from labkit.schema import conform_gold as _conform_gold
-from labkit.schema import write_labels
 
 QUARANTINE_COLUMNS = ("file", "record", "field", "reason", "original")
 
@@ -332,25 +333,47 @@ def gold_path(out: str | os.PathLike[str]) -> Path:
     return o.with_name((o.name[: -len(o.suffix)] if o.suffix else o.name) + ".gold.csv")
 
 
+def manifest_path(out: str | os.PathLike[str]) -> Path:
+    """``labels.parquet`` -> ``labels.manifest.json`` beside it (run id and SHA-256 of the outputs)."""
+    o = Path(out)
+    return o.with_name((o.name[: -len(o.suffix)] if o.suffix else o.name) + ".manifest.json")
+
+
+def check_import_output(out: str | os.PathLike[str]) -> str | None:
+    """``None`` when the table, quarantine (and gold) beside ``out`` were written together by one import."""
+    return check_group(manifest_path(out))
+
+
 def write_result(result: ImportResult, out: str | os.PathLike[str]) -> dict[str, Any]:
     """Write the table (Parquet), the quarantine (JSONL, always, possibly empty) and any gold (CSV), atomically."""
     out = Path(out)
-    write_labels(result.table, out)
+    check_labels(result.table)
     qpath = quarantine_path(out)
-    with atomic_open(qpath, "w") as fh:
-        for row in result.quarantine.itertuples(index=False):
-            rec = {k: (None if v is None or (not isinstance(v, str) and pd.isna(v)) else v)
-                   for k, v in zip(QUARANTINE_COLUMNS, row)}
-            if rec["record"] is not None and not isinstance(rec["record"], str):
-                rec["record"] = int(rec["record"])
-            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    gp = gold_path(out)
+    has_gold = result.gold is not None and len(result.gold) > 0
+    dests = [out, qpath] + ([gp] if has_gold else [])
+    # table, quarantine (and gold) are replaced together: all are written and fsynced to temporary files
+    # first, so a failure (a full disk) leaves the previous pair untouched; the manifest written last
+    # records each file's SHA-256 and a run id, so a mismatched pair is detected (check_import_output)
+    with atomic_group(dests, manifest=manifest_path(out)) as tmps:
+        result.table.to_parquet(tmps[0], index=False)
+        with open(tmps[1], "w", encoding="utf-8", newline="") as fh:
+            for row in result.quarantine.itertuples(index=False):
+                rec = {k: (None if v is None or (not isinstance(v, str) and pd.isna(v)) else v)
+                       for k, v in zip(QUARANTINE_COLUMNS, row)}
+                if rec["record"] is not None and not isinstance(rec["record"], str):
+                    rec["record"] = int(rec["record"])
+                fh.write(_jsonl.dumps(rec, ensure_ascii=False) + "\n")
+        if has_gold:
+            assert result.gold is not None
+            result.gold.to_csv(tmps[2], index=False)
     summary = result.summary()
-    summary.update(out=str(out), quarantine=str(qpath))
-    if result.gold is not None and len(result.gold):
-        gp = gold_path(out)
-        with atomic_path(gp, suffix=".csv") as tmp:
-            result.gold.to_csv(tmp, index=False)
+    summary.update(out=str(out), quarantine=str(qpath), manifest=str(manifest_path(out)))
+    if has_gold:
         summary["gold_out"] = str(gp)
+    elif gp.exists():  # a gold file from an earlier import of other data must not pass for this one's
+        gp.unlink()
+        summary["stale_gold_removed"] = str(gp)
     reasons = Counter(result.quarantine["reason"].astype(str)) if len(result.quarantine) else Counter()
     summary["quarantine_reasons"] = dict(reasons.most_common())
     return summary
