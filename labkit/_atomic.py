@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -69,7 +69,7 @@ def write_json(dest: str | os.PathLike[str], obj: Any, *, indent: int | None = 2
 
 
 @contextlib.contextmanager
-def atomic_group(dests: list[str | os.PathLike[str]], *, manifest: str | os.PathLike[str] | None = None,
+def atomic_group(dests: Sequence[str | os.PathLike[str]], *, manifest: str | os.PathLike[str] | None = None,
                  run_id: str | None = None) -> Iterator[list[Path]]:
     """Replace several files together: yield one temporary path per destination, then swap them all in.
 
