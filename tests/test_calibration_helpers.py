@@ -29,7 +29,7 @@ def make_session(folder: Path, *, show_names: bool = False, guidelines: Path | N
     items = [SessionItem("g1", "Thanks, that fixed it.", gold="ok", gold_rationale="Civil thanks."),
              SessionItem("g3", "<b>Wow</b>, what a genius idea. Not.", gold="offensive", gold_rationale="Sarcasm."),
              SessionItem("c1", "<script>alert('x')</script> & my channel", reasons=("disagreement 0.67",))]
-    sources = {"guidelines": str(guidelines)} if guidelines else {}
+    sources = {"guidelines": str(guidelines), "filed_by": "g-facil-1"} if guidelines else {}
     spec = SessionSpec(id="cal-test", task="toxicity", guideline=g.get("toxicity", "1.1.0"), items=items,
                        participants=[Participant("f1", "facilitator"), Participant("a1"), Participant("a2")],
                        show_names=show_names, scheduled_at=T0, sources=sources, open_join=open_join,

@@ -121,7 +121,7 @@ def test_new_proposal_signature_used_by_calibration(groot: Path) -> None:
                                "current": "The comment insults, mocks or demeans a specific person or group, including through sarcasm.",
                                "proposed": "The comment insults, mocks or demeans a specific person or group (sarcasm included)."}],
                      source={"kind": "calibration", "session": "s1", "item_id": "c-00019"}, root=groot,
-                     created_at="2026-11-20T10:41:02Z")
+                     created_at="2026-11-20T10:41:02Z", filed_by="g-facil-1")
     assert p.id == "toxicity-2026-11-20-clarify-insult-calibration-s1-item-c-00019"
     assert Path(p.path) == groot / "toxicity" / "proposals" / f"{p.id}.yaml"
     again = load_proposal(p.id, groot)
@@ -180,7 +180,7 @@ def test_propose_approve_release_through_the_cli(groot: Path, tmp_path: Path, ca
     assert (filed["id"], filed["kind"], filed["next_version"], filed["missing"]) == (
         "toxicity-2026-11-20-hate-examples", "patch", "2.0.1", {"qa": 1})
     assert main(["guidelines", "release", filed["id"], *g]) == 1
-    assert main(["guidelines", "approve", filed["id"], "--as", "g-qa-2", *g]) == 0
+    assert main(["guidelines", "approve", filed["id"], "--as", "g-qa-2", "--at", "2026-11-21T00:00:00Z", *g]) == 0
     assert main(["guidelines", "release", filed["id"], "--at", "2026-11-22T00:00:00Z", "--json", *g]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (out["version"], out["kind"], out["approved_by"]) == ("2.0.1", "patch", ["g-qa-2"])
@@ -207,13 +207,20 @@ def test_propose_from_a_calibration_session(groot: Path, tmp_path: Path, capsys:
     s.advance("f1", at=T0 + dt.timedelta(minutes=10))
     s.propose_clarification("a2", "g3", "offensive", "Sarcasm counts only when it targets a person.",
                             "sarcasm split us", at=T0 + dt.timedelta(minutes=12))
-    args = ["guidelines", "propose", "--from-session", str(s.folder), "--guidelines", str(groot), "--json"]
+    args = ["guidelines", "propose", "--from-session", str(s.folder), "--guidelines", str(groot), "--as", "g-facil-1",
+            "--json"]
     assert main(args) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert len(out["filed"]) == 1 and out["already_filed"] == []
     f = out["filed"][0]
+    from labkit.privacy import load_key, pseudonym
+
     assert (f["author"], f["base_version"], f["kind"], f["source"]["session"], f["source"]["item_id"]) == (
-        "a2", "1.1.0", "patch", "cal-test", "g3")
+        pseudonym("a2", load_key()), "1.1.0", "patch", "cal-test", "g3")
+    # the raw participant id never enters the append-only log (nor the filed proposal)
+    assert '"a2"' not in (groot / "decisions.jsonl").read_text(encoding="utf-8")
+    assert "a2" not in (groot / "toxicity" / "proposals" / f"{f['id']}.yaml").read_text(encoding="utf-8").split("author:")[1].split("\n")[0]
+    assert dlog.head(groot)["who"] == "g-facil-1" and dlog.head(groot)["author"] == f["author"]
     prop = load_proposal(f["id"], groot)
     assert prop.changes[0]["op"] == "reword_definition"
     assert prop.changes[0]["proposed"] == "Sarcasm counts only when it targets a person."

@@ -48,14 +48,14 @@ def test_hash_is_sha256_of_canonical_json_without_hash(groot: Path) -> None:
 def test_one_changed_character_is_caught_naming_the_line(groot: Path, capsys: pytest.CaptureFixture[str]) -> None:
     log = groot / "decisions.jsonl"
     ls = lines(log)
-    assert '"who":"g-expert-1"' in ls[2]
-    ls[2] = ls[2].replace('"who":"g-expert-1"', '"who":"g-expert-2"')  # one character
+    assert '"who":"g-expert-1"' in ls[3]
+    ls[3] = ls[3].replace('"who":"g-expert-1"', '"who":"g-expert-2"')  # one character
     log.write_text("".join(ls), encoding="utf-8")
     v = dlog.verify(groot)
-    assert not v.ok and v.first_bad == 3
+    assert not v.ok and v.first_bad == 4
     assert "does not match its hash" in v.problem
     assert main(["log", "verify", str(log)]) == 1
-    assert "BROKEN at line 3" in capsys.readouterr().out
+    assert "BROKEN at line 4" in capsys.readouterr().out
 
 
 def test_removed_entry_is_caught(groot: Path) -> None:
@@ -78,8 +78,8 @@ def test_two_swapped_entries_are_caught(groot: Path) -> None:
     assert "expected seq 3, found 4" in v.problem
 
 
-def test_rewritten_chain_with_recomputed_hashes_is_caught_by_release_heads(groot: Path) -> None:
-    """An attacker who edits an entry and re-hashes everything after it still breaks the anchors."""
+def test_rewritten_chain_with_recomputed_hashes_is_caught_by_signatures(groot: Path) -> None:
+    """An attacker who edits an entry and re-hashes everything after it breaks the entry's signature."""
     log = groot / "decisions.jsonl"
     entries = [json.loads(x) for x in lines(log)]
     entries[2]["why"] = "I never approved this"
@@ -90,8 +90,10 @@ def test_rewritten_chain_with_recomputed_hashes_is_caught_by_release_heads(groot
         prev = e["hash"]
     log.write_text("".join(dlog.canonical_json(e) + "\n" for e in entries), encoding="utf-8")
     v = dlog.verify(groot)
-    assert not v.ok
-    assert "toxicity 1.0.0 was released at log entry seq 4" in v.problem
+    assert not v.ok and v.first_bad == 3
+    assert v.problem.startswith("entry seq 2 (approve by g-lead-1) is signed with key SHA256:")
+    assert v.problem.endswith("which is not a key listed for g-lead-1 in governance.yaml as logged at seq 0 "
+                              "(or the signature does not match the entry)")
 
 
 def test_cut_tail_after_a_release_is_caught(groot: Path) -> None:
@@ -111,9 +113,19 @@ def test_cut_after_the_last_release_needs_an_expected_head(groot: Path) -> None:
     head = json.loads(ls[-1])["hash"]
     log.write_text("".join(ls[:-2]), encoding="utf-8")
     assert dlog.verify(groot).ok  # documented limit: nothing anchors entries after the last release
-    v = dlog.verify(groot, expect_head=head[:12])
+    v = dlog.verify(groot, expect_head=head)
     assert not v.ok and "expected head" in v.problem
-    assert main(["log", "verify", str(log), "--expect-head", head[:12]]) == 1
+    assert main(["log", "verify", str(log), "--expect-head", head]) == 1
+
+
+def test_expect_head_takes_only_a_full_hash(groot: Path) -> None:
+    """`--expect-head` accepted an 8-hex-digit prefix."""
+    head = json.loads(lines(groot / "decisions.jsonl")[-1])["hash"]
+    assert dlog.verify(groot, expect_head=head).ok
+    v = dlog.verify(groot, expect_head=head[:8])
+    assert not v.ok and v.problem == (f"--expect-head needs a full SHA-256 head (64 hex digits), got {head[:8]!r}: "
+                                      "a prefix could be matched by a forged entry")
+    assert main(["log", "verify", str(groot / "decisions.jsonl"), "--expect-head", head[:8]]) == 1
 
 
 def test_truncated_last_line_is_caught_and_append_refuses(tmp_path: Path) -> None:
@@ -189,7 +201,7 @@ def test_a_version_file_not_made_by_a_release_or_a_missing_one_is_caught(groot: 
     (groot / "toxicity" / "2.0.1.yaml").unlink()
     (groot / "toxicity" / "1.1.0.yaml").unlink()
     v = dlog.verify(groot)
-    assert not v.ok and v.problem == "toxicity 1.1.0 was released at log entry seq 8, but toxicity/1.1.0.yaml is missing"
+    assert not v.ok and v.problem == "toxicity 1.1.0 was released at log entry seq 9, but toxicity/1.1.0.yaml is missing"
 
 
 def test_a_missing_log_is_not_verified(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

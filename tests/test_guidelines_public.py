@@ -77,7 +77,7 @@ def released(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
         filed = cli(capsys, "guidelines", "propose", str(f), *g)["filed"][0]
         assert filed["kind"] == "major"
         for who in approvers:
-            cli(capsys, "guidelines", "approve", filed["id"], "--as", who, *g)
+            cli(capsys, "guidelines", "approve", filed["id"], "--as", who, "--at", at, *g)
         cli(capsys, "guidelines", "release", filed["id"], "--at", at, *g)
     return root
 
@@ -92,7 +92,7 @@ def test_release_of_a_merge_with_numeric_label_names(released: Path, capsys: pyt
     assert d["reasons"] == ["2 merged into 3"]
     v = dlog.verify(released)
     assert v.ok and v.anchors_checked == ["wsd 1.0.0", "wsd 2.0.0"], str(v)
-    assert [e["action"] for e in dlog.read(released)] == ["propose"] + ["approve"] * 3 + ["release"] + \
+    assert [e["action"] for e in dlog.read(released)] == ["govern", "propose"] + ["approve"] * 3 + ["release"] + \
         ["propose"] + ["approve"] * 3 + ["release"]
 
 

@@ -131,9 +131,9 @@ def test_proposals_and_log_status() -> None:
         "toxicity-2026-10-02-split-hate": "rejected", "toxicity-2.0.0-insult-and-spam": "released",
         "toxicity-2026-11-02-sarcasm-about-work": "open", "toxicity-2026-11-09-threat-label": "open"}
     log = R.log_status(REPO / "guidelines")
-    assert log["ok"] and log["actions"] == {"propose": 6, "approve": 10, "release": 3, "reject": 1,
+    assert log["ok"] and log["actions"] == {"govern": 1, "propose": 6, "approve": 10, "release": 3, "reject": 1,
                                             "adjudicate": 1, "gold_edit": 1}
-    assert log["text"].startswith("decisions.jsonl: intact, 22 entries")  # no machine path
+    assert log["text"].startswith("decisions.jsonl: intact, 23 entries")  # no machine path
 
 
 def test_notebook_is_a_thin_parameterized_view() -> None:

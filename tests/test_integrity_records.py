@@ -20,6 +20,7 @@ from labkit.calibration import storage
 from labkit.cli import main
 from labkit.errors import GovernanceError
 from labkit.guidelines import log as dlog
+from labkit.guidelines.governance import record_decision
 from labkit.io import import_file, write_result
 from labkit.io.base import check_import_output, gold_path, manifest_path, quarantine_path
 
@@ -38,8 +39,9 @@ def _enospc(*_a: object, **_k: object) -> None:
 
 
 def _adjudicate(root: Path, why: str) -> dict:
-    return dlog.append(root, "adjudicate", "g-expert-2", at="2026-11-20T10:00:00Z", task="toxicity",
-                       item_id="c-00019", label="insult", why=why)
+    """A signed adjudication (g-expert-2's sample key, from the keyring tests/conftest.py sets)."""
+    return record_decision("adjudication", "g-expert-2", root, at="2026-11-20T10:00:00Z", task="toxicity",
+                           item_id="c-00019", label="insult", why=why)
 
 
 # --- one line splitter ---------------------------------------------------------------------------
@@ -124,15 +126,15 @@ def test_decision_log_append_on_a_full_disk_leaves_no_torn_line(groot: Path, mon
         real_write(fd, bytes(data[: len(data) // 2]))
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(os, "write", half_then_enospc)
-    with pytest.raises(OSError, match="No space left"):
-        _adjudicate(groot, "disk full")
-    monkeypatch.undo()
+    with monkeypatch.context() as m:
+        m.setattr(os, "write", half_then_enospc)
+        with pytest.raises(OSError, match="No space left"):
+            _adjudicate(groot, "disk full")
     assert log.read_bytes() == before
-    monkeypatch.setattr(os, "fsync", _enospc)  # the data reached the page cache but fsync fails
-    with pytest.raises(OSError, match="No space left"):
-        _adjudicate(groot, "fsync fails")
-    monkeypatch.undo()
+    with monkeypatch.context() as m:
+        m.setattr(os, "fsync", _enospc)  # the data reached the page cache but fsync fails
+        with pytest.raises(OSError, match="No space left"):
+            _adjudicate(groot, "fsync fails")
     assert log.read_bytes() == before
     _adjudicate(groot, "space again")
     assert dlog.verify(groot).ok

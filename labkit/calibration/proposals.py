@@ -19,6 +19,11 @@ the proposal is filed there through :func:`labkit.guidelines.proposals.new_propo
 that it applies to the base version and logs it; a copy always stays in the session folder
 (``proposals/<id>.yaml``), with ``filed_as`` (where governance has it) or ``filing_error`` (why it
 could not be filed: the copy is kept, nothing is lost).
+
+The filed proposal names the participant by pseudonym (:func:`governance_author`). When governance.yaml
+requires signed decisions, the session files as the member in its ``sources.filed_by`` (the facilitator's
+member id), signing with ``$LABKIT_SIGNING_KEY``; without one the filing error is kept and
+``labkit guidelines propose --from-session DIR --as MEMBER --key PATH`` files it later.
 """
 
 from __future__ import annotations
@@ -64,6 +69,23 @@ def proposal_dict(session: CalibrationSession, c: Clarification, *, at: dt.datet
     }
 
 
+def governance_author(participant: str) -> str:
+    """The author a clarification is filed under: the participant's pseudonym, never the raw id.
+
+    The decision log is append-only (an id in it can never be erased without breaking the chain), so
+    only member ids and annotator pseudonyms (:func:`labkit.privacy.pseudonym` with the program's key)
+    enter it. The session's own copy keeps the participant id; the session folder is private.
+    """
+    from labkit.privacy import load_key, pseudonym
+
+    return pseudonym(participant, load_key())
+
+
+def filing_dict(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` (a :func:`proposal_dict`) as filed to governance: the author pseudonymized."""
+    return {**data, "author": governance_author(str(data["author"]))}
+
+
 def write_proposal(session: CalibrationSession, c: Clarification, *, at: dt.datetime | None = None) -> Path:
     """Write the proposal for ``c`` into ``<session>/proposals/<id>.yaml`` (and file it) and return the path."""
     data = proposal_dict(session, c, at=at)
@@ -74,10 +96,11 @@ def write_proposal(session: CalibrationSession, c: Clarification, *, at: dt.date
         from labkit.guidelines.proposals import new_proposal
 
         try:
-            p = new_proposal(task=data["task"], base_version=data["base_version"], author=data["author"],
+            p = new_proposal(task=data["task"], base_version=data["base_version"],
+                             author=governance_author(str(data["author"])),
                              title=data["title"], rationale=data["rationale"], changes=[dict(x) for x in data["changes"]],
                              source=data["source"], root=root, created_at=data["created_at"],
-                             proposal_id=data["id"])
+                             proposal_id=data["id"], filed_by=session.spec.sources.get("filed_by") or None)
             data["filed_as"] = str(p.path)
         except LabkitError as exc:
             data["filing_error"] = str(exc)

@@ -39,7 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("file", nargs="?", help="proposal draft (YAML: task, base_version, author, title, rationale, changes)")
     src.add_argument("--from-session", metavar="DIR", help="a calibration session folder: one proposal per clarification")
+    p.add_argument("--as", dest="member", metavar="MEMBER", help="the member filing it (default: the author)")
     p.add_argument("--at", help="timestamp to record (ISO 8601; default now)")
+    p.add_argument("--key", metavar="PATH", help="private key to sign with (default $LABKIT_SIGNING_KEY); "
+                                             "required when governance.yaml has signing: required")
     _common(p)
     p.set_defaults(func=run_propose)
 
@@ -48,6 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--as", dest="member", required=True, metavar="MEMBER")
     p.add_argument("--why", default="", help="optional comment")
     p.add_argument("--at", help="timestamp to record (ISO 8601; default now)")
+    p.add_argument("--key", metavar="PATH", help="private key to sign with (default $LABKIT_SIGNING_KEY); "
+                                             "required when governance.yaml has signing: required")
     _common(p)
     p.set_defaults(func=run_approve)
 
@@ -56,6 +61,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--as", dest="member", required=True, metavar="MEMBER")
     p.add_argument("--why", required=True, help="the reason (recorded in the log)")
     p.add_argument("--at", help="timestamp to record (ISO 8601; default now)")
+    p.add_argument("--key", metavar="PATH", help="private key to sign with (default $LABKIT_SIGNING_KEY); "
+                                             "required when governance.yaml has signing: required")
     _common(p)
     p.set_defaults(func=run_reject)
 
@@ -63,6 +70,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("proposal", help="proposal id or file")
     p.add_argument("--as", dest="member", metavar="MEMBER", help="who releases (default: the author)")
     p.add_argument("--at", help="release timestamp (ISO 8601; default now)")
+    p.add_argument("--key", metavar="PATH", help="private key to sign with (default $LABKIT_SIGNING_KEY); "
+                                             "required when governance.yaml has signing: required")
     _common(p)
     p.set_defaults(func=run_release)
 
@@ -83,8 +92,28 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="co-signing member (repeat when the quorum needs more than one)")
         p.add_argument("--why", required=True)
         p.add_argument("--at", help="timestamp (ISO 8601; default now)")
+        p.add_argument("--key", metavar="PATH", help="private key to sign with (default $LABKIT_SIGNING_KEY); "
+                                                 "required when governance.yaml has signing: required")
         _common(p)
         p.set_defaults(func=run_decision, kind=kind)
+
+    p = gs.add_parser("governance", help="approve or adopt a change of governance.yaml under the rules in force")
+    p.add_argument("step", choices=["approve", "adopt"], help="approve the new file, or adopt it once approved")
+    p.add_argument("file", help="the proposed new governance.yaml")
+    p.add_argument("--as", dest="member", required=True, metavar="MEMBER")
+    p.add_argument("--why", default="")
+    p.add_argument("--at", help="timestamp (ISO 8601; default now)")
+    p.add_argument("--key", metavar="PATH", help="private key to sign with (default $LABKIT_SIGNING_KEY)")
+    _common(p)
+    p.set_defaults(func=run_governance_change)
+
+    k = sub.add_parser("keys", help="signing keys for governance decisions (Ed25519, OpenSSH format)")
+    ks = k.add_subparsers(dest="keys_command", metavar="ACTION")
+    p = ks.add_parser("generate", help="write a new private key to PATH (mode 0600) and PATH.pub; print the "
+                                       "public line to list under your member id in governance.yaml")
+    p.add_argument("path")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run_keys_generate)
 
     m = sub.add_parser("migrate", help="carry labels forward to a newer guideline version",
                        description="Map labels made under older versions to VERSION where the release's migration "
@@ -103,7 +132,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("file", nargs="?", default="guidelines/decisions.jsonl")
     p.add_argument("--guidelines", metavar="DIR", help="version files whose log_head must be in the log "
                                                        "(default: the log's folder)")
-    p.add_argument("--expect-head", metavar="HASH", help="a head recorded earlier (>= 8 hex digits) that must "
+    p.add_argument("--expect-head", metavar="HASH", help="a head recorded earlier (the full 64-hex-digit hash) that must "
                                                           "still be in the log")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run_log_verify)
@@ -193,7 +222,8 @@ def run_propose(args: argparse.Namespace) -> int:
             prop = new_proposal(task=d["task"], base_version=d.get("base_version"), author=d["author"],
                                 title=d["title"], rationale=d["rationale"], changes=d["changes"],
                                 source=d.get("source"), root=args.guidelines,
-                                created_at=args.at or d.get("created_at"), proposal_id=pid)
+                                created_at=args.at or d.get("created_at"), proposal_id=pid,
+                                filed_by=args.member, key=args.key)
         except GuidelineError as exc:  # name the draft the user gave, not only the proposal's title
             where = args.file or f"{args.from_session} (clarification {d.get('title', '')!r})"
             raise GuidelineError(f"{where}: {exc}") from None
@@ -216,19 +246,19 @@ def _session_drafts(folder: Path) -> list[dict[str, Any]]:
         raise GuidelineError(f"{folder}: no such calibration session folder")
     try:
         from labkit.calibration.model import CalibrationSession
-        from labkit.calibration.proposals import proposal_dict
+        from labkit.calibration.proposals import filing_dict, proposal_dict
     except ImportError:  # pragma: no cover - the calibration area is part of labkit
         raise GuidelineError("labkit.calibration is not available to read the session") from None
     if not (folder / "session.yaml").exists():
         raise GuidelineError(f"{folder}: not a calibration session folder (no session.yaml)")
     session = CalibrationSession.open(folder)
-    return [proposal_dict(session, c, at=c.at) for c in session.clarifications()]
+    return [filing_dict(proposal_dict(session, c, at=c.at)) for c in session.clarifications()]
 
 
 def run_approve(args: argparse.Namespace) -> int:
     from labkit.guidelines.governance import approve
 
-    r = approve(args.proposal, args.member, args.guidelines, why=args.why, at=args.at)
+    r = approve(args.proposal, args.member, args.guidelines, why=args.why, at=args.at, key=args.key)
     e = r["entry"]
     counts = "counts" if r["counts"] else f"does NOT count ({r['not_counted']})"
     missing = ", ".join(f"{n} {role}" for role, n in r["missing"].items()) or "none: ready to release"
@@ -242,7 +272,7 @@ def run_approve(args: argparse.Namespace) -> int:
 def run_reject(args: argparse.Namespace) -> int:
     from labkit.guidelines.governance import reject
 
-    e = reject(args.proposal, args.member, args.why, args.guidelines, at=args.at)
+    e = reject(args.proposal, args.member, args.why, args.guidelines, at=args.at, key=args.key)
     emit(args, {"proposal": e["proposal"], "rejected_by": args.member, "seq": e["seq"], "hash": e["hash"]},
          f"{args.member} rejected {e['proposal']} (log entry {e['seq']}): {args.why}")
     return 0
@@ -251,7 +281,7 @@ def run_reject(args: argparse.Namespace) -> int:
 def run_release(args: argparse.Namespace) -> int:
     from labkit.guidelines.governance import release
 
-    v = release(args.proposal, args.guidelines, who=args.member, at=args.at)
+    v = release(args.proposal, args.guidelines, who=args.member, at=args.at, key=args.key)
     head = v.meta.get("log_head", {})
     emit(args, {"task": v.task, "version": v.version, "kind": v.change_kind, "path": v.path,
                 "approved_by": v.meta.get("approved_by"), "log_head": head},
@@ -290,7 +320,7 @@ def run_decision(args: argparse.Namespace) -> int:
     from labkit.guidelines.governance import record_decision
 
     e = record_decision(args.kind, args.member, args.guidelines, task=args.task, item_id=args.item_id,
-                        label=args.label, why=args.why, cosigners=tuple(args.cosigners), at=args.at)
+                        label=args.label, why=args.why, cosigners=tuple(args.cosigners), at=args.at, key=args.key)
     emit(args, {"action": e["action"], "item_id": args.item_id, "label": args.label, "seq": e["seq"], "hash": e["hash"]},
          f"recorded {e['action']} of {args.item_id} as {args.label} by {args.member} (log entry {e['seq']})")
     return 0
@@ -334,6 +364,32 @@ def run_log_verify(args: argparse.Namespace) -> int:
     v = verify(args.file, args.guidelines, expect_head=args.expect_head)
     emit(args, v.to_dict(), str(v))
     return 0 if v.ok else 1
+
+
+def run_keys_generate(args: argparse.Namespace) -> int:
+    from labkit.guidelines import signing
+
+    line = signing.generate(args.path)
+    emit(args, {"private": args.path, "public": line, "fingerprint": signing.fingerprint(line)},
+         f"wrote {args.path} (private: keep it to yourself) and {args.path}.pub\n"
+         f"list this under your member id in governance.yaml:\n  key: {line}")
+    return 0
+
+
+def run_governance_change(args: argparse.Namespace) -> int:
+    from labkit.guidelines.governance import adopt_governance, approve_governance
+
+    if args.step == "approve":
+        r = approve_governance(args.file, args.member, args.guidelines, why=args.why, at=args.at, key=args.key)
+        missing = ", ".join(f"{n} {role}" for role, n in r["missing"].items()) or "none: ready to adopt"
+        emit(args, {k: v for k, v in r.items() if k != "entry"} | {"seq": r["entry"]["seq"]},
+             f"{args.member} approved governance change {r['change']} (log entry {r['entry']['seq']}); "
+             f"still missing: {missing}")
+    else:
+        e = adopt_governance(args.file, args.member, args.guidelines, at=args.at, key=args.key)
+        emit(args, {"adopted": e["governance_sha256"], "seq": e["seq"]},
+             f"adopted {args.file} as governance.yaml (log entry {e['seq']}, sha256 {e['governance_sha256'][:16]})")
+    return 0
 
 
 def run_log_repair(args: argparse.Namespace) -> int:

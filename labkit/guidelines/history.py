@@ -9,7 +9,9 @@ replays :data:`TIMELINE` into a fresh folder and swaps the result in, so the com
     python -m labkit.guidelines.history --guidelines guidelines          # rebuild in place
     python -m labkit.guidelines.history --guidelines guidelines --check  # exit 1 if the files differ
 
-Running it twice gives identical bytes (fixed timestamps, canonical log, stable YAML).
+Running it twice gives identical bytes (fixed timestamps, canonical log, stable YAML, and Ed25519
+signatures, which are deterministic, made with the SAMPLE-ONLY keys of
+:func:`labkit.guidelines.signing.sample_key`: derived from the member ids, never for real use).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from labkit.guidelines import log as dlog
 from labkit.guidelines.governance import approve, record_decision, reject, release
 from labkit.guidelines.model import safe_load as _yaml_load
 from labkit.guidelines.proposals import new_proposal
+from labkit.guidelines.signing import sample_key
 
 #: (action, proposal id or item, member, ISO time, extra). Proposals are read from the proposals folder.
 TIMELINE: list[tuple[str, str, str, str, dict[str, Any]]] = [
@@ -88,16 +91,16 @@ def rebuild(src: str | Path, out: str | Path, task: str = "toxicity",
             d = drafts[ref]
             new_proposal(task=d["task"], base_version=d["base_version"], author=d["author"], title=d["title"],
                          rationale=d["rationale"], changes=d["changes"], source=d.get("source"), root=out,
-                         created_at=d["created_at"], proposal_id=d["id"])
+                         created_at=d["created_at"], proposal_id=d["id"], key=sample_key(d["author"]))
         elif action == "approve":
-            approve(ref, who, out, at=at, **extra)
+            approve(ref, who, out, at=at, key=sample_key(who), **extra)
         elif action == "reject":
-            reject(ref, who, extra["why"], out, at=at)
+            reject(ref, who, extra["why"], out, at=at, key=sample_key(who))
         elif action == "release":
-            release(ref, out, who=who, at=at)
+            release(ref, out, who=who, at=at, key=sample_key(who))
         elif action in ("adjudicate", "gold_edit"):
             record_decision("adjudication" if action == "adjudicate" else "gold_edit", who, out,
-                            item_id=ref, at=at, **extra)
+                            item_id=ref, at=at, key=sample_key(who), **extra)
         else:  # pragma: no cover - a typo in TIMELINE
             raise ValueError(f"unknown timeline action {action!r}")
     return out

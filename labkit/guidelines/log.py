@@ -33,6 +33,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +44,7 @@ from labkit.errors import GovernanceError
 
 GENESIS = "0" * 64
 LOG_NAME = "decisions.jsonl"
-ACTIONS = ("propose", "approve", "reject", "release", "adjudicate", "gold_edit")
+ACTIONS = ("propose", "approve", "reject", "release", "adjudicate", "gold_edit", "govern")
 
 
 def canonical_json(obj: Any) -> str:
@@ -142,14 +143,14 @@ def append(root: str | os.PathLike[str], action: str, who: str, *, at: dt.dateti
     return append_many(root, [{"action": action, "who": who, "at": at, **fields}])[0]
 
 
-def _check_decision(d: dict[str, Any], where: str) -> tuple[str, str, Any, dict[str, Any]]:
+def _check_decision(d: dict[str, Any], where: str) -> tuple[str, str, Any, dict[str, Any], Any]:
     action, who, at = d.get("action"), d.get("who"), d.get("at")
     if action not in ACTIONS:
         raise GovernanceError(f"{where}log action must be one of {', '.join(ACTIONS)}, got {action!r}")
     if not isinstance(who, str) or not who.strip():
         raise GovernanceError(f"{where}a log entry needs who decided (a member id)")
-    fields = {k: v for k, v in d.items() if k not in ("action", "who", "at")}
-    for reserved in ("seq", "prev", "hash"):
+    fields = {k: v for k, v in d.items() if k not in ("action", "who", "at", "_key")}
+    for reserved in ("seq", "prev", "hash", "sig", "signer_key"):
         if reserved in fields:
             raise GovernanceError(f"{where}log field {reserved!r} is set by the log itself")
     body = {k: v for k, v in fields.items() if v is not None}
@@ -157,7 +158,7 @@ def _check_decision(d: dict[str, Any], where: str) -> tuple[str, str, Any, dict[
         canonical_json(body)  # refuse what cannot be logged (NaN, objects) before taking the lock
     except (TypeError, ValueError) as exc:
         raise GovernanceError(f"{where}log fields must be JSON values (text, numbers, lists, mappings): {exc}") from None
-    return action, who, at, body
+    return action, who, at, body, d.get("_key")
 
 
 def append_many(root: str | os.PathLike[str], decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -200,8 +201,13 @@ def append_many(root: str | os.PathLike[str], decisions: list[dict[str, Any]]) -
         else:
             seq, prev = 0, GENESIS
         entries, lines = [], []
-        for action, who, at, body in checked:
+        for action, who, at, body, key in checked:
             entry = {"seq": seq, "prev": prev, "action": action, "who": who, "at": format_time(at), **body}
+            if key is not None:  # signed by the actor: covers everything but hash and sig (seq and prev too)
+                from labkit.guidelines import signing
+
+                entry["signer_key"] = signing.fingerprint(signing.public_line(key))
+                entry["sig"] = signing.sign(key, entry)
             entry["hash"] = entry_hash(entry)
             entries.append(entry)
             lines.append(canonical_json(entry).encode("utf-8") + b"\n")
@@ -246,17 +252,21 @@ class Verification:
     problem: str = ""
     anchors_checked: list[str] = field(default_factory=list)  # "task version" whose log_head was found
     bad_file: str | None = None  # a released version file that is the problem (edited, unreleased, missing)
+    signing: str | None = None   # "required" or "off" (governance.yaml beside the log), None without one
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "ok": self.ok, "entries": self.entries, "head": self.head,
                 "first_bad_line": self.first_bad, "problem": self.problem,
-                "anchors_checked": self.anchors_checked, "bad_file": self.bad_file}
+                "anchors_checked": self.anchors_checked, "bad_file": self.bad_file, "signing": self.signing}
 
     def __str__(self) -> str:
         if self.ok:
             anchors = (f"; released versions unchanged and their heads present: {', '.join(self.anchors_checked)}"
                        if self.anchors_checked else "")
-            return f"{self.path}: intact, {self.entries} entries, head {str(self.head)[:12]}{anchors}"
+            mode = {"required": "; every decision signed by a key listed for its member",
+                    "off": "; UNSIGNED mode (governance.yaml has no keys or signing: off): who made each decision "
+                           "is NOT verified"}.get(str(self.signing), "")
+            return f"{self.path}: intact, {self.entries} entries, head {str(self.head)[:12]}{anchors}{mode}"
         if self.bad_file:
             return f"{self.path}: BROKEN: {self.problem}"
         if self.first_bad is None:
@@ -276,7 +286,7 @@ def verify(root: str | os.PathLike[str], guidelines_root: str | os.PathLike[str]
         Where the version files live (their ``log_head`` anchors the log). Defaults to the log's folder
         when it holds ``<task>/<version>.yaml`` files.
     expect_head : str, optional
-        A hash (or a prefix of at least 8 hex digits) seen earlier, e.g. the head a previous report or
+        A full hash (64 hex digits) seen earlier, e.g. the head a previous report or
         CI run recorded: it must still be in the log. This anchors entries made after the last release,
         which the version files cannot protect against being cut.
 
@@ -305,6 +315,7 @@ def verify(root: str | os.PathLike[str], guidelines_root: str | os.PathLike[str]
     by_hash: dict[str, int] = {}
     releases: dict[int, dict[str, Any]] = {}  # seq -> release entry
     proposes: dict[str, tuple[int, str]] = {}  # proposal id -> (seq, proposal_sha256) as filed
+    parsed: list[dict[str, Any]] = []
     for n, bline in enumerate(lines, start=1):
         try:
             text = bline.decode("utf-8")
@@ -327,15 +338,18 @@ def verify(root: str | os.PathLike[str], guidelines_root: str | os.PathLike[str]
                         f"entry seq {seq} does not chain to the entry before it: entries were removed, "
                         "inserted or reordered")
         by_hash[entry["hash"]] = seq
+        parsed.append(entry)
         if entry.get("action") == "release":
             releases[seq] = entry
         elif entry.get("action") == "propose" and entry.get("proposal_sha256"):
             proposes.setdefault(str(entry.get("proposal")), (seq, str(entry["proposal_sha256"])))
         prev_hash, seq = entry["hash"], seq + 1
     result = Verification(str(path), True, len(lines), prev_hash if lines else None)
+    result.signing = _signing_mode(Path(guidelines_root) if guidelines_root is not None else path.parent)
     groot = Path(guidelines_root) if guidelines_root is not None else path.parent
     anchors = _anchors(groot)
-    problem = _released_files_problem(groot, anchors, by_hash, releases) or _proposals_problem(groot, proposes)
+    problem = (_released_files_problem(groot, anchors, by_hash, releases) or _proposals_problem(groot, proposes)
+               or _audit(parsed, groot))
     if problem is not None:
         line, bad_file, text = problem
         return Verification(str(path), False, len(lines), result.head, line, text, bad_file=bad_file)
@@ -351,13 +365,40 @@ def verify(root: str | os.PathLike[str], guidelines_root: str | os.PathLike[str]
                                 f"{task} {version}'s release head is at seq {by_hash[h]}, "
                                 f"not seq {anchor.get('seq')} as recorded")
         result.anchors_checked.append(f"{task} {version}")
-    if expect_head:
-        if len(expect_head) < 8 or not any(h.startswith(expect_head) for h in by_hash):
+    if expect_head is not None:
+        if not _FULL_HASH.fullmatch(expect_head):
+            return Verification(str(path), False, len(lines), result.head, None,
+                                f"--expect-head needs a full SHA-256 head (64 hex digits), got {expect_head[:70]!r}: "
+                                "a prefix could be matched by a forged entry")
+        if expect_head not in by_hash:
             return Verification(str(path), False, len(lines), result.head, len(lines) + 1,
                                 f"the expected head {expect_head[:16]} is not in the log: entries were cut "
                                 "or the chain was rewritten since it was recorded")
         result.anchors_checked.append(f"expected head {expect_head[:12]}")
     return result
+
+
+def _signing_mode(groot: Path) -> str | None:
+    if not (groot / "governance.yaml").exists():
+        return None
+    from labkit.errors import LabkitError
+    from labkit.guidelines.governance import Governance
+
+    try:
+        return Governance.load(groot).signing
+    except LabkitError:
+        return None
+
+
+_FULL_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+def _audit(entries: list[dict[str, Any]], groot: Path) -> tuple[int | None, str | None, str] | None:
+    if not groot.is_dir():
+        return None
+    from labkit.guidelines.governance import audit
+
+    return audit(entries, groot)
 
 
 def _bad(path: Path, count: int, n: int, head_hash: str | None, problem: str) -> Verification:

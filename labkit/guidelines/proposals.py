@@ -59,7 +59,7 @@ from typing import Any
 import yaml
 
 from labkit._atomic import write_text
-from labkit.errors import GuidelineError
+from labkit.errors import GovernanceError, GuidelineError
 from labkit.guidelines.model import Guidelines, GuidelineVersion, SemVer, parse_version
 from labkit.guidelines.model import safe_load as _yaml_load
 
@@ -280,8 +280,15 @@ def _fill_current(changes: list[dict[str, Any]], base: GuidelineVersion | None) 
 def new_proposal(*, task: str, base_version: str | None, author: str, title: str, rationale: str,
                  changes: list[dict[str, Any]], source: dict[str, Any] | None = None,
                  root: str | os.PathLike[str] = "guidelines", created_at: dt.datetime | str | None = None,
-                 proposal_id: str | None = None, log: bool = True) -> Proposal:
+                 proposal_id: str | None = None, log: bool = True, filed_by: str | None = None,
+                 key: Any = None) -> Proposal:
     """File a new proposal: check it applies to its base version, write it, and log ``propose``.
+
+    The ``propose`` entry is made by ``filed_by`` (default: the author), who must be a member and, when
+    governance.yaml requires signatures, sign it with ``key`` (or ``$LABKIT_SIGNING_KEY``). A member
+    files their own proposals: naming another member as author is refused, and the filer's own
+    approval never counts. A non-member author (a calibration participant's pseudonym) is recorded as
+    given.
 
     Parameters
     ----------
@@ -317,7 +324,7 @@ def new_proposal(*, task: str, base_version: str | None, author: str, title: str
         If a field is missing, the base version does not exist, or an operation does not apply (unknown
         label, ``current`` wording that is not the base version's, a label added twice...).
     """
-    from labkit.guidelines.log import append, format_time
+    from labkit.guidelines.log import format_time
 
     created = format_time(created_at)
     data = {"id": proposal_id or "", "task": task, "base_version": base_version, "author": author,
@@ -338,11 +345,42 @@ def new_proposal(*, task: str, base_version: str | None, author: str, title: str
         pid = f"{pid}-{n}"
     path = folder / f"{pid}.yaml"
     prop = Proposal(**{**prop.__dict__, "id": pid, "path": str(path)})
-    write_text(path, prop.to_yaml())
-    if log:
+    gov = None
+    if log and not (Path(root) / "governance.yaml").exists():  # no decision rights yet: an unsigned record
+        write_text(path, prop.to_yaml())
+        from labkit.guidelines.log import append
+
         append(root, "propose", author, at=created, task=task, proposal=pid, base_version=base_version,
                why=title, proposal_sha256=prop.sha256())
+        return prop
+    if log:
+        from labkit.guidelines.governance import Governance
+
+        gov = Governance.load(root)
+        filer = filed_by or author
+        if gov.signed or filed_by or filer in gov.members:  # signed: the filer is a member signing with their key
+            key = gov.key_for(filer, _resolve_key(key, filer))  # refuse a missing or unlisted key before writing
+        if author != filer and author in gov.members:
+            raise GovernanceError(f"proposal {pid}: filed by {filer} but names member {author} as its author; "
+                                  "a member files their own proposals (the author's approval does not count)")
+    write_text(path, prop.to_yaml())
+    if log and gov is not None:
+        from labkit.guidelines.governance import log_decision
+
+        try:
+            log_decision(root, gov, "propose", filed_by or author, key=key, at=created, task=task, proposal=pid,
+                         base_version=base_version, why=title, proposal_sha256=prop.sha256(),
+                         author=author if author != (filed_by or author) else None)
+        except BaseException:
+            path.unlink(missing_ok=True)  # a proposal is filed with its log entry or not at all
+            raise
     return prop
+
+
+def _resolve_key(key: Any, member: str) -> Any:
+    from labkit.guidelines.signing import resolve_key
+
+    return resolve_key(key, member)
 
 
 def _base(root: str | os.PathLike[str], task: str, base_version: str | None) -> GuidelineVersion | None:
