@@ -174,6 +174,13 @@ def run_check(args: argparse.Namespace) -> int:
         log_line = "decision log: " + str(v).split(": ", 1)[1]
         if not v.ok:
             problems.append(f"decision log: {v.problem}")
+    else:  # a missing log is a problem once anything was filed or released through it
+        released = [f"{t} {v.version}" for t in g.tasks for v in g.versions(t) if v.meta.get("log_head")]
+        if released or props:
+            log_line = "decision log: MISSING"
+            what = (f"{released[0]} records a release in it" if released
+                    else f"{len(props)} proposal(s) were filed through it")
+            problems.append(f"decision log: missing: {what} ({dlog.LOG_NAME})")
     summary = {"tasks": {t: [v.version for v in g.versions(t)] for t in g.tasks},
                "members": len(gov.members), "proposals": len(props), "problems": problems}
     human = "\n".join([f"{t}: {', '.join(v.version for v in g.versions(t))}" for t in g.tasks]
