@@ -186,9 +186,30 @@ def test_dtype_and_column_expectations_fail_on_a_non_canonical_frame():
     assert not report.gate
 
 
-def test_guideline_checks_not_applicable_without_versions():
+def test_blank_versions_of_a_governed_task_fail_the_gate():
+    """Issue 15: a blank guideline version never lets a label through (it used to be "not applicable")."""
     rows = base_rows()
     rows["guideline_version"] = None
+    report = run(rows)
+    assert not report.gate
+    by = {o.name: o for o in report.outcomes}
+    assert by["expect_guideline_version_to_be_known"].status == "failed"
+    assert by["expect_guideline_version_to_be_known"].n_failing == len(rows)
+
+
+def test_one_blank_version_row_labelled_drop_table_fails_validation():
+    """One row with a blank guideline version and the label "DROP TABLE" passed validation (exit 0)."""
+    rows = _add(base_rows(), guideline_version=None, label="DROP TABLE")
+    report = run(rows)
+    assert not report.gate
+    bad = report.failures[report.failures["expectation"] == "expect_guideline_version_to_be_known"]
+    assert len(bad) == 1 and bad.iloc[0]["value"] == "task=demo; guideline_version=(blank)"
+
+
+def test_guideline_checks_not_applicable_to_tasks_no_guideline_governs():
+    rows = base_rows()
+    rows["guideline_version"] = None
+    rows["task"] = "other"
     report = run(rows)
     na = {o.name for o in report.outcomes if o.status == "not applicable"}
     assert na == {"expect_guideline_version_to_be_known", "expect_label_to_be_allowed_by_guideline_version",

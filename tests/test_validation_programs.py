@@ -207,3 +207,15 @@ def test_validate_notebook_is_a_thin_parameterized_view():
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert all(c["outputs"] == [] and c["execution_count"] is None for c in code)
     assert "save_metrics(metrics_path" in "".join("".join(c["source"]) for c in code)
+
+
+def test_cli_drop_table_with_a_blank_version_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 15, the CI gate: one row with a blank guideline version and the label "DROP TABLE" passed (exit 0)."""
+    from labkit.cli import main
+
+    f = tmp_path / "drop.csv"
+    f.write_text("item_id,annotator_id,task,label,guideline_version,created_at\n"
+                 "c-00501,136,toxicity,DROP TABLE,,2026-09-07T18:31:59Z\n", encoding="utf-8")
+    assert main(["validate", str(f), "--guidelines", str(Path(__file__).resolve().parents[1] / "guidelines"), "--json"]) == 1
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["gate"] == "failed" and out["critical_failed"] == ["expect_guideline_version_to_be_known"]

@@ -178,6 +178,32 @@ def _outcome(exp: dict[str, Any], suite: Suite, result: Any, frame: pd.DataFrame
     return outcome, failing
 
 
+#: What a blank guideline version of a governed task is validated as: a version no guideline has.
+BLANK_VERSION = "(blank)"
+
+
+def _blank_versions_marked(frame: pd.DataFrame, guidelines: Guidelines) -> pd.DataFrame:
+    """Rows of a task that has released guideline versions but no version of their own are marked
+    :data:`BLANK_VERSION`, so the unknown-version expectation (critical) fails them: a label made under
+    no known guideline (``DROP TABLE`` with a blank version) never passes the gate. Rows of tasks no
+    guideline governs keep their blank version (the guideline checks do not apply to them)."""
+    if "guideline_version" not in frame.columns or "task" not in frame.columns:
+        return frame
+    governed = set(guidelines.tasks)
+    blank = frame["guideline_version"].isna() & frame["task"].astype("object").isin(governed)
+    if not blank.any():
+        return frame
+    out = frame.copy()
+    col = out["guideline_version"]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        col = col.cat.add_categories([BLANK_VERSION]) if BLANK_VERSION not in col.cat.categories else col
+    else:
+        col = col.astype("object")
+    col[blank] = BLANK_VERSION
+    out["guideline_version"] = col
+    return out
+
+
 def validate(table: pd.DataFrame, guidelines: Guidelines | str | os.PathLike[str],
              suites: list[str | os.PathLike[str]] | list[Suite] | None = None, *,
              now: dt.datetime | None = None, retire_grace: float | None = None) -> ValidationReport:
@@ -233,7 +259,7 @@ def validate(table: pd.DataFrame, guidelines: Guidelines | str | os.PathLike[str
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     t_run = time.perf_counter()
-    frame = table.reset_index(drop=True)
+    frame = _blank_versions_marked(table.reset_index(drop=True), guidelines)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     owners: list[tuple[dict[str, Any], Suite]] = []
