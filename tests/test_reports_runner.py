@@ -321,3 +321,44 @@ def test_index_key_numbers_follow_the_notebook_order_with_intervals():
     assert _numbers(m, order, skip="A-1234abcd") == (
         "judgements: <span class=num>6,300</span><br>items: <span class=num>1,800</span><br>"
         "alpha: <span class=num>0.539 [0.519, 0.565]</span><br>note: <span class=num>&lt;b&gt;x&lt;/b&gt;</span>")
+
+
+def test_two_runs_of_one_config_at_once_both_succeed(tmp_path):
+    """Issue 15: two `report run`s of one config at once failed each other (shared kernel IPC files in the
+    working directory, same run id) in 4 of 5 tries. Now the second waits on a lock in the out folder, the
+    run ids differ, and each kernel's connection and IPC files live in a private temporary folder."""
+    import os
+    import subprocess
+    import sys
+
+    cfg = write_config(tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LABKIT_PSEUDONYM_KEY": "test-key-runner"}
+    cmd = [sys.executable, "-m", "labkit", "report", "run", "--config", str(cfg)]
+    import fcntl
+
+    (tmp_path / "out").mkdir()
+    held = os.open(tmp_path / "out" / runner.LOCK_NAME, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(held, fcntl.LOCK_EX)  # a third run is "in progress": both must wait, then run one after the other
+    procs = [subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    first = [p.stderr.readline() for p in procs]  # blocks until each has reached the lock
+    assert all(line.startswith("another report run is writing to") for line in first), first
+    fcntl.flock(held, fcntl.LOCK_UN)
+    os.close(held)
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
+    assert all("[1/1] fixture: ok in" in o[1] for o in outs)
+    folder = tmp_path / "out" / "fixture"
+    runs = sorted(p.name for p in folder.iterdir() if not p.name.startswith("latest"))
+    assert len(runs) == 2 and not any(r.endswith("-failed") or r.startswith(".tmp") for r in runs)
+    assert not [p.name for p in tmp_path.iterdir() if "ipc" in p.name or p.name.startswith("kernel")]
+
+
+def test_kernel_connection_and_ipc_files_are_in_a_private_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    kms = [runner.IPCKernelManagerFactory.get()(kernel_name="python3") for _ in range(2)]
+    dirs = [Path(km.connection_file).parent for km in kms]
+    assert dirs[0] != dirs[1] and all(Path(km.ip).parent == d for km, d in zip(kms, dirs))
+    assert all(d.stat().st_mode & 0o777 == 0o700 and tmp_path not in d.parents for d in dirs)
+    for d in dirs:
+        d.rmdir()

@@ -20,11 +20,12 @@ Annotator ids never reach the output: a per-annotator run gets the annotator's p
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -218,6 +219,25 @@ class IPCKernelManagerFactory:
                 """
 
                 transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+                def __init__(self, **kw: Any) -> None:
+                    # The connection file and the IPC socket files go into a private (0700) temporary
+                    # folder of this kernel: by default IPC sockets are "kernel-ipc-N" files in the
+                    # working directory, which two runs of one config share and break each other on.
+                    import tempfile
+
+                    private = tempfile.mkdtemp(prefix="labkit-kernel-")
+                    kw.setdefault("connection_file", os.path.join(private, "kernel.json"))
+                    super().__init__(**kw)
+                    self.ip = os.path.join(private, "kernel-ipc")
+                    self._labkit_private = private
+
+                async def _async_cleanup_resources(self, restart: bool = False) -> None:
+                    await super()._async_cleanup_resources(restart=restart)
+                    if not restart:
+                        import shutil
+
+                        shutil.rmtree(self._labkit_private, ignore_errors=True)
 
                 async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
                     import subprocess
@@ -459,6 +479,37 @@ def run_reports(config: ReportsConfig, *, only: Sequence[str] = (), cli_params: 
     out_dir.mkdir(parents=True, exist_ok=True)
     to = timeout if timeout is not None else config.timeout
     say = progress or (lambda s: None)
+    with _out_lock(out_dir, say):
+        return _run_jobs(jobs, config, out_dir, to, say, reuse_kernels)
+
+
+LOCK_NAME = ".labkit-run.lock"
+
+
+@contextlib.contextmanager
+def _out_lock(out_dir: Path, say: Callable[[str], None]) -> Iterator[None]:
+    """An exclusive ``flock`` on ``<out>/.labkit-run.lock``: a second run into the same folder waits.
+
+    Two runs of one config at once (cron and a person) would otherwise pick the same run id and
+    write one index over the other; the second run now starts when the first has finished.
+    """
+    import fcntl
+
+    fd = os.open(out_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(f"another report run is writing to {out_dir}; waiting for it to finish")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _run_jobs(jobs: list[Job], config: ReportsConfig, out_dir: Path, to: float | None,
+              say: Callable[[str], None], reuse_kernels: bool) -> dict[str, Any]:
     results: list[RunResult] = []
     pool = KernelPool() if reuse_kernels else None
     try:
