@@ -141,7 +141,7 @@ def test_success_then_failure_keeps_last_good_run_and_latest(tmp_path):
     bad = run(tmp_path, cli_params={"mode": "fail"})
     assert bad["failed"] == 1
     r = bad["runs"][0]
-    assert r["status"] == "failed" and r["error"].startswith("RuntimeError: planted failure")
+    assert r["status"] == "failed" and r["error"].startswith("RuntimeError in cell ")
     failed_dir = Path(r["folder"])
     assert failed_dir.name.endswith("-failed")
     nb = json.loads((failed_dir / "report.ipynb").read_text())
@@ -152,7 +152,8 @@ def test_success_then_failure_keeps_last_good_run_and_latest(tmp_path):
     assert {p.name: p.read_bytes() for p in good.iterdir()} == before
     index = (tmp_path / "out" / "index.html").read_text()
     assert failed_dir.name in index and good.name in index
-    assert '<td class=failed>failed<div class="err">RuntimeError: planted failure' in index
+    assert '<td class=failed>failed<div class="err">RuntimeError in cell ' in index
+    assert "planted failure" not in index  # exception text is withheld from published files (issue 15)
     assert not external_references(index)
     # no temporary folder is left behind
     assert not [p for p in (tmp_path / "out" / "fixture").iterdir() if p.name.startswith(".tmp")]
@@ -182,7 +183,7 @@ def test_cli_failure_exits_nonzero_and_json_is_last_line(tmp_path, capsys, monke
     assert code == 1
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["failed"] == 1 and summary["ok"] == 0
-    assert summary["runs"][0]["error"].startswith("ValidationFailed: 3 critical expectations failed")
+    assert summary["runs"][0]["error"].startswith("ValidationFailed in cell ")
     assert err == ""  # quiet with --json
 
 
@@ -308,7 +309,7 @@ def test_a_failed_run_discards_the_shared_kernel(tmp_path, monkeypatch):
     monkeypatch.setattr(runner.KernelPool, "discard", lambda self, name: (discarded.append(name), real(self, name)))
     res = runner.run_reports(load_config(_for_each_config(tmp_path)), cli_params={"mode": "fail"})
     assert [r["status"] for r in res["runs"]] == ["failed"] * 3
-    assert all(r["error"].startswith("RuntimeError: planted failure") for r in res["runs"])
+    assert all(r["error"].startswith("RuntimeError in cell ") for r in res["runs"])
     assert discarded == ["fe"] * 3  # after every failure; close() finds no kernel left
 
 
@@ -362,3 +363,27 @@ def test_kernel_connection_and_ipc_files_are_in_a_private_folder(tmp_path, monke
     assert all(d.stat().st_mode & 0o777 == 0o700 and tmp_path not in d.parents for d in dirs)
     for d in dirs:
         d.rmdir()
+
+
+def test_a_failed_run_never_quotes_a_data_row_in_page_metrics_or_index(tmp_path):
+    """Issue 15: a failed report run quoted the first row of a headerless file (a raw id) in the page,
+    metrics and index."""
+    nb = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    data = tmp_path / "headerless.csv"
+    data.write_text("ann-raw-4711,c-1,ok\n", encoding="utf-8")
+    code = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+            "source": f"import sys\nline = open({str(data)!r}).readline().strip()\nprint('row:', line, file=sys.stderr)\n"
+                      "raise ValueError(f'line 1 is not a header: {line}')"}
+    nb["cells"].append(code)
+    leaky = tmp_path / "leaky.ipynb"
+    leaky.write_text(json.dumps(nb), encoding="utf-8")
+    cfg = tmp_path / "reports.yaml"
+    cfg.write_text(f"out: out\ntimeout: 20\nreports:\n  leaky:\n    notebook: {leaky}\n    parameters: {{n: 5}}\n",
+                   encoding="utf-8")
+    res = runner.run_reports(load_config(cfg))
+    r = res["runs"][0]
+    assert r["status"] == "failed" and r["error"] == f"ValueError in cell {len(nb['cells'])} ({runner.WITHHELD})"
+    published = [p for p in (tmp_path / "out").rglob("*") if p.is_file() and p.name != runner.LOCK_NAME]
+    assert {p.name for p in published} >= {"report.html", "metrics.json", "report.ipynb", "index.html"}
+    for p in published:
+        assert "ann-raw-4711" not in p.read_text(encoding="utf-8", errors="replace"), p

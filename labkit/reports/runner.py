@@ -347,7 +347,9 @@ def execute_job(job: Job, out: Path, *, root: Path, timeout: float | None,
             kernel_name="python3", progress_bar=False, log_output=False, request_save_on_cell_execute=True,
             execution_timeout=timeout, kernel_manager_class=IPCKernelManagerFactory.get(), **extra)
     except PapermillExecutionError as exc:
-        status, error = "failed", f"{exc.ename}: {_first_line(exc.evalue)} (cell {exc.exec_count})"
+        # the exception's text may quote data (a raw annotator id from the first row of a file): pages,
+        # metrics and the index get only its type and cell; the text is withheld (see _scrub_errors)
+        status, error = "failed", f"{exc.ename} in cell {exc.exec_count} ({WITHHELD})"
     except Exception as exc:  # noqa: BLE001 - CellTimeoutError, DeadKernelError, ...: all mean "failed"
         name = type(exc).__name__
         if name == "CellTimeoutError":
@@ -355,9 +357,11 @@ def execute_job(job: Job, out: Path, *, root: Path, timeout: float | None,
         elif name == "DeadKernelError":
             error = f"the kernel died: {_first_line(str(exc))}"
         else:
-            error = f"{name}: {_first_line(str(exc))}"
+            error = f"{name} ({WITHHELD})"
         status = "failed"
         _mark_failed(nb_out, error)
+    if status != "ok":
+        _scrub_errors(nb_out)
     if pool is not None:
         if status != "ok":
             pool.discard(job.report.name)  # never reuse a kernel that failed, timed out or died
@@ -431,6 +435,34 @@ def _redirect(target: str) -> str:
     t = escape(target, quote=True)
     return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="0; url={t}">'
             f'<title>latest report</title></head><body><a href="{t}">latest report</a></body></html>\n')
+
+
+WITHHELD = "error text withheld from published files: it may quote data; run the notebook yourself to see it"
+
+
+def _scrub_errors(nb_path: Path) -> None:
+    """Replace the text and traceback of every error output with :data:`WITHHELD` (the type is kept).
+
+    A failed run's notebook and page are published with the run; an exception message may quote a
+    data row (e.g. a headerless file's first line, a raw annotator id), so it never reaches them.
+    """
+    import nbformat
+
+    if not nb_path.exists():
+        return
+    try:
+        nb = nbformat.read(str(nb_path), as_version=4)
+    except Exception:  # noqa: BLE001 - half-written: drop it rather than publish what it may hold
+        nb_path.unlink(missing_ok=True)
+        return
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                out["evalue"] = WITHHELD
+                out["traceback"] = [f"{out.get('ename', 'Error')}: {WITHHELD}"]
+            elif out.get("output_type") == "stream" and out.get("name") == "stderr":
+                out["text"] = f"(stderr {WITHHELD})\n"
+    nbformat.write(nb, str(nb_path))
 
 
 def _mark_failed(nb_path: Path, error: str) -> None:
