@@ -12,7 +12,9 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -44,13 +46,36 @@ def pseudonym(annotator_id: str, key: bytes, *, prefix: str = "A-") -> str:
     return prefix + digest[:8]
 
 
+def refuse_pseudonym_collisions(ids: Iterable[Any], key: bytes, where: str = "the label table",
+                                column: str = "annotator_id") -> None:
+    """Refuse raw ids that equal another id's pseudonym.
+
+    A raw id ``A-1a2b3c4d`` that is exactly some other annotator's pseudonym would be shown as if it
+    were that person (their page, their numbers). Such an export is refused, naming the id.
+    """
+    from labkit.errors import InputRefused
+
+    raw = {str(i) for i in ids if i is not None and not (isinstance(i, float) and pd.isna(i))}
+    names = {pseudonym(i, key): i for i in raw}
+    clash = sorted(r for r in raw if r in names and names[r] != r)
+    if clash:
+        raise InputRefused(where, f"raw id {clash[0]!r} is the pseudonym of another annotator in the same data; "
+                           "it would be shown as that person. Rename it before publishing",
+                           field=column)
+
+
 def pseudonymize(table: pd.DataFrame, key: bytes, columns: tuple[str, ...] = ("annotator_id",)) -> pd.DataFrame:
-    """A copy of ``table`` whose id columns carry pseudonyms (categoricals renamed, codes unchanged)."""
+    """A copy of ``table`` whose id columns carry pseudonyms (categoricals renamed, codes unchanged).
+
+    Raises :class:`~labkit.errors.InputRefused` when a raw id equals another id's pseudonym.
+    """
     out = table.copy()
     for col in columns:
         if col not in out.columns:
             continue
         s = out[col]
+        refuse_pseudonym_collisions(s.cat.categories if isinstance(s.dtype, pd.CategoricalDtype) else s.unique(), key,
+                                    column=col)
         if isinstance(s.dtype, pd.CategoricalDtype):
             names = [pseudonym(c, key) for c in s.cat.categories]
             if len(set(names)) != len(names):  # 32-bit collision: vanishingly rare, never silent

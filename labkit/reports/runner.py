@@ -177,6 +177,9 @@ def annotator_pseudonyms(values: dict[str, Any], params: dict[str, Param], root:
     human = table[table["source"] == "human"] if "source" in table else table
     ids = sorted(set(human["annotator_id"].astype(str)))
     k = key if key is not None else load_key()
+    from labkit.privacy import refuse_pseudonym_collisions
+
+    refuse_pseudonym_collisions(ids, k, where=os.pathsep.join(paths))  # a raw id must not take over a page
     return sorted({pseudonym(a, k) for a in ids})
 
 
