@@ -88,7 +88,7 @@ def test_markup_program_renders_escaped_and_pseudonymized(tmp_path):
 
     out = tmp_path / "out"
     files = [p for p in out.rglob("*") if p.is_file()]
-    assert len(files) == 4 * 3 + 1 + 2 + 2 * 3  # runs x (ipynb, html, metrics) + index + latest pointers
+    assert len(files) == 4 * 3 + 1 + 2 + 2 * 3 + 1  # runs x (ipynb, html, metrics) + index + latest pointers + run lock
     for f in files:
         text = f.read_text(encoding="utf-8")
         for raw in ANNOTATORS:  # never the raw id, in any encoding a writer could have used
