@@ -77,6 +77,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as exc:  # an output that is a file, a read-only or full disk: a named refusal, no traceback
+        print(f"labkit {args.command}: error: {os_error_text(exc)}", file=sys.stderr)
+        return 2
+
+
+def os_error_text(exc: OSError) -> str:
+    """``cannot write PATH: REASON`` for an OSError raised while reading or writing a path."""
+    import errno
+
+    path = exc.filename if exc.filename is not None else "(unknown path)"
+    reason = {errno.EEXIST: "a file is in the way (expected a folder)", errno.ENOTDIR: "a file is in the way (expected a folder)",
+              errno.EROFS: "read-only file system", errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+              errno.ENOSPC: "no space left on the device", errno.EISDIR: "is a folder"}.get(exc.errno or -1,
+                                                                                           exc.strerror or str(exc))
+    return f"cannot use {path}: {reason}"
 
 
 if __name__ == "__main__":  # pragma: no cover

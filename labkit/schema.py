@@ -28,6 +28,7 @@ allow) are imported and caught by validation (:mod:`labkit.validation`), where t
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,8 +168,45 @@ class Conformed:
     ignored_columns: list[str] = field(default_factory=list)
 
 
-def _as_category(values: pd.Series) -> pd.Series:
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
+
+
+def _nested_mask(values: pd.Series) -> np.ndarray:
+    """True where a value is a list, tuple, array or mapping (checked only for object columns)."""
+    if values.dtype != object:
+        return np.zeros(len(values), dtype=bool)
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind in ("string", "integer", "floating", "mixed-integer-float", "boolean", "empty", "decimal"):
+        return np.zeros(len(values), dtype=bool)
+    return values.map(lambda v: isinstance(v, (list, tuple, dict, set, np.ndarray))).to_numpy(dtype=bool)
+
+
+def _control_mask(values: pd.Series) -> np.ndarray:
+    """True where a text value holds a line break or another control character (distinct values only)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes, uniques = values.cat.codes.to_numpy(), values.cat.categories
+    elif pd.api.types.is_numeric_dtype(values.dtype):
+        return np.zeros(len(values), dtype=bool)
+    else:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    bad = np.array([isinstance(u, str) and _CONTROL.search(u) is not None for u in uniques], dtype=bool)
+    if not bad.any():
+        return np.zeros(len(values), dtype=bool)
+    return (codes >= 0) & bad[np.maximum(codes, 0)]
+
+
+def _float_id(u: Any) -> Any:
+    """An id read as a float: ``1.0`` -> ``"1"`` when integral, else its shortest text (``2.5`` -> ``"2.5"``)."""
+    if isinstance(u, (float, np.floating)) and np.isfinite(u):
+        return str(int(u)) if float(u).is_integer() else repr(float(u))
+    return u
+
+
+def _as_category(values: pd.Series, *, float_ids: bool = False) -> pd.Series:
     """Strings stripped, empty -> missing, as a categorical of str (categories sorted).
+
+    With ``float_ids``, a float column (ids a Parquet or JSON writer stored as numbers) gives ``"1"`` for
+    ``1.0`` (integral values only) and ``"2.5"`` for ``2.5``, never ``"1.0"``.
 
     Works on the distinct values only (factorize once, then strip and sort the few categories), so
     a million-row id column costs one hash pass, and an already categorical column almost nothing.
@@ -178,6 +216,9 @@ def _as_category(values: pd.Series) -> pd.Series:
         uniques = values.cat.categories
     else:
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if float_ids and (pd.api.types.is_float_dtype(values.dtype) or
+                      (isinstance(values.dtype, pd.CategoricalDtype) and pd.api.types.is_float_dtype(uniques.dtype))):
+        uniques = pd.Index([_float_id(u) for u in uniques], dtype=object)
     stripped = pd.Series(np.asarray(uniques, dtype=object), dtype=object).astype("string").str.strip()
     stripped = stripped.mask(stripped == "")
     new_codes, new_uniques = pd.factorize(stripped, use_na_sentinel=True)  # merges "a" and " a"
@@ -364,8 +405,16 @@ def conform_labels(
 
     out: dict[str, pd.Series] = {}
     for col in ("item_id", "annotator_id", "label"):
-        s = _as_category(df[col])
+        raw = df[col]
+        nested = _nested_mask(raw)
+        if nested.any():  # a list label (multi-label answer) or a mapping: one value per row is required
+            reject(nested, col, raw.map(repr), f"{col} is a list or mapping, not one value (put one label per row)")
+            raw = raw.where(~nested, None)
+        s = _as_category(raw, float_ids=col != "label")
         reject(s.isna().to_numpy(), col, df[col], f"{col} is empty")
+        ctrl = _control_mask(raw)
+        if ctrl.any():  # "a\n" would be stripped to "a" and merged with another id: refused, never guessed
+            reject(ctrl, col, raw, f"{col} contains a line break or control character")
         out[col] = s
     for col, fill in (("task", task or "default"), ("guideline_version", guideline_version), ("slice", None)):
         if col in df.columns:

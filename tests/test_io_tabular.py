@@ -56,14 +56,15 @@ def test_ragged_rows_quarantined_with_their_line_rest_imported(tmp_path):
                 "5,f\n"
                 "6,g,v\n")
     r = import_file(src)
-    assert (r.records_in, r.accepted, r.quarantined) == (6, 3, 3)
-    assert list(r.table["item_id"].astype(str)) == ["1", "3", "6"]
-    assert r.table["annotator_id"].astype(str).tolist()[1] == "multi\nline"
-    # line numbers are file lines: the quoted newline pushes "4,e,w,1,2" to line 6
-    assert q_rows(r) == [(3, None, "ragged row: expected 3 fields like the header, saw 4"),
-                         (6, None, "ragged row: expected 3 fields like the header, saw 5"),
-                         (7, None, "ragged row: expected 3 fields like the header, saw 2")]
-    assert r.quarantine["original"].tolist() == ["2,b,y,EXTRA", "4,e,w,1,2", "5,f"]
+    assert (r.records_in, r.accepted, r.quarantined) == (6, 2, 4)
+    assert list(r.table["item_id"].astype(str)) == ["1", "6"]
+    # line numbers are file lines: the quoted newline pushes "4,e,w,1,2" to line 6; an id holding a line
+    # break is refused (issue 15: ids ending in a newline were accepted), never stripped silently
+    assert sorted(q_rows(r), key=lambda t: t[0]) == [
+        (3, None, "ragged row: expected 3 fields like the header, saw 4"),
+        (4, "annotator_id", "annotator_id contains a line break or control character (value 'multi\\nline')"),
+        (6, None, "ragged row: expected 3 fields like the header, saw 5"),
+        (7, None, "ragged row: expected 3 fields like the header, saw 2")]
 
 
 def test_bom_and_crlf(tmp_path):
@@ -266,7 +267,8 @@ def test_round_trip_write_result_read_back(tmp_path):
     assert summary["records_in"] == summary["accepted"] + summary["quarantined"] == 3
     assert summary["quarantine_reasons"] == {"label is empty": 1}
     # no temporary files left beside the outputs (atomic writes)
-    assert sorted(p.name for p in out.parent.iterdir()) == ["labels.parquet", "labels.quarantine.jsonl"]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["labels.manifest.json", "labels.parquet",
+                                                            "labels.quarantine.jsonl"]
 
 
 def test_atomic_write_keeps_previous_output_on_failure(tmp_path, monkeypatch):
@@ -282,7 +284,8 @@ def test_atomic_write_keeps_previous_output_on_failure(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         write_result(import_file(src), out)
     assert out.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "labels.parquet", "labels.quarantine.jsonl"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "labels.manifest.json", "labels.parquet",
+                                                          "labels.quarantine.jsonl"]
 
 
 def test_json_export_with_a_first_record_longer_than_the_sniffed_bytes(tmp_path):

@@ -235,6 +235,12 @@ class CalibrationSession:
         if hit is not None and hit[0] == key:
             return hit[1]
         recs = storage.read_records(path)
+        for i, r in enumerate(recs, start=1):  # every record says when it was made: the session's state is derived from it
+            try:
+                _parse_iso(r["at"])
+            except (KeyError, TypeError, ValueError):
+                raise InputRefused(str(path), "a session record needs 'at' (an ISO 8601 time), got "
+                                   f"{r.get('at')!r}", record=i, field="at") from None
         self._cache[path] = (key, recs)
         return recs
 
@@ -302,7 +308,15 @@ class CalibrationSession:
     def participants(self) -> list[str]:
         """Listed participants plus anyone who has written an answers file, in a stable order."""
         listed = [p.id for p in self.spec.participants]
-        seen = [p.stem for p in sorted((self.folder / storage.ANSWERS_DIR).glob("*.jsonl"))]
+        folder = self.folder / storage.ANSWERS_DIR
+        seen = []
+        for p in sorted(folder.iterdir()) if folder.is_dir() else []:
+            if p.suffix == ".torn" and p.is_file():
+                continue  # a torn line moved aside by storage.append_record (kept, not a participant)
+            if not (p.is_file() and p.suffix == ".jsonl" and storage._ID.match(p.stem)):
+                raise SessionError(f"{p}: not a participant's answers file (answers/ holds only <participant>.jsonl "
+                                   "files written by the session); move it out of the session folder")
+            seen.append(p.stem)
         return listed + [s for s in seen if s not in listed]
 
     def annotators(self) -> list[str]:
