@@ -99,3 +99,32 @@ def test_report_renders_through_the_runner(tmp_path, monkeypatch):
     s = CalibrationSession.open(SESSION)
     assert not [p for p in s.annotators() if f"<td>{p}</td>" in html]
     assert "A-" in html
+
+
+def test_show_names_report_is_marked_and_never_published_by_the_runner(tmp_path, monkeypatch):
+    """Issue 15: a --show-names calibration session's report listed raw ids with per-person accuracy."""
+    from labkit.calibration.report import report_data
+    from labkit.reports.runner import run_config
+
+    monkeypatch.setenv("LABKIT_PSEUDONYM_KEY", "test-key")
+    named = tmp_path / "sample" / "calibration" / SESSION_ID  # same depth: the session's relative sources resolve
+    shutil.copytree(SESSION, named)
+    for f in ("label_studio_export.json", "labels.csv", "gold.csv", "items.csv"):
+        shutil.copy(ROOT / "sample" / f, tmp_path / "sample" / f)
+    shutil.copytree(ROOT / "guidelines", tmp_path / "guidelines")
+    spec = (named / "session.yaml").read_text(encoding="utf-8")
+    (named / "session.yaml").write_text(spec.replace("show_names: false", "show_names: true"), encoding="utf-8")
+    data = report_data(named)
+    assert data.metrics["shows_names"] is True and data.findings[0][0].startswith("NAMES SHOWN: session ")
+    cfg = tmp_path / "reports.yaml"
+    cfg.write_text(yaml.safe_dump({"out": str(tmp_path / "out"), "timeout": 300,
+                                   "reports": {"calibration_report": {"notebook": str(NOTEBOOKS[1]),
+                                                                      "parameters": {"session": str(named)}}}}))
+    res = run_config(cfg, quiet=True)
+    assert res["failed"] == 1 and res["runs"][0]["error"].startswith("refused to publish: this report shows raw participant ids")
+    people = CalibrationSession.open(named).annotators()
+    for f in (tmp_path / "out").rglob("*"):
+        if f.is_file():
+            text = f.read_text(encoding="utf-8", errors="replace")
+            assert not [p for p in people if f'"{p}"' in text or f"<td>{p}</td>" in text], f
+    assert not list((tmp_path / "out").rglob("report.html"))

@@ -189,6 +189,11 @@ def report_data(session: str | os.PathLike[str] | CalibrationSession, *, labels:
     late = st["late_answers"]
     if late:
         findings.append((f"{late} blind answer(s) arrived after the reveal and are not counted.", True))
+    if s.spec.show_names:  # --show-names: raw ids on the page; marked, and the scheduled runner never publishes it
+        metrics["shows_names"] = True
+        findings.insert(0, (f"NAMES SHOWN: session {s.id} was run with --show-names, so this report lists participants "
+                            "by their raw ids with per-person accuracy. It is for the people in the room only: do not "
+                            "publish it (`labkit report run` refuses to).", True))
     return ReportData(session={k: st[k] for k in ("session", "task", "guideline_version", "phase", "items",
                                                   "gold_items", "annotators", "blind_answers", "final_answers")},
                       accuracy_session=acc_s, agreement=agree, accuracy_followup=acc_f, followup_note=note,

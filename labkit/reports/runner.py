@@ -386,6 +386,13 @@ def execute_job(job: Job, out: Path, *, root: Path, timeout: float | None,
         nb_numbers = load_metrics(nb_metrics)
     except ValueError as exc:
         status, error = "failed", (error + "; " if error else "") + f"unreadable metrics: {exc}"
+    if nb_numbers.get("shows_names"):  # a --show-names calibration report: raw ids, never published
+        status, error = "failed", ("refused to publish: this report shows raw participant ids (a --show-names "
+                                   "calibration session); render it yourself for the room, not through the runner")
+        for f in (tmp / HTML_NAME, nb_out):
+            f.unlink(missing_ok=True)
+        html_ok = None
+        nb_numbers = {k: v for k, v in nb_numbers.items() if k == "shows_names"}
     with_status = {
         "report": job.report.name, "title": job.report.title, "variant": job.variant, "run_id": run_id,
         "status": status, "error": error, "started_at": started.isoformat(timespec="seconds"),
