@@ -283,6 +283,14 @@ def test_unsigned_mode_is_stated_plainly(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["log", "verify", str(g / "decisions.jsonl")]) == 0
     assert capsys.readouterr().out.strip().endswith(
         "UNSIGNED mode (governance.yaml has no keys or signing: off): who made each decision is NOT verified")
+    import pandas as pd
+
+    from labkit.guidelines import report as R
+
+    log = R.log_status(g)  # the governance report says it plainly too
+    assert log["signing"] == "off" and "UNSIGNED mode" in log["text"]
+    first = R.findings(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), log)[0]
+    assert first[1] is True and first[0].startswith("UNSIGNED mode: governance.yaml lists no signing keys")
     with pytest.raises(GuidelineError, match="signing is required but g-expert-1, g-lead-1 list no key"):
         (g / "governance.yaml").write_text("signing: required\n" + (g / "governance.yaml").read_text(), encoding="utf-8")
         from labkit.guidelines.governance import Governance

@@ -326,6 +326,10 @@ def findings(tl: pd.DataFrame, impact: pd.DataFrame, retired: pd.DataFrame, prop
         where = f"at line {log['first_bad_line']}" if log.get("first_bad_line") and not log.get("bad_file") else ""
         out.append((f"The decision log fails verification{' ' + where if where else ''}: {log['problem']}. "
                     "Nothing in it can be trusted until this is explained.", True))
+    if log.get("signing") == "off":
+        out.append(("UNSIGNED mode: governance.yaml lists no signing keys (or says signing: off), so the log records "
+                    "who decided as free text and nobody's identity is verified. Fine for a single-person trial; "
+                    "list keys (`labkit keys generate`) before anyone relies on these approvals.", True))
     if len(tl):
         last = tl.iloc[-1]
         out.append((f"{len(tl)} releases; the latest is {last['version']} ({last['kind']}, "
