@@ -86,6 +86,18 @@ def test_every_phase(tmp_path):
     filed = sorted(p.name for p in (gdir / "toxicity" / "proposals").glob("*.yaml"))
     assert filed == sorted(p.name for p in props)
     assert all("filing_error" not in d for d in docs.values())
+    # issue 15: the clarification's author enters the append-only log as a pseudonym, filed and signed by a member
+    from labkit.guidelines import log as dlog
+    from labkit.privacy import load_key, pseudonym
+
+    proposes = [e for e in dlog.read(gdir) if e["action"] == "propose"]
+    assert len(proposes) == 2 and {e["who"] for e in proposes} == {"g-facil-1"} and all("sig" in e for e in proposes)
+    assert {e["author"] for e in proposes} <= {pseudonym(p, load_key()) for p in ("a1", "a2")}
+    assert '"a1"' not in (gdir / "decisions.jsonl").read_text() and '"a2"' not in (gdir / "decisions.jsonl").read_text()
+    from labkit.guidelines.governance import Governance
+
+    gov = Governance.load(gdir)  # (the copy has no earlier log, so only the signatures are checked here)
+    assert [gov.signature_problem(e) for e in proposes] == [None, None]
     assert s.advance("f1", at=at(40)) == "closed"
     summary = json.loads((s.folder / "summary.json").read_text())
     assert summary["phase"] == "closed" and summary["proposals"] == 2 and summary["final_answers"] == 6

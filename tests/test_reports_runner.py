@@ -371,7 +371,7 @@ def test_a_failed_run_never_quotes_a_data_row_in_page_metrics_or_index(tmp_path)
     nb = json.loads(FIXTURE.read_text(encoding="utf-8"))
     data = tmp_path / "headerless.csv"
     data.write_text("ann-raw-4711,c-1,ok\n", encoding="utf-8")
-    code = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+    code = {"id": "leaky-cell", "cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
             "source": f"import sys\nline = open({str(data)!r}).readline().strip()\nprint('row:', line, file=sys.stderr)\n"
                       "raise ValueError(f'line 1 is not a header: {line}')"}
     nb["cells"].append(code)
