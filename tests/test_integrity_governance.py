@@ -255,8 +255,9 @@ def test_a_deleted_decision_log_fails_guidelines_check(prog: dict, capsys: pytes
 def test_a_governance_change_is_approved_and_adopted_under_the_rules_in_force(prog: dict, capsys: pytest.CaptureFixture[str]) -> None:
     new = prog["drafts"] / "governance.yaml"
     text = (prog["g"] / "governance.yaml").read_text(encoding="utf-8")
-    new.write_text(text.replace("members:\n", f"members:\n  g-qa-2:\n    roles: [qa]\n    key: {prog['pubs']['mallory']}\n"),
-                   encoding="utf-8")
+    rotated = signing.generate(prog["keys"] / "g-lead-1.new")  # the lead rotates their key in the same change
+    new.write_text(text.replace("members:\n", f"members:\n  g-qa-2:\n    roles: [qa]\n    key: {prog['pubs']['mallory']}\n")
+                   .replace(prog["pubs"]["g-lead-1"], rotated), encoding="utf-8")
     G, k = prog["G"], prog["k"]
     code, _, err = run(capsys, "guidelines", "governance", "adopt", str(new), "--as", "g-lead-1", *k["g-lead-1"], *G)
     assert code == 1 and "under the rules in force it needs 1 more lead approval, 2 more domain_expert approvals" in err
@@ -268,6 +269,13 @@ def test_a_governance_change_is_approved_and_adopted_under_the_rules_in_force(pr
     assert verify_cli(capsys, prog)[0] == 0
     # the new member acts with their key (mallory's key pair was listed for g-qa-2 in the adopted file)
     assert run(capsys, "guidelines", "approve", SECOND, "--as", "g-qa-2", *k["mallory"], *G)[0] == 0
+    # old decisions are judged by the keys in force when they were made: the release still stands
+    from labkit.guidelines.governance import status
+
+    assert status(FIRST, prog["g"]).state == "released"
+    assert run(capsys, "guidelines", "approve", SECOND, "--as", "g-lead-1", *k["g-lead-1"], *G)[0] == 2  # old key
+    assert run(capsys, "guidelines", "approve", SECOND, "--as", "g-lead-1", "--key", str(prog["keys"] / "g-lead-1.new"),
+               *G)[0] == 0
     assert verify_cli(capsys, prog)[0] == 0
 
 

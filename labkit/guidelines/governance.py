@@ -353,6 +353,32 @@ def log_decision(root: str | os.PathLike[str], gov: Governance, action: str, mem
     return dlog.append_many(root, batch)[-1]
 
 
+def _in_force(entries: list[dict[str, Any]], current: Governance) -> Any:
+    """A function giving, for a log entry, the governance in force when it was made (keys rotate).
+
+    Governance documents come from the log's ``govern`` entries; entries before the first one (or a log
+    without any) are judged by ``current``.
+    """
+    docs: list[tuple[int, Governance]] = []
+    for e in entries:
+        if e.get("action") == "govern" and isinstance(e.get("seq"), int):
+            try:
+                g = Governance.parse(str(e.get("document", "")), f"governance.yaml as logged at seq {e['seq']}")
+            except (GuidelineError, GovernanceError):
+                continue  # `labkit log verify` reports it
+            docs.append((int(e["seq"]), g))
+
+    def judge(entry: dict[str, Any]) -> Governance:
+        seq = entry.get("seq")
+        found = current
+        for s, g in docs:
+            if isinstance(seq, int) and s < seq:
+                found = g
+        return found
+
+    return judge
+
+
 def _base_version(root: str | os.PathLike[str], prop: Proposal) -> GuidelineVersion | None:
     if prop.base_version is None:
         return None
@@ -366,7 +392,8 @@ def status(proposal: str | Proposal, root: str | os.PathLike[str] = "guidelines"
     gov = gov or Governance.load(root)
     entries = dlog.read(root) if entries is None else entries
     mine = [e for e in entries if e.get("proposal") == prop.id]
-    forged = {id(e): why for e in mine if (why := gov.signature_problem(e))}  # verified on every read
+    judge = _in_force(entries, gov)
+    forged = {id(e): why for e in mine if (why := judge(e).signature_problem(e))}  # verified on every read
     approvals = [e for e in mine if e["action"] == "approve" and id(e) not in forged]
     rejections = [e for e in mine if e["action"] == "reject" and id(e) not in forged]
     released = [e for e in mine if e["action"] == "release" and id(e) not in forged]
