@@ -208,3 +208,61 @@ def test_stale_gold_is_removed_on_reimport_without_gold(tmp_path: Path) -> None:
     s2 = write_result(import_file(REPO / "sample" / "labels.csv"), out)
     assert "gold_out" not in s2 and s2["stale_gold_removed"] == str(gold_path(out))
     assert not gold_path(out).exists() and check_import_output(out) is None
+
+
+# --- a real full disk: a small tmpfs (root only; skipped where mount is not allowed) ----------------
+
+@pytest.fixture()
+def tiny_fs(tmp_path: Path):
+    import subprocess
+
+    mnt = tmp_path / "fs"
+    mnt.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("needs root and mount to make a small tmpfs")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def _fill(folder: Path) -> None:
+    """Take every free block of the file system holding ``folder``."""
+    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+
+
+def test_on_a_real_full_disk_no_torn_line_and_no_mismatched_pair(tiny_fs: Path) -> None:
+    g = tiny_fs / "guidelines"
+    shutil.copytree(REPO / "guidelines", g)
+    out = tiny_fs / "imp" / "labels.parquet"
+    small = tiny_fs / "small.csv"
+    small.write_text("item_id,annotator_id,task,label\ni1,,toxicity,ok\ni1,a1,toxicity,ok\n", encoding="utf-8")
+    write_result(import_file(small), out)
+    pair = {p: p.read_bytes() for p in (out, quarantine_path(out), manifest_path(out))}
+    session = tiny_fs / "answers" / "p1.jsonl"
+    storage.append_record(session, {"kind": "answer", "item_id": "c-1", "label": "ok", "at": "2026-11-20T10:00:00Z"})
+    log_before, session_before = (g / "decisions.jsonl").read_bytes(), session.read_bytes()
+    _fill(tiny_fs)
+    long = "x" * 20000  # more than the free bytes left in any partly used page
+    with pytest.raises(OSError) as err:
+        _adjudicate(g, long)
+    assert err.value.errno == errno.ENOSPC
+    assert (g / "decisions.jsonl").read_bytes() == log_before
+    with pytest.raises(OSError):
+        storage.append_record(session, {"kind": "answer", "item_id": "c-2", "label": long, "at": "2026-11-20T10:01:00Z"})
+    assert session.read_bytes() == session_before
+    with pytest.raises(OSError):
+        write_result(import_file(REPO / "sample" / "labels.csv"), out)
+    assert {p: p.read_bytes() for p in pair} == pair and check_import_output(out) is None
+    assert sorted(p.name for p in out.parent.iterdir()) == ["labels.manifest.json", "labels.parquet", "labels.quarantine.jsonl"]
+    (tiny_fs / "filler").unlink()  # space again: everything works and verifies
+    _adjudicate(g, "space again")
+    assert dlog.verify(g).ok
