@@ -137,6 +137,26 @@ def main() -> int:
         n, t_bare = timed(bare_rehash, one / "decisions.jsonl")
         table.append(("log verify", f"{n:,} entries", "bare hashlib re-hash loop", t_bare,
                       f"{n / t_bare:,.0f} entries/s (hash only: the floor)"))
+        # signed (issue 15): Ed25519 per entry, under a governance.yaml listing the signer's key
+        from labkit.guidelines import signing
+
+        signed = Path(tmp) / "signed"
+        signed.mkdir()
+        key = signing.sample_key("g-expert-1")
+        (signed / "governance.yaml").write_text(
+            f"members:\n  g-expert-1:\n    roles: [domain_expert]\n    key: {signing.public_line(key)}\n"
+            "rules: {major: [{role: domain_expert}], minor: [{role: domain_expert}], patch: [{role: domain_expert}]}\n",
+            encoding="utf-8")
+        sbatch = [{"action": "adjudicate", "who": "g-expert-1", "at": "2026-10-01T00:00:00Z", "task": "t", "label": "ok",
+                   "why": "bench", "_key": key}] * 100
+        _, t_sign = timed(lambda: [dlog.append_many(signed, [dict(d, item_id=f"c-{k}-{i}") for i, d in enumerate(sbatch)])
+                                   for k in range(entries // 100)])
+        table.append(("log append", f"{entries // 100 * 100:,} entries", "append_many, Ed25519-signed", t_sign,
+                      f"{entries // 100 * 100 / t_sign:,.0f} entries/s (sign each entry)"))
+        vs, t_vs = timed(dlog.verify, signed)
+        assert vs.ok and vs.signing == "required", str(vs)
+        table.append(("log verify", f"{vs.entries:,} entries", "labkit log.verify, signed", t_vs,
+                      f"{vs.entries / t_vs:,.0f} entries/s (chain + each Ed25519 signature + audit)"))
 
     print(f"\nguideline governance bench ({os.cpu_count()} CPUs; every number measured in this run)\n")
     print(f"{'what':<18} {'size':<22} {'implementation':<32} {'seconds':>8}  notes")

@@ -15,6 +15,7 @@ with :data:`CONTEXT`. A signature made for one log position cannot be replayed a
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -135,17 +136,27 @@ def sign(private: Any, entry: dict[str, Any]) -> str:
     return base64.b64encode(private.sign(message(entry))).decode("ascii")
 
 
+@functools.lru_cache(maxsize=256)
+def _public_key(public: str) -> Any:
+    """The parsed Ed25519 public key of an ``ssh-ed25519`` line (None when it is not one)."""
+    serialization, ed25519 = _crypto()
+    try:
+        pub = serialization.load_ssh_public_key(public.encode("ascii"))
+    except (ValueError, TypeError, UnicodeEncodeError):
+        return None
+    return pub if isinstance(pub, ed25519.Ed25519PublicKey) else None
+
+
 def check(public: str, entry: dict[str, Any]) -> bool:
     """True when ``entry['sig']`` is a valid signature of the entry by ``public``."""
     from cryptography.exceptions import InvalidSignature
 
-    serialization, ed25519 = _crypto()
-    try:
-        pub = serialization.load_ssh_public_key(public.encode("ascii"))
-        sig = base64.b64decode(str(entry.get("sig", "")), validate=True)
-    except (ValueError, TypeError, UnicodeEncodeError):
+    pub = _public_key(public)
+    if pub is None:
         return False
-    if not isinstance(pub, ed25519.Ed25519PublicKey):
+    try:
+        sig = base64.b64decode(str(entry.get("sig", "")), validate=True)
+    except (ValueError, TypeError):
         return False
     try:
         pub.verify(sig, message(entry))
