@@ -171,7 +171,7 @@ def flowchart_svg(tree: Any, *, label_anchors: bool = True) -> str:
     nodes = _all(root)
     width = _width(root) + 20
     height = max(n.y + n.h for n in nodes) + 10
-    parts = [f'<svg class="flow" xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
+    parts = [f'<svg class="flow" width="{width:.0f}" height="{height:.0f}" '
              f'viewBox="0 0 {width:.0f} {height:.0f}" role="img" aria-label="decision tree flowchart">']
     for n in nodes:  # edges first, under the boxes
         for c in n.children:
@@ -278,10 +278,12 @@ def render_version(v: GuidelineVersion, *, versions: list[str] | None = None,
     return _page(f"{v.task} guideline {v.version}", body)
 
 
-def _changes_html(d: GuidelineDiff) -> str:
+def _changes_html(d: GuidelineDiff, new: GuidelineVersion) -> str:
     items: list[str] = []
+    page = version_filename(new.task, new.version)
     for n in d.added:
-        items.append(f'<li class="add">New label <a href="#">{esc(n)}</a>.</li>')
+        items.append(f'<li class="add">New label <a href="{esc(page)}#{esc(anchor(n))}">{esc(n)}</a>: '
+                     f"{esc(new.label(n).definition)}</li>")
     for n in d.removed:
         items.append(f'<li class="del">Label <strong>{esc(n)}</strong> was removed.</li>')
     for r in d.renamed:
@@ -321,7 +323,7 @@ def render_changes(old: GuidelineVersion, new: GuidelineVersion) -> str:
             f'<p class="meta">From version {steps} ({esc(d.kind)} change). '
             f'<a href="{esc(version_filename(new.task, new.version))}">Read version {esc(new.version)} in full</a>.</p>'
             + (f"<p>{esc(new.rationale)}</p>" if new.rationale and new.previous == old.version else "")
-            + _changes_html(d))
+            + _changes_html(d, new))
     return _page(f"{new.task}: what changed {old.version} to {new.version}", body)
 
 

@@ -3,8 +3,8 @@
 Each question shows a text and asks for the label. Its answer is every label the guideline lists the
 text as an instance of (an exemplar with polarity positive, or a positive example); a text also listed
 as a negative example of a label cannot have that label as its answer. After each answer the
-participant sees at once whether it was right, the rationale (an exemplar's own, else the label's
-definition) and the label's definition. At the end the score, the pass mark and whether it was reached
+participant sees at once whether it was right, the rationale (an exemplar's own, else that the
+guideline lists it as an example of the label) and the label's definition. At the end the score, the pass mark and whether it was reached
 are written to ``<results>/<participant>.json`` (atomically), which an onboarding gate or a credential
 policy can read (:func:`load_results`).
 
@@ -51,7 +51,7 @@ def questions(v: GuidelineVersion) -> list[Question]:
                 neg.setdefault(e.text, set()).add(lab.name)
         for t in lab.positive_examples:
             pos.setdefault(t, []).append(lab.name)
-            why.setdefault(t, (f"{lab.name}: {lab.definition}", "example"))
+            why.setdefault(t, (f"the guideline lists this text as an example of {lab.name}.", "example"))
         for t in lab.negative_examples:
             neg.setdefault(t, set()).add(lab.name)
     out = []
