@@ -292,3 +292,31 @@ def test_version_page_for_a_version_without_tree() -> None:
     v = parse_version({"task": "t", "version": "1.0.0", "labels": [{"name": "a", "definition": "A."}]})
     page = render_version(v)
     assert "This version has no decision tree." in page and 'id="label-a"' in page
+
+
+def test_calibration_reveal_shows_the_labels_exemplars(groot: Path, tmp_path: Path) -> None:
+    import ipywidgets as W
+
+    from labkit.calibration.model import CalibrationSession, Participant, SessionItem, SessionSpec
+    from labkit.calibration.widgets import RevealPanel
+
+    assert main(["guidelines", "promote", "--session", str(SESSION), "--item", "c-00019", "--as", "g-qa-1",
+                 "--rationale", "Calls the author a <moron>: a personal attack.", "--guidelines", str(groot)]) == 0
+    pid = sorted((groot / "toxicity" / "proposals").glob("*exemplars*"))[0].stem
+    assert main(["guidelines", "approve", pid, "--as", "g-qa-2", "--guidelines", str(groot)]) == 0
+    assert main(["guidelines", "release", pid, "--as", "g-lead-1", "--guidelines", str(groot)]) == 0
+    v = Guidelines.load(groot).get("toxicity", "2.0.1")
+    spec = SessionSpec(id="cal-ex", task="toxicity", guideline=v,
+                       items=[SessionItem("i1", "What a moron.", gold="insult", gold_rationale="Attack.")],
+                       participants=[Participant("f1", "facilitator"), Participant("a1")])
+    s = CalibrationSession.create(tmp_path / "cal-ex", spec)
+    s.submit_answer("a1", "i1", "insult")
+    s.advance("f1")  # reveal
+    try:
+        panel = RevealPanel(s, "a1")
+        panel.render()
+        assert "Exemplars:" in panel.gold.value
+        assert "Typical moron take. [#58] — <b>is insult</b>: Calls the author a &lt;moron&gt;: a personal attack." \
+            in panel.gold.value
+    finally:
+        W.Widget.close_all()
