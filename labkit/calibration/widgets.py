@@ -321,6 +321,10 @@ class RevealPanel:
                 body += "<div><i>Not this label:</i><ul>" + "".join(f"<li>{esc(x)}</li>" for x in lab.negative_examples) + "</ul></div>"
             if lab.edge_cases:
                 body += "<div><i>Edge cases:</i><ul>" + "".join(f"<li>{esc(x)}</li>" for x in lab.edge_cases) + "</ul></div>"
+            if lab.exemplars:  # worked examples promoted into the guideline, with the reason behind each
+                body += "<div><i>Exemplars:</i><ul>" + "".join(
+                    f"<li>{esc(e.text)} — <b>{'is' if e.polarity == 'positive' else 'is not'} {esc(ref)}</b>: "
+                    f"{esc(e.rationale)}</li>" for e in lab.exemplars) + "</ul></div>"
             self.gold.value = body + "</div>"
             self.clar_label.value = ref
         else:

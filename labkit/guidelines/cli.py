@@ -81,6 +81,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(p)
     p.set_defaults(func=run_status)
 
+    from labkit.guidelines.book_cli import register_book
+
+    register_book(gs, _common)
+
     for verb, kind in (("adjudicate", "adjudication"), ("gold-edit", "gold_edit")):
         p = gs.add_parser(verb, help=f"record {'an adjudication' if kind == 'adjudication' else 'a gold edit'} in the decision log "
                                        "(checked against governance.yaml's rules)")

@@ -224,6 +224,11 @@ def _label_changes(lo: LabelDef, ln: LabelDef, corr: dict[str, str]) -> list[dic
         if list(a) != list(b):
             out.append({"label": ln.name, "field": fname, "old": list(a), "new": list(b),
                         "added": [x for x in b if x not in a], "removed": [x for x in a if x not in b]})
+    if lo.exemplars != ln.exemplars:
+        a_t = [e.text for e in lo.exemplars]
+        b_t = [e.text for e in ln.exemplars]
+        out.append({"label": ln.name, "field": "exemplars", "old": a_t, "new": b_t,
+                    "added": [x for x in b_t if x not in a_t], "removed": [x for x in a_t if x not in b_t]})
     po = corr.get(lo.parent, lo.parent) if lo.parent else None
     if po != ln.parent:
         out.append({"label": ln.name, "field": "parent", "old": lo.parent, "new": ln.parent})

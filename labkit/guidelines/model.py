@@ -75,6 +75,27 @@ class SemVer:
 
 
 @dataclass(frozen=True)
+class Exemplar:
+    """A worked example kept as a teaching record: the text, whether it is (positive) or is not
+    (negative) an instance of the label, why, where it came from and who decided (a member id or a
+    pseudonym, never an annotator's raw id)."""
+
+    text: str
+    polarity: str
+    rationale: str
+    source: str = ""
+    decided_by: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"text": self.text, "polarity": self.polarity, "rationale": self.rationale}
+        if self.source:
+            d["source"] = self.source
+        if self.decided_by:
+            d["decided_by"] = self.decided_by
+        return d
+
+
+@dataclass(frozen=True)
 class LabelDef:
     name: str
     definition: str
@@ -83,6 +104,7 @@ class LabelDef:
     edge_cases: tuple[str, ...] = ()
     parent: str | None = None
     exclusive_with: tuple[str, ...] = ()
+    exemplars: tuple[Exemplar, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "definition": self.definition,
@@ -93,6 +115,8 @@ class LabelDef:
             d["parent"] = self.parent
         if self.exclusive_with:
             d["exclusive_with"] = list(self.exclusive_with)
+        if self.exemplars:
+            d["exemplars"] = [e.to_dict() for e in self.exemplars]
         return d
 
 
@@ -148,6 +172,29 @@ def _strs(value: Any, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _exemplars(value: Any, where: str) -> tuple[Exemplar, ...]:
+    """A label's ``exemplars`` list: mappings with text, polarity (positive|negative) and rationale."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise GuidelineError(f"{where}: must be a list of mappings (text, polarity, rationale)")
+    out = []
+    for k, e in enumerate(value):
+        if not isinstance(e, dict):
+            raise GuidelineError(f"{where}[{k}]: must be a mapping with text, polarity and rationale")
+        for key in ("text", "polarity", "rationale"):
+            if not isinstance(e.get(key), str) or not e[key].strip():
+                raise GuidelineError(f"{where}[{k}]: field {key!r} must be a non-empty string")
+        if e["polarity"] not in ("positive", "negative"):
+            raise GuidelineError(f"{where}[{k}]: field 'polarity' must be positive or negative, got {e['polarity']!r}")
+        unknown = sorted(set(map(str, e)) - {"text", "polarity", "rationale", "source", "decided_by"})
+        if unknown:
+            raise GuidelineError(f"{where}[{k}]: unknown field {unknown[0]!r}")
+        out.append(Exemplar(text=e["text"], polarity=e["polarity"], rationale=e["rationale"].strip(),
+                            source=str(e.get("source") or ""), decided_by=str(e.get("decided_by") or "")))
+    return tuple(out)
+
+
 def _parse_time(value: Any, where: str) -> dt.datetime | None:
     if value is None:
         return None
@@ -165,7 +212,7 @@ def _parse_time(value: Any, where: str) -> dt.datetime | None:
 KNOWN_KEYS = {"task", "version", "labels", "released_at", "previous", "change_kind", "rationale",
               "decision_tree", "migration"}
 #: Keys a label may carry; anything else is reported (a typo such as ``edge_case`` would otherwise be lost).
-LABEL_KEYS = {"name", "definition", "examples", "edge_cases", "parent", "exclusive_with"}
+LABEL_KEYS = {"name", "definition", "examples", "edge_cases", "parent", "exclusive_with", "exemplars"}
 CHANGE_KINDS = ("major", "minor", "patch")
 
 
@@ -340,6 +387,7 @@ def parse_version(data: Any, path: str = "<guideline>", lines: dict[tuple[Any, .
             edge_cases=_strs(raw.get("edge_cases"), f"{at('labels', i, 'edge_cases')}: {where_n}.edge_cases"),
             parent=raw.get("parent"),
             exclusive_with=_strs(raw.get("exclusive_with"), f"{at('labels', i, 'exclusive_with')}: {where_n}.exclusive_with"),
+            exemplars=_exemplars(raw.get("exemplars"), f"{at('labels', i, 'exemplars')}: {where_n}.exemplars"),
         ))
     names = {lab.name for lab in labels}
     for i, lab in enumerate(labels):

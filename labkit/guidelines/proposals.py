@@ -39,6 +39,8 @@ add_example         ``label``, ``polarity`` (positive|negative), ``proposed``   
 remove_example      ``label``, ``polarity``, ``current``                                          patch
 add_edge_case       ``label``, ``proposed``                                                       patch
 remove_edge_case    ``label``, ``current``                                                        patch
+add_exemplar        ``label``, ``polarity``, ``proposed`` (text), ``rationale``; optional ``source``,  patch
+                    ``decided_by`` (a member id or pseudonym)
 edit_decision_tree  ``proposed`` (the whole new tree), ``current`` (the old tree)                 patch
 ==================  ==========================================================================  =====
 
@@ -64,7 +66,7 @@ from labkit.guidelines.model import Guidelines, GuidelineVersion, SemVer, parse_
 from labkit.guidelines.model import safe_load as _yaml_load
 
 OPS = ("add_label", "remove_label", "rename_label", "merge_labels", "split_label", "reword_definition",
-       "add_example", "remove_example", "add_edge_case", "remove_edge_case", "edit_decision_tree")
+       "add_example", "remove_example", "add_edge_case", "remove_edge_case", "edit_decision_tree", "add_exemplar")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
 
 
@@ -186,6 +188,7 @@ _REQUIRED = {
     "reword_definition": ("label", "proposed"), "add_example": ("label", "polarity", "proposed"),
     "remove_example": ("label", "polarity", "current"), "add_edge_case": ("label", "proposed"),
     "remove_edge_case": ("label", "current"), "edit_decision_tree": ("proposed",),
+    "add_exemplar": ("label", "polarity", "proposed", "rationale"),
 }
 
 
@@ -225,7 +228,7 @@ def _check_op(ch: Any, where: str) -> None:
                                 or not all(isinstance(x, dict) and "name" in x for x in ch["into"])):
         raise GuidelineError(f"{where} (split_label): field 'into' must list at least two label mappings "
                              "(name, definition, ...)")
-    if op in ("add_example", "remove_example") and ch["polarity"] not in ("positive", "negative"):
+    if op in ("add_example", "remove_example", "add_exemplar") and ch["polarity"] not in ("positive", "negative"):
         raise GuidelineError(f"{where} ({op}): field 'polarity' must be positive or negative, got {ch['polarity']!r}")
     if op == "edit_decision_tree" and not isinstance(ch["proposed"], dict):
         raise GuidelineError(f"{where} (edit_decision_tree): field 'proposed' must be the whole new tree (a mapping)")
@@ -587,6 +590,16 @@ def apply_proposal(base: GuidelineVersion | None, proposal: Proposal, *,
                 if ch["current"] not in lst:
                     raise GuidelineError(f"{where}: {lab['name']!r} has no {ch['polarity']} example {ch['current']!r}")
                 lst.remove(ch["current"])
+        elif op == "add_exemplar":
+            lab = find(ch["label"], where)
+            lst = lab.setdefault("exemplars", [])
+            if any(e["text"] == ch["proposed"] for e in lst):
+                raise GuidelineError(f"{where}: exemplar {ch['proposed']!r} is already there")
+            ex = {"text": str(ch["proposed"]), "polarity": ch["polarity"], "rationale": str(ch["rationale"]).strip()}
+            for key in ("source", "decided_by"):
+                if ch.get(key):
+                    ex[key] = str(ch[key])
+            lst.append(ex)
         elif op in ("add_edge_case", "remove_edge_case"):
             lab = find(ch["label"], where)
             lst = lab.setdefault("edge_cases", [])
