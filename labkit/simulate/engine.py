@@ -117,26 +117,46 @@ def _counts_upto(labels: np.ndarray, K: int) -> np.ndarray:
     return np.cumsum(onehot, axis=1)
 
 
-def run_policy(tm: TaskModel, policy: Policy, seed: int, n_items: int, *, position: int = 0,
-               review_priority: Callable[..., np.ndarray] | None = None,
-               credential_pool: Callable[..., np.ndarray] | None = None) -> RunResult:
-    """One run of ``policy`` with ``seed`` (see the module docstring for determinism)."""
+def _draw_for(tm: TaskModel, policy: Policy, seed: int, n_items: int, pool: np.ndarray | None) -> dict[str, np.ndarray]:
+    """Items, annotators, labels and times for a run: depends on the seed, the pool and the skill shift only,
+    so policies that differ in redundancy rule or review share one draw (common random numbers)."""
     rng_items = np.random.default_rng([int(seed), 0])
     rng_labels = np.random.default_rng([int(seed), 1])
+    draw = simulate_labels(tm, n_items, policy.max_labels, rng_items, rng_labels, pool=pool,
+                           skill_shift=policy.reward.skill_shift if policy.reward else 0.0, week=policy.week)
+    rng_time = np.random.default_rng([int(seed), 3])
+    ann = draw["annotators"]
+    draw["seconds"] = np.exp(tm.duration_log_mu[ann] + tm.duration_log_sd * rng_time.standard_normal(ann.shape))
+    draw["cum"] = _counts_upto(draw["labels"], tm.n_labels)
+    return draw
+
+
+def run_policy(tm: TaskModel, policy: Policy, seed: int, n_items: int, *, position: int = 0,
+               review_priority: Callable[..., np.ndarray] | None = None,
+               credential_pool: Callable[..., np.ndarray] | None = None,
+               _cache: dict[Any, dict[str, np.ndarray]] | None = None) -> RunResult:
+    """One run of ``policy`` with ``seed`` (see the module docstring for determinism)."""
     rng_policy = np.random.default_rng([int(seed), 2, int(position)])
     K = tm.n_labels
     pool = None
     if policy.credential is not None:
         if credential_pool is None:
             raise ParameterError(f"policy {policy.name!r} asks for credentials but no credential rule is available")
-        pool = credential_pool(tm, policy.credential, rng_policy)
+        pool = credential_pool(tm, policy.credential, np.random.default_rng([int(seed), 4]))
+    key = (int(seed), policy.max_labels, None if pool is None else pool.tobytes(),
+           policy.reward.skill_shift if policy.reward else 0.0, policy.week, int(n_items))
+    if _cache is not None and key in _cache:
+        draw = _cache[key]
+    else:
+        draw = _draw_for(tm, policy, seed, n_items, pool)
+        if _cache is not None:
+            _cache.clear()  # keep one draw: policies are grouped by draw in run_batch
+            _cache[key] = draw
+    labels, z, cum = draw["labels"], draw["truth"], draw["cum"]
     kmax = policy.max_labels
-    draw = simulate_labels(tm, n_items, kmax, rng_items, rng_labels, pool=pool,
-                           skill_shift=policy.reward.skill_shift if policy.reward else 0.0, week=policy.week)
-    labels, z, ann = draw["labels"], draw["truth"], draw["annotators"]
-    cum = _counts_upto(labels, K)
     if policy.adaptive is None:
         used = np.full(n_items, kmax, np.int64)
+        counts = cum[:, kmax - 1]
     else:
         lo, agree = policy.adaptive
         top = cum.max(axis=2)                         # (n, kmax) leading count after t+1 labels
@@ -144,13 +164,17 @@ def run_policy(tm: TaskModel, policy: Policy, seed: int, n_items: int, *, positi
         stop = (top >= agree) & (t_idx + 1 >= lo)
         first = np.where(stop.any(axis=1), stop.argmax(axis=1), kmax - 1)
         used = first + 1
-    counts = cum[np.arange(n_items), used - 1]
+        counts = cum[np.arange(n_items), first]
     credit = mv_credit(counts, z)
-    # time per judgement: log-normal per annotator, only for the labels used
-    mask = np.arange(kmax)[None, :] < used[:, None]
-    logt = tm.duration_log_mu[ann] + tm.duration_log_sd * rng_policy.standard_normal(ann.shape)
     speed = policy.reward.time_factor if policy.reward else 1.0
-    ann_hours = float((np.exp(logt) * mask).sum() * speed / 3600.0)
+    if policy.adaptive is None:
+        ann_seconds = float(draw["seconds"].sum())
+        n_labels = float(n_items * kmax)
+    else:
+        mask = np.arange(kmax)[None, :] < used[:, None]
+        ann_seconds = float((draw["seconds"] * mask).sum())
+        n_labels = float(used.sum())
+    ann_hours = ann_seconds * speed / 3600.0
     n_rev = 0
     if policy.review is not None:
         n_rev = min(n_items, policy.review.n_items(n_items, tm.review_minutes))
@@ -172,9 +196,9 @@ def run_policy(tm: TaskModel, policy: Policy, seed: int, n_items: int, *, positi
             credit[chosen] = ok.astype(np.float64)
     pay = 0.0
     if policy.reward is not None:
-        n_labels = float(mask.sum())
-        agree = (labels == z[:, None]) & mask
-        pay = policy.reward.piece_rate * n_labels + policy.reward.accuracy_bonus * float(agree.sum())
+        mask = np.arange(kmax)[None, :] < used[:, None]
+        agree_n = float(((labels == z[:, None]) & mask).sum())
+        pay = policy.reward.piece_rate * n_labels + policy.reward.accuracy_bonus * agree_n
     return RunResult(policy=policy.name, seed=int(seed), accuracy=float(credit.mean()),
                      labels_per_item=float(used.mean()), annotator_hours=ann_hours,
                      reviewer_hours=n_rev * tm.review_minutes / 60.0, n_reviewed=int(n_rev), pay=pay,
@@ -183,22 +207,33 @@ def run_policy(tm: TaskModel, policy: Policy, seed: int, n_items: int, *, positi
 
 def run_batch(tm: TaskModel, policies: list[Policy], seeds: int | list[int], n_items: int, *,
               progress: Callable[[int, int], None] | None = None, **hooks: Any) -> pd.DataFrame:
-    """Every policy x every seed; one row per run, in policy then seed order."""
+    """Every policy x every seed; one row per run, in policy then seed order.
+
+    Runs are grouped so that policies sharing a draw (same seed, redundancy cap, annotator pool, skill
+    shift and week) reuse it: a batch of many review or stopping rules costs little more than one.
+    """
     seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
     if not seed_list:
         raise ParameterError("seeds must be at least 1")
-    if n_items < 1:
+    if not isinstance(n_items, (int, np.integer)) or n_items < 1:
         raise ParameterError(f"n_items must be a positive integer, got {n_items!r}")
-    rows = []
     total = len(policies) * len(seed_list)
     done = 0
+    groups: dict[Any, list[int]] = {}
     for pos, pol in enumerate(policies):
+        gk = (pol.max_labels, repr(pol.credential), pol.reward.skill_shift if pol.reward else 0.0, pol.week)
+        groups.setdefault(gk, []).append(pos)
+    results: dict[tuple[int, int], dict[str, Any]] = {}
+    for members in groups.values():
         for s in seed_list:
-            rows.append(run_policy(tm, pol, s, n_items, position=pos, **hooks).to_dict())
-            done += 1
-            if progress is not None:
-                progress(done, total)
-    return pd.DataFrame(rows)
+            cache: dict[Any, dict[str, np.ndarray]] = {}
+            for pos in members:
+                results[(pos, s)] = run_policy(tm, policies[pos], s, int(n_items), position=pos, _cache=cache,
+                                               **hooks).to_dict()
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+    return pd.DataFrame([results[(pos, s)] for pos in range(len(policies)) for s in seed_list])
 
 
 def summarize(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:

@@ -126,10 +126,10 @@ def check(table: pd.DataFrame, gold: pd.DataFrame, *, task: str | None = None, s
         np.add.at(conf, (an[m], truth_tr[it[m]], lab[m]), 1.0)
         conf = (conf + 2.0 * pooled[None]) / (conf.sum(2, keepdims=True) + 2.0)  # shrunk toward the pool
 
-        def pooled_prob(pick: np.ndarray, ann: np.ndarray) -> np.ndarray:
+        def pooled_prob(pick: np.ndarray, ann: np.ndarray, pooled: np.ndarray = pooled) -> np.ndarray:
             return np.broadcast_to(pooled[truth_all[pick]][:, None, :], ann.shape + (K,))
 
-        def ann_prob(pick: np.ndarray, ann: np.ndarray) -> np.ndarray:
+        def ann_prob(pick: np.ndarray, ann: np.ndarray, conf: np.ndarray = conf) -> np.ndarray:
             return conf[ann, truth_all[pick][:, None]]
 
         preds = {name: _predict(fn, train, truth_all, p_ann, K, ks, n_sim, rng)
