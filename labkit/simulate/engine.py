@@ -1,0 +1,255 @@
+"""Run labeling policies on a fitted program model: many policies x many seeds, vectorized and deterministic.
+
+A run draws ``n_items`` items from the model's history items (class, easiness, wrong-label profile), asks
+annotators (drawn by activity, distinct within an item) for labels until the policy's redundancy rule
+stops, aggregates by majority vote (ties credited as a random tie-break would be, on average), optionally
+sends a budget of items to review, and reports label accuracy against the simulated truth, annotator and
+reviewer hours, pay and the labels used.
+
+Policies are data (:mod:`labkit.simulate.policies`). Determinism: every random draw of a run comes from a
+generator seeded by ``(seed, item stream)`` for the items and annotators (common random numbers: every
+policy sees the same items and the same people for a given seed) and by ``(seed, policy position)`` for
+the rest, so the same model, policies and seeds give byte-identical results.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labkit.errors import ParameterError
+from labkit.simulate.model import TaskModel
+from labkit.simulate.policies import Policy
+
+__all__ = ["RunResult", "simulate_labels", "run_policy", "run_batch", "summarize", "mv_credit"]
+
+
+def _sig(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def mv_credit(counts: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Per item, the chance that majority vote with a random tie-break names ``truth`` (0 with no votes)."""
+    mx = counts.max(axis=1, keepdims=True)
+    top = (counts == mx) & (mx > 0)
+    ntop = np.maximum(top.sum(axis=1), 1)
+    return top[np.arange(len(truth)), truth] / ntop
+
+
+def _draw_annotators(p: np.ndarray, n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` rows of ``k`` annotators drawn with probability ``p``, distinct within a row where possible."""
+    J = len(p)
+    if J <= 64:  # exact draw without replacement (Gumbel top-k)
+        keys = np.log(np.maximum(p, 1e-300))[None, :] + rng.gumbel(size=(n, J))
+        if k >= J:
+            order = np.argsort(-keys, axis=1)
+            reps = -(-k // J)
+            return np.tile(order, reps)[:, :k]
+        return np.argpartition(-keys, k - 1, axis=1)[:, :k]
+    cum = np.cumsum(p)
+    cum /= cum[-1]
+    a = np.minimum(np.searchsorted(cum, rng.random((n, k))), J - 1)
+    for _ in range(8):  # redraw repeats within a row (rare with many annotators)
+        s = np.sort(a, axis=1)
+        dup_rows = (s[:, 1:] == s[:, :-1]).any(axis=1) if k > 1 else np.zeros(n, bool)
+        if not dup_rows.any():
+            break
+        rows = np.where(dup_rows)[0]
+        for c in range(1, k):
+            rep = (a[rows, c:c + 1] == a[rows, :c]).any(axis=1)
+            r = rows[rep]
+            a[r, c] = np.minimum(np.searchsorted(cum, rng.random(len(r))), J - 1)
+    return a
+
+
+@dataclass
+class RunResult:
+    policy: str
+    seed: int
+    accuracy: float
+    labels_per_item: float
+    annotator_hours: float
+    reviewer_hours: float
+    n_reviewed: int
+    pay: float
+    n_items: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def simulate_labels(tm: TaskModel, n_items: int, k: int, rng_items: np.random.Generator,
+                    rng_labels: np.random.Generator, *, pool: np.ndarray | None = None,
+                    skill_shift: float = 0.0, week: float = 0.0) -> dict[str, np.ndarray]:
+    """Draw items and ``k`` labels each. Returns item index, truth, annotators and labels (n x k)."""
+    I, J = len(tm.truth), len(tm.annotators)
+    items = rng_items.integers(0, I, n_items)
+    z = tm.truth[items]
+    act = tm.activity.copy()
+    if pool is not None:
+        act = np.where(pool, act, 0.0)
+        if act.sum() <= 0:
+            raise ParameterError("the policy leaves no annotator to label (every annotator excluded)")
+    ann = _draw_annotators(act / act.sum(), n_items, k, rng_items)
+    p = _sig(tm.theta[ann, z[:, None]] + tm.beta[items][:, None] + skill_shift + tm.drift_per_week * week)
+    right = rng_labels.random((n_items, k)) < p
+    K = tm.n_labels
+    if K > 1:
+        cw = np.cumsum(tm.wrong[items], axis=1)
+        u = rng_labels.random((n_items, k))
+        wrong_lab = (u[:, :, None] > cw[:, None, :-1]).sum(axis=2)
+    else:
+        wrong_lab = np.zeros((n_items, k), np.int64)
+    labels = np.where(right, z[:, None], wrong_lab)
+    return {"items": items, "truth": z, "annotators": ann, "labels": labels, "J": np.array(J)}
+
+
+def _counts_upto(labels: np.ndarray, K: int) -> np.ndarray:
+    """counts[n, t, k]: votes for k among the first t+1 labels."""
+    onehot = np.zeros(labels.shape + (K,), np.int32)
+    n, k = labels.shape
+    onehot[np.arange(n)[:, None], np.arange(k)[None, :], labels] = 1
+    return np.cumsum(onehot, axis=1)
+
+
+def _draw_for(tm: TaskModel, policy: Policy, seed: int, n_items: int, pool: np.ndarray | None) -> dict[str, np.ndarray]:
+    """Items, annotators, labels and times for a run: depends on the seed, the pool and the skill shift only,
+    so policies that differ in redundancy rule or review share one draw (common random numbers)."""
+    rng_items = np.random.default_rng([int(seed), 0])
+    rng_labels = np.random.default_rng([int(seed), 1])
+    draw = simulate_labels(tm, n_items, policy.max_labels, rng_items, rng_labels, pool=pool,
+                           skill_shift=policy.reward.skill_shift if policy.reward else 0.0, week=policy.week)
+    rng_time = np.random.default_rng([int(seed), 3])
+    ann = draw["annotators"]
+    draw["seconds"] = np.exp(tm.duration_log_mu[ann] + tm.duration_log_sd * rng_time.standard_normal(ann.shape))
+    draw["cum"] = _counts_upto(draw["labels"], tm.n_labels)
+    return draw
+
+
+def run_policy(tm: TaskModel, policy: Policy, seed: int, n_items: int, *, position: int = 0,
+               review_priority: Callable[..., np.ndarray] | None = None,
+               credential_pool: Callable[..., np.ndarray] | None = None,
+               _cache: dict[Any, dict[str, np.ndarray]] | None = None) -> RunResult:
+    """One run of ``policy`` with ``seed`` (see the module docstring for determinism)."""
+    rng_policy = np.random.default_rng([int(seed), 2, int(position)])
+    K = tm.n_labels
+    pool = None
+    if policy.credential is not None:
+        if credential_pool is None:
+            raise ParameterError(f"policy {policy.name!r} asks for credentials but no credential rule is available")
+        pool = credential_pool(tm, policy.credential, np.random.default_rng([int(seed), 4]))
+    key = (int(seed), policy.max_labels, None if pool is None else pool.tobytes(),
+           policy.reward.skill_shift if policy.reward else 0.0, policy.week, int(n_items))
+    if _cache is not None and key in _cache:
+        draw = _cache[key]
+    else:
+        draw = _draw_for(tm, policy, seed, n_items, pool)
+        if _cache is not None:
+            _cache.clear()  # keep one draw: policies are grouped by draw in run_batch
+            _cache[key] = draw
+    labels, z, cum = draw["labels"], draw["truth"], draw["cum"]
+    kmax = policy.max_labels
+    if policy.adaptive is None:
+        used = np.full(n_items, kmax, np.int64)
+        counts = cum[:, kmax - 1]
+    else:
+        lo, agree = policy.adaptive
+        top = cum.max(axis=2)                         # (n, kmax) leading count after t+1 labels
+        t_idx = np.arange(kmax)[None, :]
+        stop = (top >= agree) & (t_idx + 1 >= lo)
+        first = np.where(stop.any(axis=1), stop.argmax(axis=1), kmax - 1)
+        used = first + 1
+        counts = cum[np.arange(n_items), first]
+    credit = mv_credit(counts, z)
+    speed = policy.reward.time_factor if policy.reward else 1.0
+    if policy.adaptive is None:
+        ann_seconds = float(draw["seconds"].sum())
+        n_labels = float(n_items * kmax)
+    else:
+        mask = np.arange(kmax)[None, :] < used[:, None]
+        ann_seconds = float((draw["seconds"] * mask).sum())
+        n_labels = float(used.sum())
+    ann_hours = ann_seconds * speed / 3600.0
+    n_rev = 0
+    if policy.review is not None:
+        n_rev = min(n_items, policy.review.n_items(n_items, tm.review_minutes))
+        if n_rev > 0:
+            if policy.review.priority == "random":
+                order = rng_policy.permutation(n_items)
+            elif policy.review.priority == "margin":
+                srt = np.sort(counts, axis=1)
+                margin = (srt[:, -1] - (srt[:, -2] if K > 1 else 0)) / np.maximum(used, 1)
+                order = np.lexsort((rng_policy.random(n_items), margin))
+            else:
+                if review_priority is None:
+                    raise ParameterError(f"policy {policy.name!r}: review priority {policy.review.priority!r} needs "
+                                         "the review planner (labkit.review)")
+                order = review_priority(tm, draw, used, rng_policy)
+            chosen = order[:n_rev]
+            ok = rng_policy.random(n_rev) < policy.review.reviewer_accuracy
+            credit = credit.copy()
+            credit[chosen] = ok.astype(np.float64)
+    pay = 0.0
+    if policy.reward is not None:
+        mask = np.arange(kmax)[None, :] < used[:, None]
+        agree_n = float(((labels == z[:, None]) & mask).sum())
+        pay = policy.reward.piece_rate * n_labels + policy.reward.accuracy_bonus * agree_n
+    return RunResult(policy=policy.name, seed=int(seed), accuracy=float(credit.mean()),
+                     labels_per_item=float(used.mean()), annotator_hours=ann_hours,
+                     reviewer_hours=n_rev * tm.review_minutes / 60.0, n_reviewed=int(n_rev), pay=pay,
+                     n_items=int(n_items))
+
+
+def run_batch(tm: TaskModel, policies: list[Policy], seeds: int | list[int], n_items: int, *,
+              progress: Callable[[int, int], None] | None = None, **hooks: Any) -> pd.DataFrame:
+    """Every policy x every seed; one row per run, in policy then seed order.
+
+    Runs are grouped so that policies sharing a draw (same seed, redundancy cap, annotator pool, skill
+    shift and week) reuse it: a batch of many review or stopping rules costs little more than one.
+    """
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    if not seed_list:
+        raise ParameterError("seeds must be at least 1")
+    if not isinstance(n_items, (int, np.integer)) or n_items < 1:
+        raise ParameterError(f"n_items must be a positive integer, got {n_items!r}")
+    total = len(policies) * len(seed_list)
+    done = 0
+    groups: dict[Any, list[int]] = {}
+    for pos, pol in enumerate(policies):
+        gk = (pol.max_labels, repr(pol.credential), pol.reward.skill_shift if pol.reward else 0.0, pol.week)
+        groups.setdefault(gk, []).append(pos)
+    results: dict[tuple[int, int], dict[str, Any]] = {}
+    for members in groups.values():
+        for s in seed_list:
+            cache: dict[Any, dict[str, np.ndarray]] = {}
+            for pos in members:
+                results[(pos, s)] = run_policy(tm, policies[pos], s, int(n_items), position=pos, _cache=cache,
+                                               **hooks).to_dict()
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+    return pd.DataFrame([results[(pos, s)] for pos in range(len(policies)) for s in seed_list])
+
+
+def summarize(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """Per policy: the mean of each outcome over seeds with a t-interval for that mean."""
+    from scipy import stats
+
+    out = []
+    for name, g in runs.groupby("policy", sort=False):
+        n = len(g)
+        row: dict[str, Any] = {"policy": name, "seeds": n}
+        for col in ("accuracy", "labels_per_item", "annotator_hours", "reviewer_hours", "pay"):
+            x = g[col].to_numpy(dtype=np.float64)
+            m = float(x.mean())
+            half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
+            row[col] = m
+            row[f"{col}_low"] = m - half if n > 1 else float("nan")
+            row[f"{col}_high"] = m + half if n > 1 else float("nan")
+        out.append(row)
+    return pd.DataFrame(out)

@@ -1,0 +1,193 @@
+"""labkit.simulate: the fitted program model, policies, the engine, fidelity and the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from labkit.cli import main
+from labkit.errors import ParameterError
+from labkit.simulate.engine import mv_credit, run_batch, simulate_labels, summarize
+from labkit.simulate.fidelity import check
+from labkit.simulate.model import TaskModel, fit_program, load_model
+from labkit.simulate.policies import parse_policies
+
+ROOT = Path(__file__).resolve().parents[1]
+PUBLIC = ROOT / "tests" / "data" / "public"
+
+
+def _public(name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    t = pd.read_csv(PUBLIC / name / "long.csv", dtype=str)
+    g = pd.read_csv(PUBLIC / name / "gold.csv", dtype=str).rename(columns={"gold": "label"})
+    return t, g
+
+
+def _model(theta: np.ndarray, beta: np.ndarray, truth: np.ndarray, K: int) -> TaskModel:
+    J, I = theta.shape[0], len(beta)
+    wrong = np.ones((I, K))
+    wrong[np.arange(I), truth] = 0
+    wrong /= wrong.sum(1, keepdims=True)
+    return TaskModel(task="t", labels=[str(k) for k in range(K)], annotators=[f"a{j}" for j in range(J)],
+                     activity=np.ones(J), theta=theta, beta=beta, truth=truth, wrong=wrong,
+                     duration_log_mu=np.full(J, np.log(30.0)), duration_log_sd=0.0, review_minutes=2.0)
+
+
+def test_mv_credit_counts_ties_as_a_random_tie_break() -> None:
+    c = np.array([[2, 1, 0], [1, 1, 0], [1, 1, 1], [0, 0, 0]])
+    assert mv_credit(c, np.array([0, 0, 2, 0])).tolist() == [1.0, 0.5, 1 / 3, 0.0]
+
+
+def test_fit_recovers_skills_and_item_easiness_of_a_generated_program() -> None:
+    rng = np.random.default_rng(7)
+    J, I, K = 40, 3000, 2
+    true_theta = np.repeat(rng.normal(1.2, 0.8, J)[:, None], K, axis=1)
+    true_beta = rng.normal(0, 1.0, I)
+    truth = rng.integers(0, K, I)
+    tm = _model(true_theta, true_beta, truth, K)
+    # every item labeled by 6 annotators: the generator is the engine's own draw, on the items in order
+    ann = np.argsort(rng.random((I, J)), axis=1)[:, :6]
+    p = 1 / (1 + np.exp(-(true_theta[ann, truth[:, None]] + true_beta[:, None])))
+    right = rng.random((I, 6)) < p
+    labels = np.where(right, truth[:, None], 1 - truth[:, None])
+    table = pd.DataFrame({"item_id": np.repeat(np.arange(I), 6).astype(str), "annotator_id": ann.ravel().astype(str),
+                          "label": labels.ravel().astype(str)})
+    gold = pd.DataFrame({"item_id": np.arange(I).astype(str), "label": truth.astype(str)})
+    fit = fit_program(table, gold).task()
+    assert fit.info["n_truth_gold"] == I and fit.info["n_truth_consensus"] == 0
+    # annotators are stored by position in sorted-id order; map back to compare
+    order = np.argsort(np.arange(J).astype(str))
+    est = fit.theta[:, 0]
+    assert np.corrcoef(est, true_theta[order, 0])[0, 1] > 0.95
+    items_order = np.argsort(np.arange(I).astype(str))
+    assert np.corrcoef(fit.beta, true_beta[items_order])[0, 1] > 0.6  # 6 binary judgements per item: noisy, shrunk
+    assert tm.n_labels == 2
+
+
+def test_adaptive_rule_uses_the_expected_number_of_labels() -> None:
+    # coin-flip annotators on a binary task, "until 2 agree" with min 2, max 5: half the items stop at 2,
+    # the others stop at 3 (the third label always makes a pair), so 2.5 labels per item on average.
+    I = 40000
+    tm = _model(np.zeros((30, 2)), np.zeros(I), np.zeros(I, dtype=np.int64), 2)
+    pols, _ = parse_policies({"policies": [{"name": "a", "labels": {"min": 2, "max": 5, "agree": 2}}]})
+    r = run_batch(tm, pols, 1, I)
+    assert abs(r["labels_per_item"].iloc[0] - 2.5) < 0.01
+    # and perfect annotators always stop at 2 with every label right
+    tm2 = _model(np.full((30, 2), 30.0), np.zeros(I), np.zeros(I, dtype=np.int64), 2)
+    r2 = run_batch(tm2, pols, 1, I)
+    assert r2["labels_per_item"].iloc[0] == 2.0 and r2["accuracy"].iloc[0] == 1.0
+
+
+def test_review_and_pay_arithmetic() -> None:
+    I = 1000
+    tm = _model(np.zeros((10, 2)), np.zeros(I), np.zeros(I, dtype=np.int64), 2)
+    pols, _ = parse_policies({"policies": [
+        {"name": "all reviewed", "labels": 1, "review": {"fraction": 1.0, "priority": "random", "reviewer_accuracy": 1.0}},
+        {"name": "paid", "labels": 3, "reward": {"scheme": "piece_rate", "piece_rate": 0.1}}]})
+    r = run_batch(tm, pols, 2, I).set_index("policy")
+    assert (r.loc["all reviewed", "accuracy"] == 1.0).all()
+    assert (r.loc["all reviewed", "reviewer_hours"] == I * 2.0 / 60).all()
+    assert np.allclose(r.loc["paid", "pay"], 0.1 * 3 * I)
+    # durations: log-normal with sd 0 at 30 s: exactly 30 s per label
+    assert np.allclose(r.loc["paid", "annotator_hours"], 3 * I * 30 / 3600)
+
+
+def test_same_seed_same_bytes_and_common_random_numbers(tmp_path: Path) -> None:
+    t, g = _public("zhou2012_dog")
+    t.to_csv(tmp_path / "labels.csv", index=False)
+    g.to_csv(tmp_path / "gold.csv", index=False)
+    (tmp_path / "p.yaml").write_text("items: 2000\npolicies:\n  - {name: three, labels: 3}\n"
+                                     "  - {name: review, labels: 3, review: {fraction: 0.1, priority: margin}}\n")
+    assert main(["simulate", "fit", str(tmp_path / "labels.csv"), "--gold", str(tmp_path / "gold.csv"),
+                 "--out", str(tmp_path / "m.json")]) == 0
+    for out in ("o1", "o2"):
+        assert main(["simulate", "run", str(tmp_path / "m.json"), "--policies", str(tmp_path / "p.yaml"), "--seeds", "3",
+                     "--out", str(tmp_path / out), "--quiet"]) == 0
+    for f in ("metrics.json", "runs.csv", "summary.csv"):
+        assert (tmp_path / "o1" / f).read_bytes() == (tmp_path / "o2" / f).read_bytes()
+    runs = pd.read_csv(tmp_path / "o1" / "runs.csv")
+    # the same items and people per seed: review can only raise accuracy over the same draw
+    a = runs.pivot(index="seed", columns="policy", values="accuracy")
+    assert (a["review"] >= a["three"]).all() and a["three"].nunique() == 3
+    assert "annotator-00001" in load_model(tmp_path / "m.json").task().annotators  # no raw id in the model file
+    raw = (tmp_path / "m.json").read_text()
+    assert '"annotators":["annotator-00001"' in raw
+
+
+def test_policy_file_errors_name_the_policy_and_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ParameterError, match=r"policies: policies\[1\] \(b\): labels must be an integer in \[1, 100\], got 0"):
+        parse_policies({"policies": [{"name": "a", "labels": 3}, {"name": "b", "labels": 0}]})
+    with pytest.raises(ParameterError, match=r"review needs exactly one of fraction, items or hours"):
+        parse_policies({"policies": [{"name": "a", "review": {"priority": "margin"}}]})
+    with pytest.raises(ParameterError, match=r"policy name 'a' is used twice"):
+        parse_policies({"policies": [{"name": "a"}, {"name": "a"}]})
+    with pytest.raises(ParameterError, match=r"unknown field 'redundancy'"):
+        parse_policies({"policies": [{"name": "a", "redundancy": 3}]})
+    (tmp_path / "m.json").write_text('{"hello": 1}')
+    (tmp_path / "p.yaml").write_text("policies: [{name: a}]")
+    assert main(["simulate", "run", str(tmp_path / "m.json"), "--policies", str(tmp_path / "p.yaml")]) != 0
+    assert "not a labkit simulation model (no 'labkit_simulation_model: 1' field)" in capsys.readouterr().err
+
+
+def test_model_round_trip(tmp_path: Path) -> None:
+    t, g = _public("snow2008_temp")
+    m = fit_program(t, g, source="temp")
+    m.save(tmp_path / "m.json")
+    back = load_model(tmp_path / "m.json")
+    a, b = m.task(), back.task()
+    assert np.allclose(a.theta, b.theta, atol=1e-9) and np.array_equal(a.truth, b.truth) and a.labels == b.labels
+    rng1, rng2 = np.random.default_rng(1), np.random.default_rng(1)
+    d1 = simulate_labels(a, 500, 3, rng1, np.random.default_rng(2))
+    d2 = simulate_labels(b, 500, 3, rng2, np.random.default_rng(2))
+    assert np.array_equal(d1["labels"], d2["labels"])
+
+
+@pytest.mark.parametrize("name", ["zhou2012_dog", "snow2008_temp"])
+def test_fidelity_beats_independence_models_where_errors_correlate(name: str) -> None:
+    """Fit on half the gold items, predict MV accuracy at k on the other half (5 splits, the CLI's defaults): on
+    these two public programs labkit's model is clearly closer than both independence baselines, on dog under 3
+    points. (On RTE, WSD, D_Product and bluebirds the gap is within split noise either way: bench/ prints all.)"""
+    t, g = _public(name)
+    r = check(t, g)
+    mae = r["mae_points"]
+    assert mae["labkit"] < min(mae["pooled confusion"], mae["annotator confusion"]), mae
+    if name == "zhou2012_dog":
+        assert mae["labkit"] < 3.0 and mae["pooled confusion"] > 4.0
+
+
+def test_report_builds_without_a_kernel() -> None:
+    from labkit.reports.model import render
+
+    rep = build_sample()
+    assert rep.title == "Policy simulation" and rep.subtitle.startswith("simulated, fitted on labels.csv at ")
+    table = rep.section("Policies compared").blocks[1].frame
+    assert list(table["policy"])[:3] == ["1 label", "3 labels", "5 labels"]
+    acc = dict(zip(table["policy"], table["accuracy"]))
+    assert acc["1 label"] < acc["3 labels"] < acc["5 labels"]
+    assert acc["3 labels + review 10% lowest margin"] > acc["3 labels + review 10% random"]
+    assert any(f.severity == "warning" and "assumed to shift skill" in f.text for f in rep.findings)
+    html = render(rep, figures=False)
+    assert "simulated, fitted on labels.csv" in html
+    m = rep.metrics()
+    assert m["seeds"] == 3 and m["fitted_on"] == "labels.csv" and "fidelity_mae_points" in m
+
+
+def build_sample():  # type: ignore[no-untyped-def]
+    from labkit.simulate.report import build
+
+    return build("", str(ROOT / "sample" / "policies" / "simulation.yaml"),
+                 labels=f"{ROOT / 'sample' / 'label_studio_export.json'}:{ROOT / 'sample' / 'labels.csv'}",
+                 gold=str(ROOT / "sample" / "gold.csv"), guidelines=str(ROOT / "guidelines"), seeds=3, items=2000)
+
+
+def test_summary_intervals_are_t_intervals_over_seeds() -> None:
+    runs = pd.DataFrame({"policy": ["a"] * 4, "seed": range(4), "accuracy": [0.8, 0.82, 0.81, 0.83],
+                         "labels_per_item": 3.0, "annotator_hours": 1.0, "reviewer_hours": 0.0, "pay": 0.0})
+    s = summarize(runs).iloc[0]
+    from scipy import stats
+
+    x = np.array([0.8, 0.82, 0.81, 0.83])
+    half = stats.t.ppf(0.975, 3) * x.std(ddof=1) / 2
+    assert s["accuracy"] == pytest.approx(x.mean()) and s["accuracy_high"] == pytest.approx(x.mean() + half)
