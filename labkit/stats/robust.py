@@ -54,7 +54,7 @@ class ConvergenceWarning(UserWarning):
 
 @dataclass
 class _Fit:
-    T: np.ndarray            # classes x items posteriors
+    T: np.ndarray            # items x classes posteriors
     logtheta: np.ndarray     # [true, annotator, observed]
     logpi: np.ndarray
     C: np.ndarray            # M-step counts [true, annotator, observed]
@@ -110,36 +110,66 @@ def eb_accuracy_strength(C3: np.ndarray, lo: float = 0.5, hi: float = 1000.0) ->
 
 
 def _em(A: sp.csr_matrix, AT: Any, N: np.ndarray, I: int, J: int, K: int, s: float, tol: float,
-        max_iter: int, T0: np.ndarray | None = None, sa: float = 4.0) -> _Fit:
+        max_iter: int, T0: np.ndarray | None = None, sa: float = 16.0) -> _Fit:
+    """EM at a fixed prior strength, accelerated by SQUAREM (Varadhan & Roland 2008,
+    doi:10.1111/j.1467-9469.2007.00585.x): extrapolate along two EM steps and keep the result only when the
+    penalized log-likelihood does not drop. Posteriors are kept items x classes."""
     m = N.sum(axis=1)
-    T = T0 if T0 is not None else np.ascontiguousarray((N / np.where(m > 0, m, 1.0)[:, None]).T)
-    converged, it = False, 0
-    logtheta = np.zeros((K, J, K))
-    logpi = np.zeros(K)
-    C3 = np.zeros((K, J, K))
-    pooled = np.full((K, J, K), 1.0 / max(K, 1))
+    T = T0 if T0 is not None else N / np.where(m > 0, m, 1.0)[:, None]
+    state: dict[str, np.ndarray] = {}
 
-    def step(T: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        C = (AT @ np.ascontiguousarray(T.T)).T
-        C3 = C.reshape(K, J, K)
-        prior = _prior_means(C3, sa)                                  # [true, annotator, observed]
+    def step(T: np.ndarray) -> tuple[np.ndarray, float]:
+        C3 = (AT @ T).reshape(J, K, K).transpose(2, 0, 1)           # [true, annotator, observed]
+        prior = _prior_means(C3, sa)
         logtheta = np.log(C3 + s * prior) - np.log(C3.sum(axis=2) + s)[:, :, None]
-        logpi = np.log((T.sum(axis=1) + 1.0) / (I + K))
-        L = np.ascontiguousarray((A @ np.ascontiguousarray(logtheta.reshape(K, J * K).T)).T)
-        L += logpi[:, None]
-        L -= L.max(axis=0)
+        logpi = np.log((T.sum(axis=0) + 1.0) / (I + K))
+        W = np.ascontiguousarray(logtheta.transpose(1, 2, 0).reshape(J * K, K))   # [(j, l), true]
+        L = A @ W
+        L += logpi
+        mx = L.max(axis=1, keepdims=True)
+        L -= mx
         np.exp(L, out=L)
-        L /= L.sum(axis=0)
-        return L, logtheta, logpi, C3, prior
+        z = L.sum(axis=1, keepdims=True)
+        L /= z
+        ll = float(mx.sum() + np.log(z).sum()) + float((s * prior * logtheta).sum())
+        state.update(C3=C3, prior=prior, logtheta=logtheta, logpi=logpi)
+        return L, ll
 
-    for it in range(1, max_iter + 1):
-        T1, logtheta, logpi, C3, pooled = step(T)
-        delta = float(np.abs(T1 - T).max()) if T.size else 0.0
-        T = T1
-        if delta < tol:
-            converged = True
+    converged, evals = False, 0
+    while evals < max_iter:
+        T1, _ = step(T)
+        evals += 1
+        if (float(np.abs(T1 - T).max()) if T.size else 0.0) < tol:
+            T, converged = T1, True
             break
-    return _Fit(T=T, logtheta=logtheta, logpi=logpi, C=C3, pooled=pooled, n_iter=it, converged=converged)
+        if evals + 2 > max_iter:
+            T = T1
+            continue
+        T2, ll2 = step(T1)
+        evals += 1
+        r = T1 - T
+        v = T2 - T1 - r
+        nv = float(np.sqrt((v * v).sum()))
+        alpha = -float(np.sqrt((r * r).sum())) / nv if nv > 0 else -1.0
+        if alpha > -1.0:
+            T = T2
+            continue
+        Tx = T - 2.0 * alpha * r + alpha * alpha * v
+        np.clip(Tx, 0.0, None, out=Tx)
+        zs = Tx.sum(axis=1, keepdims=True)
+        if (zs <= 0).any():
+            T = T2
+            continue
+        Tx /= zs
+        T3, llx = step(Tx)
+        evals += 1
+        T = T3 if llx >= ll2 else T2
+    if not state:  # max_iter validated >= 1
+        step(T)
+    # parameters consistent with the returned posteriors
+    step(T)
+    return _Fit(T=T, logtheta=state["logtheta"], logpi=state["logpi"], C=np.ascontiguousarray(state["C3"]),
+                pooled=state["prior"], n_iter=evals, converged=converged)
 
 
 def eb_strength(C: np.ndarray, prior: np.ndarray, lo: float = 0.1, hi: float = 1000.0) -> float:
@@ -207,7 +237,8 @@ class RobustDawidSkene:
         path = [s]
         total = 0
         sa = 16.0 if self.sa is None else float(self.sa)
-        f = _em(A, AT, N, I, J, K, s, float(self.tol), int(self.max_iter), sa=sa)
+        rough = max(float(self.tol), 1e-3) if self.strength is None else float(self.tol)
+        f = _em(A, AT, N, I, J, K, s, rough, int(self.max_iter), sa=sa)
         total += f.n_iter
         if self.strength is None and ct.n_judgements:
             for _ in range(6):
@@ -217,10 +248,13 @@ class RobustDawidSkene:
                 path.append(s_new)
                 moved = abs(np.log(s_new / s)) > np.log(1.05)
                 s = s_new
-                f = _em(A, AT, N, I, J, K, s, float(self.tol), int(self.max_iter), T0=f.T, sa=sa)
+                f = _em(A, AT, N, I, J, K, s, rough, int(self.max_iter), T0=f.T, sa=sa)
                 total += f.n_iter
                 if not moved:
                     break
+            # the estimates of s are settled: polish at the requested tolerance
+            f = _em(A, AT, N, I, J, K, s, float(self.tol), int(self.max_iter), T0=f.T, sa=sa)
+            total += f.n_iter
         if not f.converged:
             warnings.warn(f"consensus EM for task {ct.task!r} stopped at its cap of {self.max_iter} iterations before "
                           f"reaching tol {self.tol:g}", ConvergenceWarning, stacklevel=2)
@@ -234,8 +268,8 @@ class RobustDawidSkene:
         self.annotators_ = ct.annotators
         self.errors_ = np.exp(f.logtheta).transpose(1, 0, 2)
         self.priors_ = pd.Series(np.exp(f.logpi), index=ct.labels, name="prior")
-        self.posteriors_ = pd.DataFrame(f.T.T, index=pd.Index(ct.items, name="item_id"), columns=ct.labels)
-        self.logjoint_ = np.ascontiguousarray(A @ f.logtheta.reshape(K, -1).T) + f.logpi
+        self.posteriors_ = pd.DataFrame(f.T, index=pd.Index(ct.items, name="item_id"), columns=ct.labels)
+        self.logjoint_ = A @ np.ascontiguousarray(f.logtheta.transpose(1, 2, 0).reshape(J * K, K)) + f.logpi
         self._fit = f
         return self
 
