@@ -214,7 +214,7 @@ class RobustDawidSkene:
     logjoint_ (items x K log joint).
     """
 
-    def __init__(self, strength: float | None = None, tol: float = 1e-6, max_iter: int = 500, sa: float | None = None):
+    def __init__(self, strength: float | None = None, tol: float = 1e-4, max_iter: int = 500, sa: float | None = None):
         self.strength = strength
         self.sa = sa
         self.tol = tol
