@@ -71,7 +71,8 @@ def score(labels: pd.Series, conf: pd.Series, gold: pd.DataFrame) -> tuple[float
 
 
 def accuracy_table(quick: bool) -> None:
-    from crowdkit.aggregation import GLAD, MACE, DawidSkene as CkDS, MajorityVote
+    from crowdkit.aggregation import GLAD, MACE, MajorityVote
+    from crowdkit.aggregation import DawidSkene as CkDS
 
     sets = []
     for name in NAMES if not quick else NAMES[:3]:
