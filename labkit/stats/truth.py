@@ -1,34 +1,42 @@
 """The one consensus model every later layer reads: labels, posteriors and annotator skill from one fit.
 
-:func:`fit_consensus` is the single entry point for the default truth-inference model. The review queue,
-incentives, automation and the simulator read its posteriors and annotator skill from here, never from a
-second estimator.
+:func:`fit_consensus` is the single entry point for the default truth-inference model
+(:class:`labkit.stats.robust.RobustDawidSkene`: Dawid-Skene with empirical-Bayes shrinkage of annotator
+confusions). The review queue, incentives, automation and the simulator read its posteriors and annotator
+skill from here, never from a second estimator.
 
 Returned :class:`ConsensusFit`:
 
 * ``consensus``: one row per item and task (``CONSENSUS_COLUMNS``: item_id, task, label, confidence,
-  n_judgements, method);
-* ``posteriors[task]``: items x labels probabilities (index item_id, columns the task's labels);
+  n_judgements, method="robust"); ``confidence`` is the calibrated probability that the label is right;
+* ``posteriors[task]``: items x labels probabilities (index item_id, columns the task's labels), the winner's
+  probability equal to the calibrated confidence and the others scaled to sum to one;
 * ``skill``: one row per (task, annotator): ``task, annotator_id, n_judgements, accuracy, ci_low, ci_high``
-  (accuracy = expected share of the annotator's judgements that match the true label under the model);
-* ``confusion[task]``: ``(annotators, confusion)`` with confusion[j, true, observed] probabilities;
-* ``info[task]``: ``{"converged": bool, "n_iter": int, "method": str}``.
+  (accuracy = expected share of the annotator's judgements that match the true label under the model, shrunk
+  toward the crowd by the model's own prior strength, with a 95% Beta interval);
+* ``confusion[task]``: ``(annotators, confusion)`` with confusion[j, true, observed] probabilities (shrunk);
+* ``info[task]``: converged, n_iter, strength (s), accuracy_strength, calibration (how confidence was made).
+
+Calibration: with ``gold``, isotonic on the gold items, cross-fitted (5 folds; each gold item's confidence
+comes from a map fitted without it); without gold, the posterior tempered by the exponent that best
+predicts held-out judgements (label-only, weaker: it cannot see errors that annotators share).
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from labkit.stats.consensus import DawidSkene, _concat, _tasks
+from labkit.stats.consensus import _concat, _frame, _tasks
 from labkit.stats.counts import CountTables
 
 __all__ = ["ConsensusFit", "fit_consensus", "DEFAULT_METHOD"]
 
-DEFAULT_METHOD = "ds"
+DEFAULT_METHOD = "robust"
 
 
 @dataclass
@@ -40,33 +48,102 @@ class ConsensusFit:
     info: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def _skill(ct: CountTables, post: np.ndarray) -> pd.DataFrame:
-    """Expected accuracy per annotator: mean posterior of the label each judgement gave, Wilson interval."""
+def _skill(ct: CountTables, post: np.ndarray, prior_strength: float) -> pd.DataFrame:
+    """Shrunk accuracy per annotator with a 95% Beta interval.
+
+    Evidence: the expected number of right judgements, sum over the annotator's judgements of the posterior
+    of the label they gave (``n_judgements`` behind it). Prior: the crowd's accuracy worth
+    ``prior_strength`` judgements (the model's own empirical-Bayes estimate), so one lucky judgement does not
+    crown anybody and one slip does not condemn them.
+    """
+    from scipy.stats import beta
+
     p = post[ct.item, ct.label] if ct.n_judgements else np.zeros(0)
     n = np.bincount(ct.annotator, minlength=ct.n_annotators).astype(np.float64)
-    s = np.bincount(ct.annotator, weights=p, minlength=ct.n_annotators)
-    acc = np.divide(s, n, out=np.full_like(s, np.nan), where=n > 0)
-    z = 1.959963984540054
-    denom = 1 + z * z / np.where(n > 0, n, 1)
-    centre = (acc + z * z / (2 * np.where(n > 0, n, 1))) / denom
-    half = z * np.sqrt(acc * (1 - acc) / np.where(n > 0, n, 1) + z * z / (4 * np.where(n > 0, n, 1) ** 2)) / denom
+    right = np.bincount(ct.annotator, weights=p, minlength=ct.n_annotators)
+    pool = float(np.clip(right.sum() / max(n.sum(), 1e-12), 1e-6, 1 - 1e-6))
+    a = right + prior_strength * pool
+    b = np.maximum(n - right, 0.0) + prior_strength * (1 - pool)
     return pd.DataFrame({"task": ct.task, "annotator_id": np.asarray(ct.annotators).astype(str),
-                         "n_judgements": n.astype(np.int64), "accuracy": acc,
-                         "ci_low": np.clip(centre - half, 0, 1), "ci_high": np.clip(centre + half, 0, 1)})
+                         "n_judgements": n.astype(np.int64), "accuracy": a / (a + b),
+                         "ci_low": beta.ppf(0.025, a, b), "ci_high": beta.ppf(0.975, a, b)})
 
 
-def fit_consensus(table: pd.DataFrame, *, task: str | None = None, source: str | None = "human") -> ConsensusFit:
-    """Fit the default consensus model on every task of ``table`` (or only ``task``)."""
+def _rescale(P: np.ndarray, conf: np.ndarray) -> np.ndarray:
+    """Posteriors whose winner has probability ``conf``, the other labels keeping their proportions."""
+    if P.size == 0:
+        return P
+    w = P.argmax(axis=1)
+    rows = np.arange(len(w))
+    pw = P[rows, w]
+    rest = np.where(pw < 1.0, (1.0 - conf) / np.maximum(1.0 - pw, 1e-300), 0.0)
+    Q = P * rest[:, None]
+    K = P.shape[1]
+    flat = (pw >= 1.0) & (K > 1)  # the raw posterior gave the others nothing: share the rest equally
+    if flat.any():
+        Q[flat] = ((1.0 - conf[flat]) / (K - 1))[:, None]
+    Q[rows, w] = conf
+    return Q
+
+
+def fit_consensus(table: pd.DataFrame, *, task: str | None = None, source: str | None = "human",
+                  gold: pd.DataFrame | None = None) -> ConsensusFit:
+    """Fit the default consensus model on every task of ``table`` (or only ``task``).
+
+    ``gold`` (item_id, task, label; a gold table naming no task applies to every task) is used only to
+    calibrate confidence, cross-fitted; labels come from the judgements alone.
+    """
+    from labkit.stats.robust import ConvergenceWarning, RobustDawidSkene, calibrate_on_gold
+
     frames, skills = [], []
     fit = ConsensusFit(consensus=pd.DataFrame())
     for t in _tasks(table, task):
         ct = CountTables.from_labels(table, task=t, source=source)
-        ds = DawidSkene().fit_counts(ct)
-        frames.append(ds.consensus_)
-        fit.posteriors[t] = ds.posteriors_
-        fit.confusion[t] = (pd.Index(np.asarray(ds.annotators_).astype(str), name="annotator_id"), ds.errors_)
-        fit.info[t] = {"converged": bool(ds.converged_), "n_iter": int(ds.n_iter_), "method": DEFAULT_METHOD}
-        skills.append(_skill(ct, ds.posteriors_.to_numpy()))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            model = RobustDawidSkene().fit_counts(ct)
+        for w in caught:
+            warnings.warn(w.message, ConvergenceWarning, stacklevel=2)
+        P = model.posteriors_.to_numpy()
+        K = ct.n_labels
+        win = P.argmax(axis=1) if K else np.zeros(ct.n_items, np.int64)
+        raw = P[np.arange(ct.n_items), win] if K else np.zeros(ct.n_items)
+        calibration = "none (no judgements)"
+        conf = raw
+        gold_items = np.zeros(0, np.int64)
+        if gold is not None and K:
+            from labkit.stats.scoring import gold_for_task
+
+            g = gold_for_task(gold, t)
+            gmap = pd.Series(g["label"].astype(str).to_numpy(), index=g["item_id"].astype(str).to_numpy())
+            gmap = gmap[~gmap.index.duplicated(keep="last")]
+            codes = pd.Index([str(x) for x in ct.labels]).get_indexer(
+                gmap.reindex(np.asarray(ct.items).astype(str)).fillna("\0").to_numpy())
+            gold_items = np.where(codes >= 0)[0]
+            if len(gold_items) >= 20:
+                correct = (win[gold_items] == codes[gold_items]).astype(np.float64)
+                conf, _ = calibrate_on_gold(raw, correct, gold_items, n_classes=K)
+                calibration = f"isotonic on {len(gold_items)} gold items, 5-fold cross-fitted"
+        if calibration.startswith("none") and K and ct.n_judgements:
+            tt = model.temper(ct)
+            X = model.logjoint_ / tt
+            X -= X.max(axis=1, keepdims=True)
+            Q = np.exp(X)
+            Q /= Q.sum(axis=1, keepdims=True)
+            conf = Q[np.arange(ct.n_items), win]
+            why = "fewer than 20 gold items" if gold is not None else "no gold"
+            calibration = (f"tempered by 1/{tt:g} (held-out judgement likelihood; {why}: errors annotators share "
+                           "are not seen)")
+        Pc = _rescale(P, conf) if K else P
+        frame = _frame(ct, win, conf, DEFAULT_METHOD)
+        frames.append(frame)
+        fit.posteriors[t] = pd.DataFrame(Pc, index=model.posteriors_.index, columns=model.posteriors_.columns)
+        fit.confusion[t] = (pd.Index(np.asarray(model.annotators_).astype(str), name="annotator_id"), model.errors_)
+        fit.info[t] = {"converged": bool(model.converged_), "n_iter": int(model.n_iter_), "method": DEFAULT_METHOD,
+                       "strength": round(float(model.strength_), 4),
+                       "accuracy_strength": round(float(model.accuracy_strength_), 4),
+                       "calibration": calibration, "n_gold_items": int(len(gold_items))}
+        skills.append(_skill(ct, P, float(model.accuracy_strength_)))
     fit.consensus = _concat(frames) if frames else pd.DataFrame()
     fit.skill = pd.concat(skills, ignore_index=True) if skills else pd.DataFrame(
         columns=["task", "annotator_id", "n_judgements", "accuracy", "ci_low", "ci_high"])
