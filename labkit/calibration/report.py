@@ -100,7 +100,7 @@ def report_data(session: str | os.PathLike[str] | CalibrationSession, *, labels:
         if s.spec.show_names:
             pseudonym = str
         else:
-            from labkit.reports.display import Pseudonyms
+            from labkit.privacy import Pseudonyms
 
             pseudonym = Pseudonyms()
     ba = before_after(s, labels=labels or None, gold=gold or None, window_days=window_days)
