@@ -215,5 +215,5 @@ def bullet_list(items: Sequence[Any]) -> Html:
 
 
 # Pseudonyms live in labkit.privacy (a neutral module every layer may import); re-exported here.
-from labkit.privacy import Pseudonyms  # noqa: E402
+from labkit.privacy import Pseudonyms  # noqa: E402, F401
 

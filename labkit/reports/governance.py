@@ -218,8 +218,7 @@ def build(guidelines: str, labels: str = "", gold: str = "", task: str = "", *, 
             fs.append(Finding(f"The gold file has {len(gl):,} rows and none matches a judgement of task {task!r} under "
                               "any released version: accuracy on gold is not available.", "warning"))
     for text, attn in R.findings(tl, impact, retired, props, log):
-        sev = "critical" if text.startswith("The decision log fails") else "warning" if attn else "info"
-        fs.append(Finding(text, sev))
+        fs.append(Finding(text, "critical" if text.startswith("The decision log fails") else "warning" if attn else "info"))
     if log["ok"]:
         fs.append(Finding(f"The decision log verifies: {log['entries']:,} entries, hash chain intact.", "ok"))
     has_time = L is not None and bool(L.loc[L["task"].astype(str) == task, "created_at"].notna().any())

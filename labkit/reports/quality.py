@@ -682,6 +682,13 @@ def _validation_section(val: dict[str, Any]) -> Section:
     return sec
 
 
+def _agreement_figure(df: pd.DataFrame, col: str, name: str, lo: float, overall: float) -> Any:
+    from labkit.reports import plots
+
+    return lambda: plots.interval_plot(df, col, title=f"Agreement per {name} (Krippendorff's alpha, 95% interval)",
+                                       xlabel="alpha", ref=overall, ref_label="overall", xlim=(lo, 1))
+
+
 def _agreement_section(p: Program, agr: dict[str, Any]) -> Section:
     from labkit.reports import plots
     from labkit.reports.display import fmt_interval
@@ -705,11 +712,7 @@ def _agreement_section(p: Program, agr: dict[str, Any]) -> Section:
         sec.blocks.append(Table(show, caption=f"Agreement per {name}"))
         if df["value"].notna().sum() >= 1:
             lo = min(0.0, float(df["ci_low"].min()) if df["ci_low"].notna().any() else 0.0)
-            sec.blocks.append(Figure(
-                lambda df=df, col=col, name=name, lo=lo: plots.interval_plot(
-                    df, col, title=f"Agreement per {name} (Krippendorff's alpha, 95% interval)", xlabel="alpha",
-                    ref=a.value, ref_label="overall", xlim=(lo, 1)),
-                alt=f"Agreement per {name}"))
+            sec.blocks.append(Figure(_agreement_figure(df, col, name, lo, a.value), alt=f"Agreement per {name}"))
     return sec
 
 

@@ -18,7 +18,6 @@ MAX_PANELS = 12  # panels in the label-distribution grid (the table above lists 
 
 
 def _distribution_grid(shares: pd.DataFrame, order: list[str], annotators: list[str]) -> Any:
-    import matplotlib.pyplot as plt
     import seaborn as sns
 
     g = sns.catplot(data=shares, y="label", x="share", hue="who", col="annotator", kind="bar", order=order,
@@ -75,7 +74,7 @@ def build(labels: str, guidelines: str = "guidelines", suites: str = "", *, samp
     from labkit.validation import load_suites, validate
 
     P = pseudonym or Pseudonyms()
-    suite_list = load_suites(split_paths(suites) if suites else None)
+    suite_list = load_suites(list(split_paths(suites)) if suites else None)  # type: ignore[arg-type]
     table = load_labels(labels)
     rep = validate(table, guidelines, suite_list)
     s = rep.summary()
