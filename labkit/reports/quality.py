@@ -690,7 +690,6 @@ def _agreement_figure(df: pd.DataFrame, col: str, name: str, lo: float, overall:
 
 
 def _agreement_section(p: Program, agr: dict[str, Any]) -> Section:
-    from labkit.reports import plots
     from labkit.reports.display import fmt_interval
 
     sec = Section("Agreement", intro="Krippendorff's alpha (nominal) with 95% bootstrap intervals over items. Per label: "
