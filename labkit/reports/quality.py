@@ -68,7 +68,12 @@ class Program:
 
     @property
     def has_gold(self) -> bool:
-        return self.gold is not None and bool(len(self.gold_for_task))
+        """Gold applies to the task and at least one gold item was judged (otherwise every gold-based
+        number is "not available", and :func:`input_findings` says why with counts)."""
+        if self.gold is None:
+            return False
+        g = self.gold_for_task
+        return bool(len(g)) and bool(g["item_id"].astype(str).isin(set(self.human["item_id"].astype(str))).any())
 
     @property
     def gold_for_task(self) -> pd.DataFrame:

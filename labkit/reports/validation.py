@@ -21,11 +21,11 @@ def _distribution_grid(shares: pd.DataFrame, order: list[str], annotators: list[
     import seaborn as sns
 
     g = sns.catplot(data=shares, y="label", x="share", hue="who", col="annotator", kind="bar", order=order,
-                    col_order=annotators, col_wrap=min(3, len(annotators)), height=2.6, aspect=1.3, legend=False)
+                    col_order=annotators, col_wrap=min(3, len(annotators)), height=2.6, aspect=1.3)
     g.set_titles("{col_name}")
     g.set_axis_labels("share of the annotator's judgements", "")
-    handles, names = g.axes.flat[0].get_legend_handles_labels()
-    g.figure.legend(handles, names, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(names), frameon=False)
+    if g.legend is not None:  # one legend, on top of the grid
+        sns.move_legend(g, "lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, title=None, frameon=False)
     g.figure.tight_layout()
     return g.figure
 
