@@ -99,7 +99,7 @@ def build(labels: str, guidelines: str = "guidelines", suites: str = "", *, samp
                             blocks=[Table(tab, caption="Expectations", max_rows=60)]))
     sec = Section("Failing samples", intro="The first rows of each failed expectation. The complete table is failures.csv "
                   "from labkit validate --out.")
-    failed = [o for o in rep.outcomes if o.status in ("failed", "error")]
+    failed = sorted((o for o in rep.outcomes if o.status in ("failed", "error")), key=lambda o: o.severity != "critical")
     if not failed:
         sec.blocks.append(Text("Every expectation passed or was not applicable.", note=True))
     for o in failed:
