@@ -394,3 +394,17 @@ def test_no_raw_id_in_any_rendered_file(tmp_path):
     assert severities["validate_labels"] == "critical"
     index = (tmp_path / "out" / "index.html").read_text()
     assert '<span class="sev sev-critical">critical</span>' in index
+
+
+def test_layering_guidelines_report_needs_no_stats_and_calibration_no_display():
+    import subprocess
+    import sys
+
+    code = ("import sys, labkit.guidelines.report, labkit.calibration.report; "
+            "print(sorted(m for m in sys.modules if m.startswith(('labkit.stats', 'labkit.reports.display'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=ROOT).stdout
+    assert out.strip() == "[]"
+    src = (ROOT / "labkit" / "guidelines" / "report.py").read_text() + (ROOT / "labkit" / "calibration" / "report.py").read_text()
+    assert "from labkit.reports.display" not in src and "import labkit.stats" not in src
+    assert "from labkit.stats" not in (ROOT / "labkit" / "guidelines" / "report.py").read_text()

@@ -183,7 +183,7 @@ def test_accuracy_by_version_groups_by_the_version_a_judgement_was_made_under(tm
     version each judgement was made under. Oracle: the governance report's release impact, which
     migrates each version's judgements separately."""
     from labkit.guidelines import Guidelines
-    from labkit.guidelines.report import release_impact
+    from labkit.reports.governance import release_impact
     from labkit.reports.quality import accuracy_over, correctness, load_program
     from labkit.io import load_labels
     from labkit.schema import read_gold, write_labels
