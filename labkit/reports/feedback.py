@@ -413,7 +413,7 @@ def build(labels: str, annotator: str, gold: str = "", items: str = "", guidelin
             sections.append(extra)
     notes = " ".join(p.notes + p.comparison_notes)
     return Report(title=f"Feedback for {me} — task {p.task}",
-                  subtitle=(f"Your judgements are compared with {refname}. Other annotators appear only as the pool. "
+                  subtitle=(f"Feedback for {me}, task {p.task!r}. Your judgements are compared with {refname}. Other annotators appear only as the pool. "
                             + notes).strip(),
                   headline=headline, tiles=tiles, findings=fs, sections=sections)
 

@@ -217,11 +217,12 @@ def _block_html(b: Block) -> str:
     raise ParameterError(f"a report block must be Text, Quote, Table, Figure or Finding, got {type(b).__name__}")
 
 
-def render(report: Report, *, figures: bool = True) -> str:
-    """The report as one escaped HTML fragment (the page CSS included). ``figures=False`` skips drawing."""
+def render(report: Report, *, figures: bool = True, title: bool = True) -> str:
+    """The report as one escaped HTML fragment (the page CSS included). ``figures=False`` skips drawing;
+    ``title=False`` leaves out the ``<h1>`` (a notebook's markdown cell already shows it)."""
     from labkit.reports import display as D
 
-    parts = [D.CSS, _SEV_CSS, f"<h1>{D.esc(report.title)}</h1>"]
+    parts = [D.CSS, _SEV_CSS] + ([f"<h1>{D.esc(report.title)}</h1>"] if title else [])
     if report.subtitle:
         parts.append(str(D.paragraph(report.subtitle, cls="lk-note")))
     if report.tiles or report.headline:
@@ -242,12 +243,15 @@ def render(report: Report, *, figures: bool = True) -> str:
     return "\n".join(parts)
 
 
-def show_report(report: Report, metrics_path: str = "") -> None:
-    """Display ``report`` in the notebook (style set, HTML shown) and save its metrics when asked."""
+def show_report(report: Report, metrics_path: str = "", *, title: bool = False) -> None:
+    """Display ``report`` in the notebook (style set, HTML shown) and save its metrics when asked.
+
+    The notebook's markdown cell carries the page title, so the report's own ``<h1>`` is left out
+    unless ``title=True``; put anything the reader must see (whose page it is) in ``subtitle``."""
     from labkit.reports import display as D
     from labkit.reports.metrics import save_metrics
 
     D.use_style()
-    D.show(D.Html(render(report)))
+    D.show(D.Html(render(report, title=title)))
     if metrics_path:
         save_metrics(metrics_path, report.metrics())
