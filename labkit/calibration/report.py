@@ -241,7 +241,19 @@ def build(session: str, *, labels: str = "", gold: str = "", window_days: float 
     subtitle = (f"Session {s['session']}: {s['task']} guideline {s['guideline_version']}, phase {s['phase']}, {s['items']} "
                 f"items ({s['gold_items']} gold), {s['annotators']} annotators, {s['blind_answers']} blind answers, "
                 f"{s['final_answers']} after discussion.")
-    return Report(title="Calibration session: before and after", subtitle=subtitle, headline=dict(data.metrics),
+    m = data.metrics
+
+    def num(k: str, f: str) -> str:
+        return f.format(m[k]) if _ok(m.get(k)) else "not available"
+
+    tiles = {"session": m["session"], "phase": m["phase"], "items": m["items"], "participants": m["annotators"],
+             "alpha blind": num("session_alpha_before", "{:.2f}"), "alpha after discussion": num("session_alpha_after", "{:.2f}"),
+             "follow-up accuracy before": num("followup_accuracy_before", "{:.0%}"),
+             "follow-up accuracy after": num("followup_accuracy_after", "{:.0%}"),
+             "change minus everyone else's": (f"{m['accuracy_diff_in_diff'] * 100:+.1f} points"
+                                              if _ok(m.get("accuracy_diff_in_diff")) else "not available"),
+             "proposals": m["proposals"]}
+    return Report(title="Calibration session: before and after", subtitle=subtitle, headline=dict(m), tiles=tiles,
                   findings=fs, sections=sections)
 
 

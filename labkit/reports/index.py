@@ -135,7 +135,9 @@ def render_index(out: Path, title: str = "labkit reports", config: Any = None) -
                 links.append(_link(d / "metrics.json", out, "metrics"))
                 tag = '<span class="latest">latest</span>' if latest == d.name else ""
                 sev = run_severity(run)
-                worst_text = str((run.get("metrics") or {}).get("worst_finding") or "") if status == "ok" else ""
+                worst_text = (str((run.get("metrics") or {}).get("worst_finding") or "")
+                              if status == "ok" and sev in ("warning", "critical") else "")
+                worst_text = worst_text if len(worst_text) <= 220 else worst_text[:219] + "…"
                 if latest == d.name or (latest is None and not head_sev):
                     head_sev.append(sev)
                 err = f'<div class="err">{escape(str(run.get("error") or ""))}</div>' if status != "ok" else ""
