@@ -415,7 +415,7 @@ def build(labels: str, annotator: str, gold: str = "", items: str = "", guidelin
     return Report(title=f"Feedback for {me} — task {p.task}",
                   subtitle=(f"Feedback for {me}, task {p.task!r}. Your judgements are compared with {refname}. Other annotators appear only as the pool. "
                             + notes).strip(),
-                  headline=headline, tiles=tiles, findings=fs, sections=sections)
+                  headline=headline, tiles=tiles, findings=fs, sections=sections, findings_title="Tips for you")
 
 
 def _speed_figure(sp: pd.DataFrame, refname: str) -> Any:

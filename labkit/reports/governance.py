@@ -124,7 +124,7 @@ def release_impact(labels: pd.DataFrame, guidelines: Guidelines, task: str, gold
             out.update(alpha=float("nan"), alpha_low=float("nan"), alpha_high=float("nan"),
                        alpha_note="no judgements under this version")
         if gold_t is not None and len(sub):
-            m = migrate_labels(sub, guidelines, gold_version, task=task)
+            m = migrate_labels(sub, guidelines, str(gold_version), task=task)
             out.update(_accuracy(m.table, gold_t, ci, n_boot, seed))
             out["unmapped"] = m.counts["flagged"]
         else:

@@ -123,6 +123,7 @@ class Report:
     sections: list[Section] = field(default_factory=list)
     metrics_extra: dict[str, Any] = field(default_factory=dict)
     tiles: dict[str, Any] = field(default_factory=dict)
+    findings_title: str = "Key findings"
 
     def section(self, title: str) -> Section:
         """The section called ``title`` (KeyError if there is none)."""
@@ -227,7 +228,7 @@ def render(report: Report, *, figures: bool = True, title: bool = True) -> str:
         parts.append(str(D.paragraph(report.subtitle, cls="lk-note")))
     if report.tiles or report.headline:
         parts.append(str(D.kpis(report.tiles or report.headline)))
-    parts.append(_findings_html(report.findings))
+    parts.append(_findings_html(report.findings, title=report.findings_title))
     for s in report.sections:
         parts.append(f"<h2>{D.esc(s.title)}</h2>")
         if s.intro:

@@ -181,7 +181,7 @@ def annotator_pseudonyms(values: dict[str, Any], params: dict[str, Param], root:
     if not labels:
         raise ParameterError("--for-each annotator needs the report's 'labels' parameter to list annotators")
     paths = [p if os.path.isabs(p) else str(root / p) for p in str(labels).split(os.pathsep) if p]
-    table = load_labels(paths)
+    table = load_labels(list[str | os.PathLike[str]](paths))
     human = table[table["source"] == "human"] if "source" in table else table
     counts = human["annotator_id"].astype(str).value_counts()
     k = key if key is not None else load_key()
@@ -220,7 +220,7 @@ class IPCKernelManagerFactory:
             from jupyter_client.manager import AsyncKernelManager
             from traitlets import CaselessStrEnum
 
-            class IPCKernelManager(AsyncKernelManager):  # type: ignore[misc, valid-type]
+            class IPCKernelManager(AsyncKernelManager):
                 """A kernel on IPC sockets whose process output stays off the terminal.
 
                 Cell outputs travel over the kernel protocol, not the process's stdout/stderr, so

@@ -74,7 +74,7 @@ def build(labels: str, guidelines: str = "guidelines", suites: str = "", *, samp
     from labkit.validation import load_suites, validate
 
     P = pseudonym or Pseudonyms()
-    suite_list = load_suites(list(split_paths(suites)) if suites else None)  # type: ignore[arg-type]
+    suite_list = load_suites(list(split_paths(suites)) if suites else None)
     table = load_labels(labels)
     rep = validate(table, guidelines, suite_list)
     s = rep.summary()
