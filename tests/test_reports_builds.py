@@ -14,7 +14,6 @@ from __future__ import annotations
 import ast
 import json
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -366,8 +365,7 @@ def test_no_raw_id_in_any_rendered_file(tmp_path):
     from labkit.reports.runner import run_reports
 
     d = governance_program(tmp_path)
-    session = tmp_path / "session"
-    shutil.copytree(ROOT / "sample" / "calibration" / "cal-2026-09-28", session)
+    session = ROOT / "sample" / "calibration" / "cal-2026-09-28"  # its facilitator g-facil-1 also proposes
     nb = ROOT / "notebooks"
     cfg = tmp_path / "reports.yaml"
     cfg.write_text(
