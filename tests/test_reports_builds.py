@@ -406,3 +406,13 @@ def test_layering_guidelines_report_needs_no_stats_and_calibration_no_display():
     src = (ROOT / "labkit" / "guidelines" / "report.py").read_text() + (ROOT / "labkit" / "calibration" / "report.py").read_text()
     assert "from labkit.reports.display" not in src and "import labkit.stats" not in src
     assert "from labkit.stats" not in (ROOT / "labkit" / "guidelines" / "report.py").read_text()
+
+
+def test_cli_annotators_flag_is_checked_before_any_kernel(tmp_path, capsys):
+    from labkit.cli import main
+
+    code = main(["report", "run", "--config", str(ROOT / "reports.yaml"), "--annotators", "0", "--out", str(tmp_path)])
+    err = capsys.readouterr()
+    assert code != 0
+    assert "--annotators: the number of annotators must be positive, got 0" in err.out + err.err
+    assert not any(tmp_path.iterdir())  # nothing ran
