@@ -614,7 +614,7 @@ def findings(p: Program, vol: dict[str, Any], agr: dict[str, Any], gold: dict[st
                            f"(consensus confidence below {cons['threshold']:g}, a tie, or consensus different from gold).",
                            "warning" if n_items and len(q) / n_items > 0.2 else "info"))
         rel = cons.get("reliability")
-        if rel is not None and rel["n"] >= 20 and rel["ece"] > 0.1:
+        if rel is not None and rel["n"] >= 20 and rel["ece"] > 0.05:
             out.append(Finding(f"Consensus confidence is miscalibrated on gold: expected calibration error "
                                f"{rel['ece']:.3f} over {rel['n']:,} gold items.", "warning"))
     if drift_rows is not None and len(drift_rows) >= 2:
