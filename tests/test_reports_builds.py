@@ -416,3 +416,16 @@ def test_cli_annotators_flag_is_checked_before_any_kernel(tmp_path, capsys):
     assert code != 0
     assert "--annotators: the number of annotators must be positive, got 0" in err.out + err.err
     assert not any(tmp_path.iterdir())  # nothing ran
+
+
+def test_overconfident_consensus_is_a_warning(tmp_path):
+    """Bluebirds (Welinder et al. 2010): the consensus is near-certain on every item but right on ~90% of gold."""
+    from labkit.reports import quality as Q
+
+    d = public_program(tmp_path, "welinder2010_bluebirds", "bluebirds")
+    r = Q.build(d["labels"], d["gold"], validate=False, n_boot=20, pseudonym=P)
+    m = r.metrics()
+    assert m["consensus_ece_on_gold"] > 0.05
+    hit = [f for f in r.findings if f.text.startswith("Consensus confidence is miscalibrated on gold")]
+    assert hit and hit[0].severity == "warning"
+    assert f"{m['consensus_ece_on_gold']:.3f} over {m['gold_items']:,} gold items" in hit[0].text
