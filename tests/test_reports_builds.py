@@ -429,3 +429,14 @@ def test_overconfident_consensus_is_a_warning(tmp_path):
     hit = [f for f in r.findings if f.text.startswith("Consensus confidence is miscalibrated on gold")]
     assert hit and hit[0].severity == "warning"
     assert f"{m['consensus_ece_on_gold']:.3f} over {m['gold_items']:,} gold items" in hit[0].text
+
+
+def test_no_empty_follow_up_chart():
+    from labkit.calibration.report import ReportData, _has_values, plot_accuracy
+
+    empty = pd.DataFrame({"participant": ["A-1"], "before": [np.nan], "before 95% CI": [""], "after": [np.nan],
+                          "after 95% CI": [""]})
+    assert not _has_values(empty) and not _has_values(empty.iloc[:0])
+    data = ReportData(session={}, accuracy_session=empty, agreement=pd.DataFrame(), accuracy_followup=empty,
+                      followup_note="", proposals=pd.DataFrame(), ranked=pd.DataFrame())
+    assert plot_accuracy(data) is None  # the page says "not available" instead of drawing empty axes
