@@ -178,9 +178,9 @@ def test_people_ranked_by_upper_bound_after_minimum_evidence(tmp_path):
 
 
 def test_quality_consensus_reliability_on_gold_matches_an_oracle(tmp_path):
+    from labkit.io import load_labels
     from labkit.reports import quality as Q
     from labkit.stats.truth import fit_consensus
-    from labkit.io import load_labels
 
     d = public_program(tmp_path)
     r = Q.build(d["labels"], d["gold"], validate=False, n_boot=20, pseudonym=P)
