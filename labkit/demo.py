@@ -100,7 +100,7 @@ def _render_reports(args: argparse.Namespace, root: Path, out: Path, table: Any)
     config = load_config(root / "reports.yaml")
     progress = None if args.json else (lambda s: print(s, file=sys.stderr, flush=True))
     if args.feedback == "all":
-        return run_reports(config, out=out, progress=progress)
+        return run_reports(config, out=out, progress=progress, annotators="all")
     n = int(args.feedback)
     human = table[table["source"] == "human"]
     busiest = human["annotator_id"].astype(str).value_counts(sort=True)

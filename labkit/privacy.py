@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,3 +84,32 @@ def pseudonymize(table: pd.DataFrame, key: bytes, columns: tuple[str, ...] = ("a
         else:
             out[col] = s.map(lambda v: v if pd.isna(v) else pseudonym(v, key))
     return out
+
+
+class Pseudonyms:
+    """Maps annotator ids to stable keyed-hash pseudonyms for display (see :mod:`labkit.privacy`).
+
+    The key comes from ``$LABKIT_PSEUDONYM_KEY`` or the key file, never from the notebook, and never
+    appears in output. Use :meth:`__call__` for one id, :meth:`frame` for a table's id columns.
+    """
+
+    def __init__(self, key: bytes | None = None):
+        self._key = key if key is not None else load_key()
+        self._cache: dict[str, str] = {}
+
+    def __call__(self, annotator_id: Any) -> str:
+        s = str(annotator_id)
+        if s not in self._cache:
+            self._cache[s] = pseudonym(s, self._key)
+        return self._cache[s]
+
+    def frame(self, df: pd.DataFrame, columns: Sequence[str] = ("annotator_id",)) -> pd.DataFrame:
+        """A copy of ``df`` with the named id columns (and an index of that name) pseudonymized."""
+        out = pseudonymize(df, self._key, tuple(columns))
+        if out.index.name in columns:
+            out.index = out.index.map(self)
+        return out
+
+    def series(self, s: pd.Series) -> pd.Series:
+        """``s`` with every non-missing id replaced by its pseudonym."""
+        return s.map(lambda v: v if pd.isna(v) else self(v))

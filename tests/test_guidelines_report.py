@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from labkit.guidelines import report as R
+from labkit.reports.governance import item_bootstrap_accuracy, release_impact
 from labkit.guidelines.model import Guidelines
 from labkit.schema import conform_labels
 
@@ -54,7 +55,7 @@ def test_release_impact_against_independent_oracles() -> None:
                 rows.append((item, a, lab, ver, f"{day}T10:00:00Z"))
     gold = pd.DataFrame({"item_id": ["i2", "i4", "j2", "j3"], "task": "toxicity",
                          "label": ["insult", "hate", "insult", "spam"], "guideline_version": "2.0.0"})
-    imp = R.release_impact(table(rows), G, "toxicity", gold, n_boot=200, seed=1)
+    imp = release_impact(table(rows), G, "toxicity", gold, n_boot=200, seed=1)
     r110 = imp.loc[imp["release"] == "1.1.0"].set_index("side")
     for side, items in (("before", before), ("after", after)):
         labs = sorted({x for v in items.values() for x in v})
@@ -70,7 +71,7 @@ def test_release_impact_against_independent_oracles() -> None:
     assert (r110.loc["before", "gold_judgements"], r110.loc["after", "gold_judgements"]) == (6, 6)
     # the interval resamples gold items: before, i2 has 2/3 right and i4 1/3, so the replicates can only
     # be 0/6.. in thirds between 1/3 and 2/3; after, every item is all right: [1, 1]
-    assert R.item_bootstrap_accuracy(np.array([1, 1, 0, 1, 0, 0], bool), np.array(["i2"] * 3 + ["i4"] * 3),
+    assert item_bootstrap_accuracy(np.array([1, 1, 0, 1, 0, 0], bool), np.array(["i2"] * 3 + ["i4"] * 3),
                                      n_boot=200, seed=1) == (0.5, r110.loc["before", "acc_low"], r110.loc["before", "acc_high"])
     assert 1 / 3 <= r110.loc["before", "acc_low"] < 0.5 < r110.loc["before", "acc_high"] <= 2 / 3
     assert (r110.loc["after", "acc_low"], r110.loc["after", "acc_high"]) == (1.0, 1.0)
@@ -85,17 +86,17 @@ def test_item_bootstrap_accuracy_against_the_normal_approximation() -> None:
     right = rng.random(400) < 0.8
     p = right.mean()
     half = 1.959964 * np.sqrt(p * (1 - p) / 400)
-    acc, lo, hi = R.item_bootstrap_accuracy(right, np.arange(400), n_boot=4000, seed=0)
+    acc, lo, hi = item_bootstrap_accuracy(right, np.arange(400), n_boot=4000, seed=0)
     assert acc == p
     assert lo == pytest.approx(p - half, abs=0.008) and hi == pytest.approx(p + half, abs=0.008)
     # each of the 400 items judged 5 times, all 5 the same: 2000 judgements, still 400 items of evidence
-    acc5, lo5, hi5 = R.item_bootstrap_accuracy(np.repeat(right, 5), np.repeat(np.arange(400), 5), n_boot=4000, seed=0)
+    acc5, lo5, hi5 = item_bootstrap_accuracy(np.repeat(right, 5), np.repeat(np.arange(400), 5), n_boot=4000, seed=0)
     assert acc5 == pytest.approx(p) and (hi5 - lo5) == pytest.approx(hi - lo, abs=0.008)
     from labkit.stats import wilson_interval
 
     wlo, whi = wilson_interval(int(right.sum()) * 5, 2000)
     assert (hi5 - lo5) > 2 * (float(whi) - float(wlo)) * 0.9  # sqrt(5) = 2.24 times the judgement-level width
-    assert np.isnan(R.item_bootstrap_accuracy(np.array([], bool), np.array([]))[0])
+    assert np.isnan(item_bootstrap_accuracy(np.array([], bool), np.array([]))[0])
 
 
 def test_retired_usage_hand_checked() -> None:

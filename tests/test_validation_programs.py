@@ -206,7 +206,8 @@ def test_validate_notebook_is_a_thin_parameterized_view():
     assert all(p["help"] for p in params.values())
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert all(c["outputs"] == [] and c["execution_count"] is None for c in code)
-    assert "save_metrics(metrics_path" in "".join("".join(c["source"]) for c in code)
+    body = "".join("".join(c["source"]) for c in code)
+    assert "show_report(build(" in body and "metrics_path)" in body  # the runner gets report.metrics()
 
 
 def test_cli_drop_table_with_a_blank_version_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

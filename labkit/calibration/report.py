@@ -100,7 +100,7 @@ def report_data(session: str | os.PathLike[str] | CalibrationSession, *, labels:
         if s.spec.show_names:
             pseudonym = str
         else:
-            from labkit.reports.display import Pseudonyms
+            from labkit.privacy import Pseudonyms
 
             pseudonym = Pseudonyms()
     ba = before_after(s, labels=labels or None, gold=gold or None, window_days=window_days)
@@ -200,13 +200,77 @@ def report_data(session: str | os.PathLike[str] | CalibrationSession, *, labels:
                       proposals=pd.DataFrame(props), ranked=ranked, findings=findings, metrics=metrics)
 
 
+def _has_values(d: pd.DataFrame) -> bool:
+    """A panel is drawn only with at least one accuracy to show (never an empty chart)."""
+    return bool(len(d)) and bool(pd.concat([d["before"], d["after"]]).astype(float).notna().any())
+
+
+def _points(d: pd.DataFrame) -> pd.DataFrame:
+    """The change column in percentage points (shown as "+50 points", not "+50%")."""
+    if "change" not in d.columns:
+        return d
+    return d.assign(change=d["change"].astype(float) * 100).rename(columns={"change": "change (points)"})
+
+
+def build(session: str, *, labels: str = "", gold: str = "", window_days: float = 14.0,
+          pseudonym: Callable[[str], str] | None = None) -> Any:
+    """The calibration session report (:class:`labkit.reports.model.Report`) from :func:`report_data`."""
+    from labkit.reports.model import Figure, Finding, Report, Section, Table, Text
+
+    data = report_data(session, labels=labels, gold=gold, window_days=window_days, pseudonym=pseudonym)
+    s = data.session
+    fs = [Finding(t, "warning" if attn else "info") for t, attn in data.findings]
+    fmt = {"before": "{:.0%}", "after": "{:.0%}", "change (points)": "{:+.0f} points"}
+    acc = Section("Accuracy per participant", intro="Against gold (or the facilitator's decision on items without gold), "
+                  "with 95% Wilson intervals. Participants are shown by pseudonym.")
+    acc.blocks.append(Table(_points(data.accuracy_session), caption="Session items: blind answers (before) vs after "
+                            "discussion", formats=fmt))
+    acc.blocks.append(Text(data.followup_note, note=True))
+    if _has_values(data.accuracy_followup):
+        acc.blocks.append(Table(_points(data.accuracy_followup), caption="Follow-up labels on gold items", formats=fmt))
+    else:
+        acc.blocks.append(Text("Follow-up labels on gold items: not available.", note=True))
+    if _has_values(data.accuracy_session) or _has_values(data.accuracy_followup):
+        acc.blocks.append(Figure(lambda: plot_accuracy(data), alt="Accuracy per participant before and after"))
+    sections = [
+        Section("Group agreement", intro="Krippendorff's alpha (nominal) with a 95% bootstrap interval over items; on the "
+                "session items (blind answers vs answers after discussion) and on the participants' own labels in the weeks "
+                "before and after.", blocks=[Table(data.agreement, formats={"alpha": "{:.2f}", "Fleiss kappa": "{:.2f}"})]),
+        acc,
+        Section("Items and proposals", blocks=[
+            Table(data.ranked, caption="Session items ranked by blind disagreement",
+                  formats={"disagreement": "{:.2f}", "correct (blind)": "{:.0%}", "correct (after)": "{:.0%}"}),
+            Table(data.proposals, caption="Guideline change proposals from this session",
+                  empty="No clarification was proposed.")]),
+    ]
+    subtitle = (f"Session {s['session']}: {s['task']} guideline {s['guideline_version']}, phase {s['phase']}, {s['items']} "
+                f"items ({s['gold_items']} gold), {s['annotators']} annotators, {s['blind_answers']} blind answers, "
+                f"{s['final_answers']} after discussion.")
+    m = data.metrics
+
+    def num(k: str, f: str) -> str:
+        return f.format(m[k]) if _ok(m.get(k)) else "not available"
+
+    tiles = {"session": m["session"], "phase": m["phase"], "items": m["items"], "participants": m["annotators"],
+             "alpha blind": num("session_alpha_before", "{:.2f}"), "alpha after discussion": num("session_alpha_after", "{:.2f}"),
+             "follow-up accuracy before": num("followup_accuracy_before", "{:.0%}"),
+             "follow-up accuracy after": num("followup_accuracy_after", "{:.0%}"),
+             "change minus everyone else's": (f"{m['accuracy_diff_in_diff'] * 100:+.1f} points"
+                                              if _ok(m.get("accuracy_diff_in_diff")) else "not available"),
+             "proposals": m["proposals"]}
+    return Report(title="Calibration session: before and after", subtitle=subtitle, headline=dict(m), tiles=tiles,
+                  findings=fs, sections=sections)
+
+
 def plot_accuracy(data: ReportData) -> Any:
     """Before/after accuracy per participant with intervals (session items and follow-up), one figure."""
     import matplotlib.pyplot as plt
 
     panels = [("Session items (blind vs after discussion)", data.accuracy_session),
               ("Follow-up labels on gold", data.accuracy_followup)]
-    panels = [(t, d) for t, d in panels if len(d)]
+    panels = [(t, d) for t, d in panels if _has_values(d)]
+    if not panels:
+        return None
     fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(5.5 * max(1, len(panels)), 0.35 * max(
         [len(d) for _, d in panels] + [4]) + 1.2), squeeze=False)
     for ax, (title, d) in zip(axes[0], panels):

@@ -2,11 +2,8 @@
 
 * :func:`timeline`: every release with its kind, proposal, author, approvals (with roles and dates),
   rationale and the changes (from :func:`~labkit.guidelines.diff.diff_versions`);
-* :func:`release_impact`: for each release, agreement (Krippendorff's alpha) and accuracy on gold,
-  both with bootstrap intervals over items, of the human judgements made under the old version
-  against those made under the new one. Gold is decided under one version; judgements made under
-  another are carried to it with the releases' migration maps first (rows that cannot be mapped are
-  counted, not scored);
+* (each release's impact on agreement and accuracy needs :mod:`labkit.stats`, so it lives one layer up,
+  in :func:`labkit.reports.governance.release_impact`);
 * :func:`retired_usage`: judgements made under a version that had been superseded for more than
   ``retire_grace_days`` (governance.yaml) when they were made;
 * :func:`proposals_table`: every proposal with its state and missing approvals;
@@ -18,6 +15,7 @@ No Jupyter import here.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +39,9 @@ def _entries(root: str | os.PathLike[str]) -> list[dict[str, Any]]:
         return []
 
 
-def timeline(root: str | os.PathLike[str], task: str) -> pd.DataFrame:
-    """One row per released version, oldest first.
+def timeline(root: str | os.PathLike[str], task: str, who: Callable[[str], str] = str) -> pd.DataFrame:
+    """One row per released version, oldest first; ``who`` maps a person's id to what is shown
+    (a pseudonym on rendered pages).
 
     Columns: version, released_at, kind, proposal, title, author, approvals (``"g-lead-1 (lead,
     2026-09-25)"``...), rationale, changes (rows of :func:`change_rows`), log_seq.
@@ -60,15 +59,17 @@ def timeline(root: str | os.PathLike[str], task: str) -> pd.DataFrame:
         pid = v.meta.get("proposal")
         es = by_prop.get(pid, []) if pid else []
         title = next((e.get("why", "") for e in es if e["action"] == "propose"), "")
-        author = next((e["who"] for e in es if e["action"] == "propose"), "")
-        approvals = [f"{e['who']} ({', '.join(gov.members.get(e['who'], ('not a member',)))}, {e['at'][:10]})"
-                     for e in es if e["action"] == "approve"]
+        author = next((who(e["who"]) for e in es if e["action"] == "propose"), "")
         counted = set(v.meta.get("approved_by") or [])
-        approvals = [a + ("" if a.split(" ")[0] in counted else " - not counted") for a in approvals]
+        approvals = [f"{who(e['who'])} ({', '.join(gov.members.get(e['who'], ('not a member',)))}, {e['at'][:10]})"
+                     + ("" if e["who"] in counted else " - not counted")
+                     for e in es if e["action"] == "approve"]
+        releaser = next((who(e["who"]) for e in es if e["action"] == "release"), "")
         changes = (change_rows(diff_versions(prev, v)) if prev is not None else
                    [{"change": "first release", "label": ", ".join(v.label_names), "before": "", "after": ""}])
         rows.append({"version": v.version, "released_at": v.released_at, "kind": v.change_kind or "",
                      "proposal": pid or "", "title": title, "author": author, "approvals": approvals,
+                     "released_by": releaser,
                      "rationale": v.rationale, "changes": changes,
                      "log_seq": (v.meta.get("log_head") or {}).get("seq")})
         prev = v
@@ -109,117 +110,6 @@ def _human(labels: pd.DataFrame, task: str) -> pd.DataFrame:
     t = labels
     keep = (t["task"].astype(str) == task) & (t["source"].astype(str) == "human") & (t["stage"].astype(str) == "label")
     return t.loc[keep]
-
-
-def item_bootstrap_accuracy(correct: np.ndarray, item: np.ndarray, *, ci: float = 0.95, n_boot: int = 500,
-                            seed: int | None = 0) -> tuple[float, float, float]:
-    r"""Pooled accuracy with a percentile bootstrap interval that resamples *items*, not judgements.
-
-    Judgements of one gold item by several annotators are not independent (an easy item is right for
-    everyone), so a binomial interval over judgements is too narrow. Resampling items with their
-    judgements (a cluster bootstrap; Davison & Hinkley 1997, *Bootstrap Methods and their Application*,
-    sec. 3.8, doi:10.1017/CBO9780511802843) keeps that dependence. With per-item correct counts
-    :math:`c_i` and judgement counts :math:`n_i`, replicate :math:`b` draws item multiplicities
-    :math:`w_{bi} \sim \text{Multinomial}(I, 1/I)` and gives :math:`\sum_i w_{bi} c_i / \sum_i w_{bi} n_i`.
-
-    Parameters
-    ----------
-    correct : array of bool
-        One entry per judgement: whether it matches the gold label.
-    item : array
-        The judgement's item (any hashable codes).
-    ci, n_boot, seed
-        Interval level, replicates, ``numpy.random.default_rng`` seed.
-
-    Returns
-    -------
-    (accuracy, low, high)
-        NaN for no judgements.
-
-    Examples
-    --------
-    >>> acc, lo, hi = item_bootstrap_accuracy(np.array([True, True, False, True]), np.array([1, 1, 2, 3]))
-    >>> round(acc, 2), lo <= acc <= hi
-    (0.75, True)
-    """
-    correct = np.asarray(correct, dtype=bool)
-    if correct.size == 0:
-        return float("nan"), float("nan"), float("nan")
-    codes, _ = pd.factorize(pd.Series(np.asarray(item)))
-    c = np.bincount(codes, weights=correct).astype(np.float64)
-    n = np.bincount(codes).astype(np.float64)
-    acc = float(c.sum() / n.sum())
-    k = len(n)
-    rng = np.random.default_rng(seed)
-    reps = np.empty(n_boot)
-    step = max(1, min(n_boot, 2_000_000 // max(k, 1)))  # keep the weight matrix small
-    for start in range(0, n_boot, step):
-        w = rng.multinomial(k, np.full(k, 1.0 / k), size=min(step, n_boot - start)).astype(np.float64)
-        reps[start:start + len(w)] = (w @ c) / (w @ n)
-    lo, hi = np.quantile(reps, [(1 - ci) / 2, 1 - (1 - ci) / 2])
-    return acc, float(lo), float(hi)
-
-
-def _accuracy(rows: pd.DataFrame, gold: pd.DataFrame, ci: float, n_boot: int, seed: int | None) -> dict[str, Any]:
-    g = gold[["item_id", "label"]].astype(str).drop_duplicates("item_id").rename(columns={"label": "gold"})
-    j = rows[["item_id", "label"]].astype(str).merge(g, on="item_id", how="inner")
-    acc, lo, hi = item_bootstrap_accuracy((j["label"] == j["gold"]).to_numpy(), j["item_id"].to_numpy(),
-                                          ci=ci, n_boot=n_boot, seed=seed)
-    return {"accuracy": acc, "acc_low": lo, "acc_high": hi,
-            "gold_judgements": int(len(j)), "gold_items": int(j["item_id"].nunique())}
-
-
-def release_impact(labels: pd.DataFrame, guidelines: Guidelines, task: str, gold: pd.DataFrame | None = None, *,
-                   ci: float = 0.95, n_boot: int = 500, seed: int = 0) -> pd.DataFrame:
-    """Agreement and accuracy before and after each release (one row per release and side).
-
-    Columns: release, side ("before": made under the previous version, "after": under the release),
-    version, judgements, items, alpha, alpha_low, alpha_high, accuracy, acc_low, acc_high,
-    gold_judgements, unmapped (judgements that could not be carried to the gold's version).
-
-    Accuracy is pooled over judgements; both intervals are bootstraps over items (alpha's from
-    :func:`labkit.stats.krippendorff_alpha`, accuracy's from :func:`item_bootstrap_accuracy`), so
-    several judgements of one item are not counted as independent evidence.
-    """
-    from labkit.guidelines.migrate import migrate_labels
-    from labkit.stats import krippendorff_alpha
-
-    human = _human(labels, task)
-    versions = guidelines.versions(task)
-    gold_t = None
-    gold_version = None
-    if gold is not None and len(gold):
-        gold_t = gold.loc[gold["task"].astype(str) == task] if "task" in gold else gold
-        gv = gold_t["guideline_version"].dropna().astype(str).unique() if "guideline_version" in gold_t else []
-        gold_version = gv[0] if len(gv) == 1 else versions[-1].version
-    rows = []
-    cache: dict[str, dict[str, Any]] = {}
-
-    def side(version: str) -> dict[str, Any]:
-        if version in cache:
-            return cache[version]
-        sub = human.loc[human["guideline_version"].astype(str) == version]
-        out: dict[str, Any] = {"version": version, "judgements": int(len(sub)), "items": int(sub["item_id"].nunique())}
-        if len(sub):
-            a = krippendorff_alpha(sub, ci=ci, n_boot=n_boot, seed=seed, task=task)
-            out.update(alpha=a.value, alpha_low=a.ci_low, alpha_high=a.ci_high, alpha_note=a.reason)
-        else:
-            out.update(alpha=float("nan"), alpha_low=float("nan"), alpha_high=float("nan"),
-                       alpha_note="no judgements under this version")
-        if gold_t is not None and len(sub):
-            m = migrate_labels(sub, guidelines, gold_version, task=task)
-            out.update(_accuracy(m.table, gold_t, ci, n_boot, seed))
-            out["unmapped"] = m.counts["flagged"]
-        else:
-            out.update(accuracy=float("nan"), acc_low=float("nan"), acc_high=float("nan"),
-                       gold_judgements=0, gold_items=0, unmapped=0)
-        cache[version] = out
-        return out
-
-    for prev, v in zip(versions, versions[1:]):
-        for name, ver in (("before", prev.version), ("after", v.version)):
-            rows.append({"release": v.version, "kind": v.change_kind or "", "side": name, **side(ver)})
-    return pd.DataFrame(rows)
 
 
 def retired_usage(labels: pd.DataFrame, guidelines: Guidelines, task: str, grace_days: int = 7,
@@ -279,8 +169,23 @@ def retired_by_annotator(labels: pd.DataFrame, guidelines: Guidelines, task: str
     return out.sort_values(["judgements", "annotator_id"], ascending=[False, True]).reset_index(drop=True)
 
 
-def proposals_table(root: str | os.PathLike[str], task: str | None = None) -> pd.DataFrame:
-    """Every proposal: id, state, kind, base -> next version, title, author, approvals counted, missing."""
+def _people_in(text: str, ids: Any, who: Callable[[str], str]) -> str:
+    """``text`` with each person id in ``ids`` replaced by ``who(id)`` (longest ids first)."""
+    import re
+
+    if who is str:
+        return text
+    for i in sorted({str(x) for x in ids if x}, key=len, reverse=True):
+        text = re.sub(rf"(?<![\w-]){re.escape(i)}(?![\w-])", who(i), text)
+    return text
+
+
+_PERSON_KEYS = {"participant", "annotator", "annotator_id", "who", "by", "author", "facilitator"}
+
+
+def proposals_table(root: str | os.PathLike[str], task: str | None = None, who: Callable[[str], str] = str) -> pd.DataFrame:
+    """Every proposal: id, state, kind, base -> next version, title, author, approvals counted, missing.
+    ``who`` maps a person's id to what is shown (a pseudonym on rendered pages)."""
     gov = Governance.load(root)
     entries = _entries(root)
     path = dlog.log_path(root)
@@ -292,14 +197,16 @@ def proposals_table(root: str | os.PathLike[str], task: str | None = None) -> pd
             s.state = "unknown (log unreadable)"
         rows.append({"id": p.id, "state": s.state, "kind": s.kind, "base": p.base_version or "(new)",
                      "next": s.released_as or (s.next_version if s.state == "open" else ""),
-                     "title": p.title, "author": p.author, "created": p.created_at[:10],
-                     "source": ", ".join(f"{k}: {v}" for k, v in p.source.items()),
-                     "approved by": ", ".join(a["who"] for a in s.approvals),
+                     "title": p.title, "author": who(p.author), "created": p.created_at[:10],
+                     "source": ", ".join(f"{k}: {who(str(v)) if k in _PERSON_KEYS else v}" for k, v in p.source.items()),
+                     "approved by": ", ".join(who(a["who"]) for a in s.approvals),
                      "missing": ("" if s.state != "open" else
                                  "edited after it was filed: cannot be approved or released" if s.edited else
                                  f"out of date: based on {p.base_version}, the latest is {s.latest}" if s.latest else
-                                 ("none: ready to release" if s.quorum.met else s.quorum.describe_missing())),
-                     "rejected": "; ".join(f"{r['who']}: {r.get('why', '')}" for r in s.rejections),
+                                 ("none: ready to release" if s.quorum.met else
+                                  _people_in(s.quorum.describe_missing(), [*gov.members, p.author,
+                                             *(a["who"] for a in s.approvals)], who))),
+                     "rejected": "; ".join(f"{who(r['who'])}: {r.get('why', '')}" for r in s.rejections),
                      "rationale": p.rationale})
     return pd.DataFrame(rows)
 
@@ -315,7 +222,7 @@ def log_status(root: str | os.PathLike[str]) -> dict[str, Any]:
             "last_at": entries[-1]["at"] if entries else None, "text": text}
 
 
-__all__ = ["timeline", "release_impact", "item_bootstrap_accuracy", "retired_usage", "retired_by_annotator", "proposals_table", "log_status"]
+__all__ = ["timeline", "retired_usage", "retired_by_annotator", "proposals_table", "log_status"]
 
 
 def findings(tl: pd.DataFrame, impact: pd.DataFrame, retired: pd.DataFrame, props: pd.DataFrame,

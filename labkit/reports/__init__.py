@@ -2,6 +2,11 @@
 
 Public pieces:
 
+* :mod:`labkit.reports.model` -- the report model: every report is ``build(...) -> Report`` (findings
+  with severities, sections of text, tables and figures); a notebook calls ``show_report``. The
+  builds: :mod:`~labkit.reports.quality`, :mod:`~labkit.reports.feedback`,
+  :mod:`~labkit.reports.governance`, :mod:`~labkit.reports.validation`, ``labkit.calibration.report``.
+* :mod:`labkit.reports.people` -- evidence-aware ranking of people (minimum evidence, worst bound first).
 * :func:`labkit.reports.metrics.save_metrics` -- what every report notebook calls to hand its
   headline numbers to the runner (``metrics_path`` parameter).
 * :mod:`labkit.reports.display` -- helpers report notebooks import: escaped HTML tables, a "key

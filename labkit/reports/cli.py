@@ -27,6 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--for-each", choices=["annotator"], default=None,
                      help="render one page per annotator in the reports that have an 'annotator' parameter "
                           "(the others run once)")
+    run.add_argument("--annotators", default=None, metavar="N|all|ID,...",
+                     help="per-annotator reports: the N annotators with the most judgements, all, or these ids or "
+                          "pseudonyms (comma-separated); default: each report's 'annotators' in the config (else all)")
     run.add_argument("--out", default=None, help="output folder (default: 'out' in the config)")
     run.add_argument("--timeout", type=float, default=None, metavar="S",
                      help="seconds any one cell may run before the run is failed")
@@ -52,13 +55,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     progress = None if args.json else (lambda s: print(s, file=sys.stderr, flush=True))
     summary = run_reports(config, only=args.only, cli_params=parse_cli_params(args.param),
-                          for_each=args.for_each, out=args.out, timeout=args.timeout, progress=progress)
+                          for_each=args.for_each, out=args.out, timeout=args.timeout, progress=progress,
+                          annotators=_annotators(args.annotators))
     n_ok, n_failed = summary["ok"], summary["failed"]
     rel = os.path.relpath(summary["index"])
     shown = summary["index"] if rel.startswith("..") else rel
     human = f"{n_ok} report(s) rendered, {n_failed} failed. Open {shown}"
     emit(args, summary, human)
     return 1 if n_failed else 0
+
+
+def _annotators(value: str | None) -> int | list[str] | str | None:
+    """``--annotators``: None (the config decides), "all" (every annotator), N, or ids."""
+    from labkit.reports.config import parse_annotators
+
+    if value is None:
+        return None
+    parsed = parse_annotators(value, "--annotators")
+    return "all" if parsed is None else parsed
 
 
 def cmd_params(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@
       annotator_feedback:
         notebook: notebooks/annotator_feedback.ipynb
         for_each: annotator     # one page per annotator (pseudonymized)
+        annotators: 20          # only the 20 with the most judgements; or all, or [id, A-1234abcd, ...]
 
 Relative paths (notebooks, output folder) are relative to the folder holding the file; the kernel
 runs there too, so relative data paths in parameters resolve the same way.
@@ -29,7 +30,30 @@ from typing import Any
 from labkit.errors import ParameterError
 
 FOR_EACH = ("annotator",)
-_REPORT_KEYS = {"title", "notebook", "parameters", "for_each", "description"}
+_REPORT_KEYS = {"title", "notebook", "parameters", "for_each", "description", "annotators"}
+
+
+def parse_annotators(value: Any, where: str) -> int | list[str] | None:
+    """``N`` (the N annotators with the most judgements), ``all`` (None) or ids/pseudonyms (a list, or
+    one string joined by commas). Refuses anything else, naming ``where``."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "all")):
+        return None
+    if isinstance(value, bool):
+        raise ParameterError(f"{where}: expected N, 'all' or a list of annotators, got {value!r}")
+    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+        n = int(value)
+        if n <= 0:
+            raise ParameterError(f"{where}: the number of annotators must be positive, got {n}")
+        return n
+    if isinstance(value, str):
+        ids = [x.strip() for x in value.split(",") if x.strip()]
+    elif isinstance(value, list) and all(isinstance(x, (str, int)) and not isinstance(x, bool) for x in value):
+        ids = [str(x).strip() for x in value if str(x).strip()]
+    else:
+        raise ParameterError(f"{where}: expected N, 'all' or a list of annotators, got {value!r}")
+    if not ids:
+        raise ParameterError(f"{where}: no annotator given")
+    return ids
 _TOP_KEYS = {"out", "timeout", "parameters", "reports"}
 
 
@@ -41,6 +65,7 @@ class ReportSpec:
     parameters: dict[str, Any] = field(default_factory=dict)
     for_each: str | None = None
     description: str = ""
+    annotators: int | list[str] | None = None  # per-annotator runs: N, None (all) or these ids/pseudonyms
 
 
 @dataclass(frozen=True)
@@ -95,7 +120,8 @@ def load_config(path: str | os.PathLike[str]) -> ReportsConfig:
         reports[str(name)] = ReportSpec(name=str(name), notebook=(root / str(r["notebook"])),
                                         title=str(r.get("title") or str(name).replace("_", " ").capitalize()),
                                         parameters=dict(params), for_each=fe,
-                                        description=str(r.get("description") or ""))
+                                        description=str(r.get("description") or ""),
+                                        annotators=parse_annotators(r.get("annotators"), f"{where}.annotators"))
     timeout = data.get("timeout")
     if timeout is not None and (not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0):
         raise ParameterError(f"{p}: timeout must be a positive number of seconds, got {timeout!r}")

@@ -214,35 +214,6 @@ def bullet_list(items: Sequence[Any]) -> Html:
     return Html("<ul>" + "".join(f"<li>{esc(i)}</li>" for i in items) + "</ul>")
 
 
-class Pseudonyms:
-    """Maps annotator ids to stable keyed-hash pseudonyms for display (see :mod:`labkit.privacy`).
+# Pseudonyms live in labkit.privacy (a neutral module every layer may import); re-exported here.
+from labkit.privacy import Pseudonyms  # noqa: E402, F401
 
-    The key comes from ``$LABKIT_PSEUDONYM_KEY`` or the key file, never from the notebook, and never
-    appears in output. Use :meth:`__call__` for one id, :meth:`frame` for a table's id columns.
-    """
-
-    def __init__(self, key: bytes | None = None):
-        from labkit.privacy import load_key
-
-        self._key = key if key is not None else load_key()
-        self._cache: dict[str, str] = {}
-
-    def __call__(self, annotator_id: Any) -> str:
-        from labkit.privacy import pseudonym
-
-        s = str(annotator_id)
-        if s not in self._cache:
-            self._cache[s] = pseudonym(s, self._key)
-        return self._cache[s]
-
-    def frame(self, df: pd.DataFrame, columns: Sequence[str] = ("annotator_id",)) -> pd.DataFrame:
-        """A copy of ``df`` with the named id columns (and an index of that name) pseudonymized."""
-        from labkit.privacy import pseudonymize
-
-        out = pseudonymize(df, self._key, tuple(columns))
-        if out.index.name in columns:
-            out.index = out.index.map(self)
-        return out
-
-    def series(self, s: pd.Series) -> pd.Series:
-        return s.map(lambda v: v if pd.isna(v) else self(v))

@@ -31,6 +31,10 @@ th{background:#f4f4f4}
 .err{color:#a11;font-size:.85em}
 .num{font-variant-numeric:tabular-nums}
 h2 code{font-size:.75em;color:#666;font-weight:normal;margin-left:.3em}
+.sev{display:inline-block;border-radius:3px;padding:0 .45em;font-weight:600;font-size:.85em}
+.sev-critical{background:#b00020;color:#fff}.sev-warning{background:#f0b429;color:#222}
+.sev-info{background:#dde6ef;color:#223}.sev-ok{background:#1d6b2f;color:#fff}
+.worst{font-size:.85em;color:#444;max-width:28em}
 .latest{font-size:.8em;background:#e6f0fa;border-radius:3px;padding:0 .3em;margin-left:.3em}
 """
 
@@ -55,7 +59,7 @@ def _read_runs(folder: Path) -> list[dict[str, Any]]:
 
 def _groups(out: Path) -> list[tuple[str, str | None, Path]]:
     """(report, variant, folder) for every folder holding runs: OUT/<report>/ or OUT/<report>/<variant>/."""
-    found = []
+    found: list[tuple[str, str | None, Path]] = []
     for rep in sorted(p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")):
         if any((d / "metrics.json").exists() for d in rep.iterdir() if d.is_dir()):
             found.append((rep.name, None, rep))
@@ -74,7 +78,7 @@ def _numbers(metrics: dict[str, Any], order: list[str] | None = None, skip: Any 
     parts = []
     for k in keys:
         v = metrics[k]
-        if isinstance(v, (dict, list)) or k.endswith(("_ci_low", "_ci_high")) or (skip is not None and v == skip):
+        if isinstance(v, (dict, list)) or k in ("severity", "worst_finding") or k.endswith(("_ci_low", "_ci_high")) or (skip is not None and v == skip):
             continue
         text = fmt_value(v)
         lo, hi = metrics.get(f"{k}_ci_low"), metrics.get(f"{k}_ci_high")
@@ -84,6 +88,18 @@ def _numbers(metrics: dict[str, Any], order: list[str] | None = None, skip: Any 
         if len(parts) == MAX_NUMBERS:
             break
     return "<br>".join(parts)
+
+
+def run_severity(run: dict[str, Any]) -> str:
+    """A run's worst finding severity: a failed run is critical; an older run without one is "info"."""
+    if str(run.get("status", "failed")) != "ok":
+        return "critical"
+    sev = (run.get("metrics") or {}).get("severity")
+    return str(sev) if sev in ("ok", "info", "warning", "critical") else "info"
+
+
+def _sev_badge(sev: str) -> str:
+    return f'<span class="sev sev-{escape(sev)}">{escape(sev)}</span>'
 
 
 def _link(target: Path, out: Path, text: str) -> str:
@@ -104,6 +120,7 @@ def render_index(out: Path, title: str = "labkit reports", config: Any = None) -
         spec = (getattr(config, "reports", {}) or {}).get(rep)
         heading = f"{escape(spec.title)} <code>{escape(rep)}</code>" if spec is not None else escape(rep)
         rows = []
+        head_sev: list[str] = []
         for variant, folder in groups:
             latest = (folder / "latest").read_text().strip() if (folder / "latest").exists() else None
             for run in _read_runs(folder)[:MAX_RUNS]:
@@ -117,29 +134,39 @@ def render_index(out: Path, title: str = "labkit reports", config: Any = None) -
                     links.append(_link(d / "report.ipynb", out, "notebook"))
                 links.append(_link(d / "metrics.json", out, "metrics"))
                 tag = '<span class="latest">latest</span>' if latest == d.name else ""
+                sev = run_severity(run)
+                worst_text = (str((run.get("metrics") or {}).get("worst_finding") or "")
+                              if status == "ok" and sev in ("warning", "critical") else "")
+                worst_text = worst_text if len(worst_text) <= 220 else worst_text[:219] + "…"
+                if latest == d.name or (latest is None and not head_sev):
+                    head_sev.append(sev)
                 err = f'<div class="err">{escape(str(run.get("error") or ""))}</div>' if status != "ok" else ""
                 started = str(run.get("started_at", "")).replace("T", " ").replace("+00:00", " UTC")
                 rows.append(
                     "<tr>"
                     + (f"<td>{escape(variant)}</td>" if variant is not None else "")
                     + f"<td>{escape(d.name)}{tag}</td><td class={cls}>{escape(status)}{err}</td>"
+                    f'<td>{_sev_badge(sev)}<div class="worst">{escape(worst_text)}</div></td>'
                     f"<td>{escape(started)}</td><td class=num>{escape(fmt_value(run.get('seconds')))} s</td>"
                     f"<td>{_numbers(run.get('metrics') or {}, run.get('metrics_order'), variant)}</td><td>{' · '.join(links)}</td></tr>")
         has_variant = any(v is not None for v, _ in groups)
         head = ("<th>annotator</th>" if has_variant else "") + \
-            "<th>run</th><th>status</th><th>started</th><th>took</th><th>key numbers</th><th>files</th>"
+            "<th>run</th><th>status</th><th>needs attention</th><th>started</th><th>took</th><th>key numbers</th><th>files</th>"
         latest_links = [_link(folder / "latest.html", out, "latest good page")
                         for v, folder in groups if v is None and (folder / "latest.html").exists()]
         lk = f" — {latest_links[0]}" if latest_links else ""
         desc = f'<p class="meta">{escape(spec.description)}</p>' if spec is not None and spec.description else ""
-        sections.append(f"<h2>{heading}{lk}</h2>{desc}<table><thead><tr>{head}</tr></thead>"
+        from labkit.reports.model import worst
+
+        badge = " " + _sev_badge(worst(head_sev)) if head_sev else ""
+        sections.append(f"<h2>{heading}{badge}{lk}</h2>{desc}<table><thead><tr>{head}</tr></thead>"
                         f"<tbody>{''.join(rows)}</tbody></table>")
     body = "".join(sections) or "<p>No runs yet.</p>"
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{escape(title)}</title>'
             f"<style>{CSS}</style></head><body><main><h1>{escape(title)}</h1>"
             f'<p class="meta">Updated {escape(now)}. Newest runs first; a failed run never replaces the '
-            f"latest good one. Annotators appear only as pseudonyms.</p>{body}</main></body></html>\n")
+            f"latest good one. Each report is marked by its worst finding (critical, warning, info, ok); a failed run is critical. Annotators appear only as pseudonyms.</p>{body}</main></body></html>\n")
 
 
 def write_index(out: str | os.PathLike[str], config: Any = None) -> Path:

@@ -31,8 +31,8 @@ import pandas as pd
 
 from labkit.errors import ParameterError
 
-__all__ = ["Severity", "SEVERITIES", "Finding", "Text", "Table", "Figure", "Section", "Report", "worst",
-           "render", "show_report"]
+__all__ = ["Severity", "SEVERITIES", "Finding", "Text", "Quote", "Table", "Figure", "Section", "Report", "worst",
+           "render", "show_report", "SectionProvider"]
 
 Severity = Literal["ok", "info", "warning", "critical"]
 #: Severities from best to worst.
@@ -87,7 +87,15 @@ class Figure:
     caption: str | None = None
 
 
-Block = Union[Text, Table, Figure, Finding]
+@dataclass(frozen=True)
+class Quote:
+    """A quoted text from the data (an item, a guideline definition) under a short heading."""
+
+    text: str
+    heading: str = ""
+
+
+Block = Union[Text, Quote, Table, Figure, Finding]
 
 
 @dataclass
@@ -104,7 +112,8 @@ class Section:
 class Report:
     """A built report: what a notebook renders and what the runner summarises.
 
-    ``headline`` holds the numbers shown as tiles and written to ``metrics.json`` (plain JSON values).
+    ``headline`` holds the numbers written to ``metrics.json`` (plain JSON values) and shown as tiles;
+    ``tiles``, when given, is what the page shows instead (display names and formatted values).
     """
 
     title: str
@@ -113,6 +122,8 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     sections: list[Section] = field(default_factory=list)
     metrics_extra: dict[str, Any] = field(default_factory=dict)
+    tiles: dict[str, Any] = field(default_factory=dict)
+    findings_title: str = "Key findings"
 
     def section(self, title: str) -> Section:
         """The section called ``title`` (KeyError if there is none)."""
@@ -133,6 +144,11 @@ class Report:
                 "worst_finding": next((f.text for f in sorted(self.findings, key=lambda f: -SEVERITIES.index(f.severity))), "")}
 
 
+#: Something that adds a section to a report (e.g. a badge section on the feedback page): it gets the
+#: report's inputs and returns a Section, or None when it has nothing to show.
+SectionProvider = Callable[..., Union["Section", None]]
+
+
 def worst(severities: Iterable[str]) -> str:
     """The worst of ``severities`` ("ok" for none)."""
     best = 0
@@ -147,6 +163,8 @@ _SEV_CSS = """
 .lk-sev-critical{color:#8a1c1c;font-weight:600}.lk-sev-warning{color:#8a5a00}.lk-sev-ok{color:#1d6b2f}
 .lk-findings li.lk-sev-critical::marker{content:"✖ "}.lk-findings li.lk-sev-warning::marker{content:"▲ "}
 .lk-findings li.lk-sev-ok::marker{content:"✔ "}
+.lk-findings li.lk-sev-info::marker{content:"• "}
+.lk-findings li.lk-sev-critical{background:#fdecec}
 .lk-fig figcaption{color:#555;font-size:.9em}
 </style>
 """
@@ -192,21 +210,25 @@ def _block_html(b: Block) -> str:
         return str(D.table(b.frame, caption=b.caption, formats=b.formats, max_rows=b.max_rows, empty=b.empty))
     if isinstance(b, Figure):
         return _figure_html(b)
+    if isinstance(b, Quote):
+        head = f"<div><b>{D.esc(b.heading)}</b></div>" if b.heading else ""
+        return f'<div class="lk-exemplar">{head}<blockquote>{D.esc(b.text)}</blockquote></div>'
     if isinstance(b, Finding):
         return _findings_html([b], title="Finding")
-    raise ParameterError(f"a report block must be Text, Table, Figure or Finding, got {type(b).__name__}")
+    raise ParameterError(f"a report block must be Text, Quote, Table, Figure or Finding, got {type(b).__name__}")
 
 
-def render(report: Report, *, figures: bool = True) -> str:
-    """The report as one escaped HTML fragment (the page CSS included). ``figures=False`` skips drawing."""
+def render(report: Report, *, figures: bool = True, title: bool = True) -> str:
+    """The report as one escaped HTML fragment (the page CSS included). ``figures=False`` skips drawing;
+    ``title=False`` leaves out the ``<h1>`` (a notebook's markdown cell already shows it)."""
     from labkit.reports import display as D
 
-    parts = [D.CSS, _SEV_CSS, f"<h1>{D.esc(report.title)}</h1>"]
+    parts = [D.CSS, _SEV_CSS] + ([f"<h1>{D.esc(report.title)}</h1>"] if title else [])
     if report.subtitle:
         parts.append(str(D.paragraph(report.subtitle, cls="lk-note")))
-    if report.headline:
-        parts.append(str(D.kpis(report.headline)))
-    parts.append(_findings_html(report.findings))
+    if report.tiles or report.headline:
+        parts.append(str(D.kpis(report.tiles or report.headline)))
+    parts.append(_findings_html(report.findings, title=report.findings_title))
     for s in report.sections:
         parts.append(f"<h2>{D.esc(s.title)}</h2>")
         if s.intro:
@@ -222,12 +244,15 @@ def render(report: Report, *, figures: bool = True) -> str:
     return "\n".join(parts)
 
 
-def show_report(report: Report, metrics_path: str = "") -> None:
-    """Display ``report`` in the notebook (style set, HTML shown) and save its metrics when asked."""
+def show_report(report: Report, metrics_path: str = "", *, title: bool = False) -> None:
+    """Display ``report`` in the notebook (style set, HTML shown) and save its metrics when asked.
+
+    The notebook's markdown cell carries the page title, so the report's own ``<h1>`` is left out
+    unless ``title=True``; put anything the reader must see (whose page it is) in ``subtitle``."""
     from labkit.reports import display as D
     from labkit.reports.metrics import save_metrics
 
     D.use_style()
-    D.show(D.Html(render(report)))
+    D.show(D.Html(render(report, title=title)))
     if metrics_path:
         save_metrics(metrics_path, report.metrics())

@@ -32,8 +32,11 @@ def _plt() -> Any:
 
 def interval_plot(df: pd.DataFrame, cat: str, value: str = "value", lo: str = "ci_low", hi: str = "ci_high", *,
                   title: str, xlabel: str, ref: float | None = None, ref_label: str = "", xlim: tuple[float, float] | None = None,
-                  highlight: str | None = None) -> Any:
-    """Horizontal point estimates with interval bars, one row per category (sorted as given)."""
+                  highlight: str | Any = None) -> Any:
+    """Horizontal point estimates with interval bars, one row per category (sorted as given).
+
+    ``highlight``: one category or a collection of them, drawn in red (e.g. the people a finding names).
+    """
     plt = _plt()
     d = df.dropna(subset=[value])
     h = max(2.2, 0.32 * len(d) + 1.2)
@@ -42,7 +45,8 @@ def interval_plot(df: pd.DataFrame, cat: str, value: str = "value", lo: str = "c
     v = d[value].to_numpy(float)
     err = np.vstack([v - d[lo].to_numpy(float), d[hi].to_numpy(float) - v])
     err = np.where(np.isfinite(err), np.maximum(err, 0), 0)
-    colors = ["#c0392b" if highlight is not None and str(c) == highlight else "#3b6ea5" for c in d[cat]]
+    hl = {highlight} if isinstance(highlight, str) else set(map(str, highlight or ()))
+    colors = ["#c0392b" if str(c) in hl else "#3b6ea5" for c in d[cat]]
     ax.errorbar(v, y, xerr=err, fmt="none", ecolor="#888", capsize=3, lw=1.2)
     ax.scatter(v, y, c=colors, zorder=3, s=28)
     ax.set_yticks(y, [_t(c) for c in d[cat]])
@@ -121,20 +125,21 @@ def heatmap(matrix: pd.DataFrame, *, title: str, xlabel: str, ylabel: str, fmt: 
     return fig
 
 
-def reliability_diagram(bins: pd.DataFrame, ece: float, *, title: str) -> Any:
-    """Observed accuracy against mean stated confidence per bin; marker area ~ judgements."""
+def reliability_diagram(bins: pd.DataFrame, ece: float, *, title: str, xlabel: str = "stated confidence (bin mean)",
+                        ylabel: str = "observed accuracy", unit: str = "judgements") -> Any:
+    """Observed accuracy against mean confidence per bin; marker area ~ the bin's count."""
     plt = _plt()
     d = bins.loc[bins["judgements"] > 0]
     fig, ax = plt.subplots(figsize=(5.6, 5))
     ax.plot([0, 1], [0, 1], ls="--", color="#888", lw=1, label="perfect calibration")
     size = 20 + 280 * d["judgements"] / max(d["judgements"].max(), 1)
     ax.plot(d["mean_confidence"], d["accuracy"], color="#3b6ea5", lw=1.2)
-    ax.scatter(d["mean_confidence"], d["accuracy"], s=size, color="#3b6ea5", zorder=3, label="bins (area ~ judgements)")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
+    ax.scatter(d["mean_confidence"], d["accuracy"], s=size, color="#3b6ea5", zorder=3, label=f"bins (area ~ {unit})")
+    ax.set_xlim(-0.02, 1.03)
+    ax.set_ylim(-0.02, 1.03)
     ax.set_title(f"{title}\nexpected calibration error {ece:.3f}")
-    ax.set_xlabel("stated confidence (bin mean)")
-    ax.set_ylabel("observed accuracy")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.legend(loc="upper left", frameon=True)
     return fig
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from labkit.errors import InputRefused, ParameterError
+from labkit.reports.model import Figure, Finding, Report, Section, Table, Text
 
 UNAVAILABLE = "not available in this data"
 
@@ -39,6 +40,8 @@ class Program:
     all_tasks: list[str] = field(default_factory=list)
     #: what :attr:`comparable` did to make judgements comparable with gold, in sentences
     comparison_notes: list[str] = field(default_factory=list)
+    gold_path: str = ""
+    items_path: str = ""
     _comparable: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
@@ -65,13 +68,39 @@ class Program:
 
     @property
     def has_gold(self) -> bool:
-        return self.gold is not None and bool(len(self.gold_for_task))
+        """Gold applies to the task and at least one gold item was judged (otherwise every gold-based
+        number is "not available", and :func:`input_findings` says why with counts)."""
+        if self.gold is None:
+            return False
+        g = self.gold_for_task
+        return bool(len(g)) and bool(g["item_id"].astype(str).isin(set(self.human["item_id"].astype(str))).any())
 
     @property
     def gold_for_task(self) -> pd.DataFrame:
+        """Gold rows of the report's task, by the rule of ``labkit score``
+        (:func:`labkit.stats.scoring.gold_for_task`): a gold file without a ``task`` column applies to
+        every task. The rows carry the report's task, so later joins on (item, task) match."""
         if self.gold is None:
             return pd.DataFrame(columns=["item_id", "task", "label"])
-        return self.gold.loc[self.gold["task"].astype(str) == self.task]
+        from labkit.stats.scoring import gold_for_task
+
+        g = gold_for_task(self.gold, self.task)
+        if len(g) and set(g["task"].astype(str)) != {self.task}:
+            g = g.assign(task=pd.Categorical([self.task] * len(g)))
+        return g
+
+    def gold_coverage(self) -> dict[str, Any] | None:
+        """How much of the gold file this report uses: rows in the file, rows that apply to the task
+        (``labkit score``'s rule), and gold items among the task's judged items. ``None`` without gold."""
+        if self.gold is None:
+            return None
+        g = self.gold_for_task
+        judged = set(self.human["item_id"].astype(str))
+        gi = set(g["item_id"].astype(str))
+        tasks = sorted(set(self.gold["task"].astype(str)))
+        return {"rows": int(len(self.gold)), "for_task": int(len(g)), "matched": len(gi & judged),
+                "unjudged": len(gi - judged), "no_task_column": tasks == ["default"], "tasks": tasks,
+                "path": self.gold_path}
 
     def has(self, column: str) -> bool:
         s = self.human[column]
@@ -167,7 +196,8 @@ def load_program(labels: str, gold: str = "", items: str = "", guidelines: str =
         from labkit.guidelines.model import Guidelines
 
         gl = Guidelines.load(guidelines)
-    return Program(labels=table, task=chosen, gold=g, items=it, guidelines=gl, notes=notes, all_tasks=all_tasks)
+    return Program(labels=table, task=chosen, gold=g, items=it, guidelines=gl, notes=notes, all_tasks=all_tasks,
+                   gold_path=str(gold or ""), items_path=str(items or ""))
 
 
 def comparable_labels(p: Program) -> tuple[pd.DataFrame, list[str]]:
@@ -330,7 +360,8 @@ def gold_scores(p: Program, *, ci: float = 0.95) -> dict[str, Any] | None:
     scored = scores.loc[scores["n"] > 0]
     n, c = int(scored["n"].sum()), int(scored["correct"].sum())
     lo, hi = wilson_interval(c, n, ci)
-    return {"per_annotator": scores, "pool": {"n": n, "correct": c, "accuracy": c / n if n else math.nan,
+    return {"per_annotator": scores, "items": int(g["item_id"].astype(str).isin(set(h["item_id"].astype(str))).sum()),
+            "pool": {"n": n, "correct": c, "accuracy": c / n if n else math.nan,
                                               "ci_low": float(lo), "ci_high": float(hi)},
             "confusion": confusion(h, g, task=p.task, normalize=True),
             "confusion_counts": confusion(h, g, task=p.task),
@@ -338,17 +369,29 @@ def gold_scores(p: Program, *, ci: float = 0.95) -> dict[str, Any] | None:
 
 
 def consensus(p: Program, *, threshold: float = 0.7) -> dict[str, Any]:
-    """Dawid-Skene consensus with posterior confidence per item, its accuracy on gold, and the
-    adjudication queue (confidence below ``threshold``, ties, or consensus differing from gold)."""
-    from labkit.stats.consensus import DawidSkene, adjudication_queue, consensus_accuracy
+    """The default consensus (:func:`labkit.stats.truth.fit_consensus`) with its confidence per item,
+    its accuracy on gold, the reliability of its confidence on gold items, and the adjudication queue
+    (confidence below ``threshold``, ties, or consensus differing from gold)."""
+    from labkit.stats.consensus import adjudication_queue, consensus_accuracy
+    from labkit.stats.truth import fit_consensus
 
-    ds = DawidSkene()
-    cons = ds.fit_predict(p.comparable, task=p.task)
+    fit = fit_consensus(p.comparable, task=p.task)
+    cons = fit.consensus
     g = p.gold_for_task if p.has_gold else None
     acc = consensus_accuracy(cons, g) if g is not None else None
     queue = adjudication_queue(cons, g, threshold=threshold)
+    rel = None
+    if g is not None and len(cons):
+        gd = g.drop_duplicates("item_id")
+        gold_map = pd.Series(gd["label"].astype(str).to_numpy(), index=gd["item_id"].astype(str).to_numpy())
+        on_gold = cons.loc[cons["item_id"].astype(str).isin(gold_map.index)]
+        if len(on_gold):
+            right = on_gold["label"].astype(object).to_numpy() == on_gold["item_id"].astype(str).map(gold_map).to_numpy()
+            bins, ece = reliability(on_gold["confidence"].to_numpy(float), right)
+            rel = {"bins": bins, "ece": ece, "n": int(len(on_gold))}
+    method = str(cons["method"].iloc[0]) if len(cons) and "method" in cons else ""
     return {"consensus": cons, "accuracy": acc, "queue": queue, "threshold": threshold,
-            "info": cons.attrs.get("dawid_skene", {})}
+            "info": fit.info.get(p.task, {}), "reliability": rel, "method": method, "fit": fit}
 
 
 def reliability(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> tuple[pd.DataFrame, float]:
@@ -443,97 +486,468 @@ def _f(x: float, d: int = 2) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{d}f}"
 
 
+def reference_name(reference: str) -> str:
+    """The reference a correctness rate is measured against, as the page names it."""
+    return "gold" if reference == "gold" else reference
+
+
+def input_findings(p: Program) -> list[Finding]:
+    """What of the inputs this report leaves unused, with counts (never silent)."""
+    out: list[Finding] = []
+    cov = p.gold_coverage()
+    if cov is not None:
+        src = f"The gold file{' ' + Path(cov['path']).name if cov['path'] else ''}"
+        if cov["for_task"] == 0:
+            out.append(Finding(f"{src} has {cov['rows']:,} rows, none for task {p.task!r} (its tasks: "
+                               f"{', '.join(cov['tasks'])}): accuracy on gold is not available.", "warning"))
+        elif cov["matched"] == 0:
+            out.append(Finding(f"{src} has {cov['for_task']:,} gold items for task {p.task!r}, and none of them was "
+                               "judged here: accuracy on gold is not available.", "warning"))
+        else:
+            scope = ("it has no task column, so it applies to every task (the rule of labkit score)"
+                     if cov["no_task_column"] else f"{cov['for_task']:,} of its {cov['rows']:,} rows are for task {p.task!r}")
+            out.append(Finding(f"Gold: {cov['matched']:,} gold items were judged and are used; {scope}.", "info"))
+            if cov["unjudged"]:
+                out.append(Finding(f"{cov['unjudged']:,} of the {cov['for_task']:,} gold items for task {p.task!r} were not "
+                                   "judged by anyone here and are unused.", "warning"))
+            other = cov["rows"] - cov["for_task"]
+            if other:
+                out.append(Finding(f"{other:,} gold rows are for other tasks and are unused on this page.", "info"))
+    if p.items is not None:
+        judged = set(p.human["item_id"].astype(str))
+        have = set(p.items["item_id"].astype(str))
+        if judged and not (judged & have):
+            out.append(Finding(f"The items file has {len(have):,} items and none of the {len(judged):,} judged items: "
+                               "item texts are not available.", "warning"))
+    if len(p.all_tasks) > 1:
+        other = int((p.labels["source"].eq("human") & p.labels["task"].astype(str).ne(p.task)).sum())
+        out.append(Finding(f"{other:,} human judgements of {len(p.all_tasks) - 1} other task(s) are not measured on this "
+                           f"page (only agreement per task covers them; pass task=NAME for another).", "info"))
+    return out
+
+
 def findings(p: Program, vol: dict[str, Any], agr: dict[str, Any], gold: dict[str, Any] | None,
              cons: dict[str, Any] | None, val: dict[str, Any] | None, pseudonym: Any,
-             drift_rows: pd.DataFrame | None = None) -> list[tuple[str, bool]]:
-    """Plain sentences: what moved and what needs attention (flag True). Annotators by pseudonym."""
-    out: list[tuple[str, bool]] = []
+             drift_rows: pd.DataFrame | None = None, *, min_evidence: int = 10,
+             reference: str = "gold") -> list[Finding]:
+    """The key findings with severities; annotators by pseudonym. A failed validation gate is critical."""
+    out: list[Finding] = []
     tot = vol["totals"]
-    out.append((f"{tot['judgements']:,} human judgements on {tot['items']:,} items by {tot['annotators']:,} "
-                f"annotators in task {p.task!r}.", False))
+    out.append(Finding(f"{tot['judgements']:,} human judgements on {tot['items']:,} items by {tot['annotators']:,} "
+                       f"annotators in task {p.task!r}.", "info"))
+    out += input_findings(p)
     if p.has_time:
         ts = p.labels["created_at"]
         future = ts > pd.Timestamp.now(tz="UTC")
         if future.any():
-            out.append((f"{int(future.sum()):,} judgement(s) are dated in the future (latest {ts.max():%Y-%m-%d}): a clock "
-                        "or export error; the weekly charts show them in their own week and cycle times include them.",
-                        True))
+            out.append(Finding(f"{int(future.sum()):,} judgement(s) are dated in the future (latest {ts.max():%Y-%m-%d}): a "
+                               "clock or export error; the weekly charts show them in their own week and cycle times "
+                               "include them.", "warning"))
     a = agr["overall"]
     if not math.isnan(a.value):
         verdict = ("good" if a.value >= 0.8 else "tentative" if a.value >= 0.667 else "low")
-        out.append((f"Agreement (Krippendorff's alpha) is {_f(a.value)} [{_f(a.ci_low)}, {_f(a.ci_high)}], "
-                    f"{verdict} by Krippendorff's 0.667/0.8 guide.", a.value < 0.667))
+        out.append(Finding(f"Agreement (Krippendorff's alpha) is {_f(a.value)} [{_f(a.ci_low)}, {_f(a.ci_high)}], "
+                           f"{verdict} by Krippendorff's 0.667/0.8 guide.",
+                           "warning" if a.value < 0.667 else "ok" if a.value >= 0.8 else "info"))
     else:
-        out.append((f"Agreement cannot be computed: {a.reason}.", True))
+        out.append(Finding(f"Agreement cannot be computed: {a.reason}.", "warning"))
     wk = agr.get("by_week")
     if wk is not None and len(wk.dropna(subset=["value"])) >= 2:
         w = wk.dropna(subset=["value"])
         first, last = w.iloc[0], w.iloc[-1]
-        delta = last["value"] - first["value"]
         separated = last["ci_high"] < first["ci_low"] or last["ci_low"] > first["ci_high"]
         if separated:
-            out.append((f"Agreement moved from {_f(first['value'])} in the week of {first['week']} to "
-                        f"{_f(last['value'])} in the week of {last['week']} (intervals do not overlap).",
-                        delta < 0))
+            out.append(Finding(f"Agreement moved from {_f(first['value'])} in the week of {first['week']:%Y-%m-%d} to "
+                               f"{_f(last['value'])} in the week of {last['week']:%Y-%m-%d} (intervals do not overlap).",
+                               "warning" if last["value"] < first["value"] else "info"))
         else:
-            out.append((f"Agreement in the last week ({_f(last['value'])}) is within the interval of the first "
-                        f"({_f(first['value'])}); no clear movement.", False))
+            out.append(Finding(f"Agreement in the last week ({_f(last['value'])}) is within the interval of the first "
+                               f"({_f(first['value'])}); no clear movement.", "info"))
     bl = agr.get("by_label")
     if bl is not None and len(bl.dropna(subset=["value"])):
-        worst = bl.dropna(subset=["value"]).sort_values("value").iloc[0]
-        out.append((f"The label annotators agree on least is {worst['label']!r} "
-                    f"(one-vs-rest alpha {_f(worst['value'])}).", worst["value"] < 0.667))
+        worst_l = bl.dropna(subset=["value"]).sort_values("value").iloc[0]
+        out.append(Finding(f"The label annotators agree on least is {worst_l['label']!r} "
+                           f"(one-vs-rest alpha {_f(worst_l['value'])}).",
+                           "warning" if worst_l["value"] < 0.667 else "info"))
     bv = agr.get("by_version")
     if bv is not None and len(bv.dropna(subset=["value"])) >= 2:
         v = bv.dropna(subset=["value"])
         parts = ", ".join(f"{r['guideline_version']}: {_f(r['value'])}" for _, r in v.iterrows())
-        out.append((f"Agreement by guideline version: {parts}.", False))
+        out.append(Finding(f"Agreement by guideline version: {parts}.", "info"))
     if val is not None:
         if not val.get("available"):
-            out.append((f"Validation did not run: {val.get('reason')}.", True))
+            out.append(Finding(f"Validation did not run: {val.get('reason')}.", "warning"))
         else:
-            failed = val["outcomes"].loc[val["outcomes"]["status"] != "passed"] if len(val["outcomes"]) else []
+            failed = val["outcomes"].loc[val["outcomes"]["status"].isin(["failed", "error"])] if len(val["outcomes"]) else []
             if val["gate"] is False:
-                out.append((f"Validation gate FAILED: {len(failed)} expectation(s) failed, "
-                            f"{val['failures']:,} failing rows.", True))
+                out.append(Finding(f"Validation gate FAILED: {len(failed)} expectation(s) failed, "
+                                   f"{val['failures']:,} failing rows. The labels must not feed training as they are.",
+                                   "critical"))
             elif len(failed):
-                out.append((f"Validation: {len(failed)} non-critical expectation(s) failed "
-                            f"({val['failures']:,} failing rows); the gate passed.", True))
+                out.append(Finding(f"Validation: {len(failed)} non-critical expectation(s) failed "
+                                   f"({val['failures']:,} failing rows); the gate passed.", "warning"))
             else:
-                out.append(("Validation: every expectation passed.", False))
+                out.append(Finding("Validation: every expectation passed or was not applicable.", "ok"))
     if gold is not None:
         pool = gold["pool"]
-        out.append((f"Accuracy on gold is {pool['accuracy']:.1%} [{pool['ci_low']:.1%}, {pool['ci_high']:.1%}] "
-                    f"over {pool['n']:,} judgements.", False))
+        out.append(Finding(f"Accuracy on gold is {pool['accuracy']:.1%} [{pool['ci_low']:.1%}, {pool['ci_high']:.1%}] "
+                           f"over {pool['n']:,} judgements of {gold['items']:,} gold items.", "info"))
         s = gold["per_annotator"]
-        low = s.loc[(s["n"] >= 5) & (s["ci_high"] < pool["accuracy"])].sort_values("accuracy")
+        low = s.loc[(s["n"] >= min_evidence) & (s["ci_high"] < pool["accuracy"])].sort_values("ci_high")
         if len(low):
             names = ", ".join(pseudonym(x) for x in low["annotator_id"].head(5))
             more = f" and {len(low) - 5} more" if len(low) > 5 else ""
-            out.append((f"{len(low)} annotator(s) are clearly below the pool on gold (interval entirely below "
-                        f"{pool['accuracy']:.1%}): {names}{more}.", True))
+            out.append(Finding(f"{len(low)} annotator(s) with at least {min_evidence} gold judgements are clearly below "
+                               f"the pool (interval entirely below {pool['accuracy']:.1%}): {names}{more}.", "warning"))
         top = gold["top"]
         if len(top):
             r = top.iloc[0]
-            out.append((f"Most common error: {r['gold']!r} labeled as {r['label']!r} ({int(r['count'])} times, "
-                        f"{r['share']:.0%} of gold {r['gold']!r}).", True))
-    else:
-        out.append(("No gold for this task: accuracy and the confusion matrix are not available.", False))
+            out.append(Finding(f"Most common error on gold: {r['gold']!r} labeled as {r['label']!r} ({int(r['count'])} "
+                               f"times, {r['share']:.0%} of the judgements of gold {r['gold']!r} items).", "warning"))
+    elif p.gold is None:
+        out.append(Finding(f"No gold file given: accuracy on gold is not available; correctness elsewhere on this page "
+                           f"is measured against {reference}.", "info"))
     if cons is not None:
         q = cons["queue"]
         n_items = len(cons["consensus"])
-        out.append((f"{len(q):,} of {n_items:,} items ({len(q) / max(n_items, 1):.0%}) need adjudication "
-                    f"(consensus confidence below {cons['threshold']:g}, a tie, or disagreement with gold).",
-                    len(q) > 0))
+        out.append(Finding(f"{len(q):,} of {n_items:,} items ({len(q) / max(n_items, 1):.0%}) need adjudication "
+                           f"(consensus confidence below {cons['threshold']:g}, a tie, or consensus different from gold).",
+                           "warning" if n_items and len(q) / n_items > 0.2 else "info"))
+        rel = cons.get("reliability")
+        if rel is not None and rel["n"] >= 20 and rel["ece"] > 0.05:
+            out.append(Finding(f"Consensus confidence is miscalibrated on gold: expected calibration error "
+                               f"{rel['ece']:.3f} over {rel['n']:,} gold items.", "warning"))
     if drift_rows is not None and len(drift_rows) >= 2:
         d = drift_rows
         first, last = d.iloc[0], d.iloc[-1]
         if last["ci_high"] < first["ci_low"]:
-            out.append((f"Accuracy fell from {first['accuracy']:.1%} to {last['accuracy']:.1%} "
-                        "between the first and the last week.", True))
+            out.append(Finding(f"Accuracy against {reference} fell from {first['accuracy']:.1%} to {last['accuracy']:.1%} "
+                               "between the first and the last week.", "warning"))
         elif last["ci_low"] > first["ci_high"]:
-            out.append((f"Accuracy rose from {first['accuracy']:.1%} to {last['accuracy']:.1%} "
-                        "between the first and the last week.", False))
+            out.append(Finding(f"Accuracy against {reference} rose from {first['accuracy']:.1%} to "
+                               f"{last['accuracy']:.1%} between the first and the last week.", "ok"))
     return out
 
 
+# --------------------------------------------------------------------------------------------------
+# The report
+# --------------------------------------------------------------------------------------------------
+
+_PCT = {"accuracy": "{:.1%}", "ci_low": "{:.1%}", "ci_high": "{:.1%}"}
+
+
+def _num(x: Any) -> float | None:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _volume_section(p: Program, vol: dict[str, Any], cyc: dict[str, Any] | None) -> Section:
+    from labkit.reports import plots
+
+    sec = Section("Volume, throughput and cycle time")
+    sec.blocks.append(Table(vol["by_stage"], caption="Human judgements by stage"))
+    if vol["weekly"] is not None:
+        weekly = vol["weekly"]
+        sec.blocks.append(Figure(lambda: plots.weekly_bars(weekly, title="Human judgements per week and stage"),
+                                 alt="Human judgements per week and stage"))
+        tp = vol["throughput"].rename(columns={"per_annotator": "per active annotator",
+                                               "median_s": "median seconds per judgement"})
+        sec.blocks.append(Table(tp, caption="Throughput per week"))
+    else:
+        sec.blocks.append(Text("Judgements per week and throughput: not available (no timestamps in this data).", note=True))
+    if cyc is not None:
+        sec.blocks.append(Table(cyc["summary"].rename(columns={"median_h": "median hours", "p90_h": "90th percentile hours",
+                                                               "max_h": "max hours"}),
+                                caption="Cycle time and latency per stage (hours)"))
+        per_item = cyc["per_item"]
+        if len(per_item):
+            sec.blocks.append(Figure(lambda: plots.histogram(per_item["cycle_h"].to_numpy() + 1 / 60, title="Cycle time per item",
+                                                             xlabel="hours from first to last judgement (log scale)", log=True),
+                                     alt="Cycle time per item"))
+    else:
+        sec.blocks.append(Text("Cycle time and latency per stage: not available (no timestamps in this data).", note=True))
+    return sec
+
+
+def _validation_section(val: dict[str, Any]) -> Section:
+    sec = Section("Validation")
+    if not val.get("available"):
+        sec.unavailable = f"not shown: {val.get('reason')}"
+        return sec
+    gate = "passed" if val["gate"] else "FAILED (a critical expectation failed)"
+    sec.blocks.append(Text(f"Gate: {gate}. {val['failures']:,} failing rows over {val['n_rows']:,} rows. "
+                           "Run `labkit validate` or the validate_labels report for the failing rows."))
+    if not val["gate"]:
+        sec.blocks.append(Finding("The validation gate failed: these labels must not feed training as they are.", "critical"))
+    o = val["outcomes"].sort_values(["status", "failing rows"], ascending=[True, False])
+    sec.blocks.append(Table(o, caption="Expectations", max_rows=40))
+    return sec
+
+
+def _agreement_figure(df: pd.DataFrame, col: str, name: str, lo: float, overall: float) -> Any:
+    from labkit.reports import plots
+
+    return lambda: plots.interval_plot(df, col, title=f"Agreement per {name} (Krippendorff's alpha, 95% interval)",
+                                       xlabel="alpha", ref=overall, ref_label="overall", xlim=(lo, 1))
+
+
+def _agreement_section(p: Program, agr: dict[str, Any]) -> Section:
+    from labkit.reports.display import fmt_interval
+
+    sec = Section("Agreement", intro="Krippendorff's alpha (nominal) with 95% bootstrap intervals over items. Per label: "
+                  "that label against all others. Krippendorff suggests relying on data with alpha ≥ 0.8 and drawing "
+                  "tentative conclusions from 0.667.")
+    a = agr["overall"]
+    sec.blocks.append(Text(f"Overall: alpha {fmt_interval(a.value, a.ci_low, a.ci_high)} on {a.n_items:,} items "
+                           f"({a.n_pairable:,} pairable judgements)." + (f" {a.reason}" if a.reason else "")))
+    for key, col, name in [("by_task", "task", "task"), ("by_label", "label", "label"), ("by_slice", "slice", "slice"),
+                           ("by_version", "guideline_version", "guideline version")]:
+        df = agr.get(key)
+        if df is None:
+            if key != "by_task":
+                sec.blocks.append(Text(f"Agreement per {name}: not available (no {name} in this data).", note=True))
+            continue
+        show = df[[col, "value", "ci_low", "ci_high", "n_items", "n_judgements", "reason"]].rename(columns={"value": "alpha"})
+        if not show["reason"].fillna("").astype(str).str.strip().any():
+            show = show.drop(columns="reason")
+        sec.blocks.append(Table(show, caption=f"Agreement per {name}"))
+        if df["value"].notna().sum() >= 1:
+            lo = min(0.0, float(df["ci_low"].min()) if df["ci_low"].notna().any() else 0.0)
+            sec.blocks.append(Figure(_agreement_figure(df, col, name, lo, a.value), alt=f"Agreement per {name}"))
+    return sec
+
+
+def _gold_section(p: Program, gs: dict[str, Any] | None, pseudonym: Any, named: list[str], min_evidence: int,
+                  max_people: int) -> Section:
+    from labkit.reports import plots
+    from labkit.reports.people import rank_people
+
+    sec = Section("Accuracy on gold")
+    if gs is None:
+        cov = p.gold_coverage()
+        sec.unavailable = ("not available: no gold file given" if cov is None else
+                           f"not available: the gold file has no gold item judged in task {p.task!r} "
+                           f"({cov['rows']:,} rows, {cov['for_task']:,} for this task)")
+        return sec
+    pool = gs["pool"]
+    sec.blocks.append(Text(f"Pool: {pool['accuracy']:.1%} [{pool['ci_low']:.1%}, {pool['ci_high']:.1%}] over {pool['n']:,} "
+                           f"judgements on {gs['items']:,} gold items (Wilson 95% intervals)."))
+    for n in p.comparison_notes:
+        sec.blocks.append(Text(n, note=True))
+    view = rank_people(gs["per_annotator"], min_n=min_evidence, named=named, k=max_people)
+    def show(df: pd.DataFrame) -> pd.DataFrame:
+        out = df.assign(annotator=pseudonym_series(df["annotator_id"], pseudonym))
+        return out[["annotator", "n", "correct", "accuracy", "ci_low", "ci_high"]].rename(columns={"n": "gold judgements"})
+    sec.blocks.append(Text(f"Annotators are ranked worst first by the upper end of their 95% interval: someone at the top "
+                           f"is weak on the evidence, not merely unlucky. Only annotators with at least {min_evidence} "
+                           f"judgements on gold items are ranked ({len(view.ranked):,}); {len(view.too_little):,} with "
+                           f"fewer are listed apart. Everyone a finding names is always shown."))
+    if len(view.chart):
+        chart = show(view.chart)
+        hl = {pseudonym(x) for x in named}
+        n_ranked = len(view.ranked)
+        sec.blocks.append(Figure(
+            lambda: plots.interval_plot(chart, "annotator", "accuracy",
+                                        title="Accuracy on gold per annotator, worst first (95% Wilson interval)"
+                                        + (f"\nthe {min(max_people, n_ranked)} lowest upper bounds of {n_ranked} ranked annotators"
+                                           if n_ranked > max_people else ""),
+                                        xlabel="accuracy on gold", ref=pool["accuracy"], ref_label="pool", xlim=(0, 1),
+                                        highlight=hl),
+            alt="Accuracy on gold per annotator, worst first"))
+    else:
+        sec.blocks.append(Text(f"No annotator has {min_evidence} or more judgements on gold items: nobody is ranked.", note=True))
+    sec.blocks.append(Table(show(view.ranked), caption=f"Accuracy on gold per annotator (at least {min_evidence} gold "
+                            "judgements), worst upper bound first", max_rows=200, formats=_PCT))
+    if len(view.too_little):
+        sec.blocks.append(Table(show(view.too_little), caption=f"Annotators with fewer than {min_evidence} gold judgements "
+                                "(not ranked: too little evidence), most evidence first", max_rows=50, formats=_PCT))
+    not_scored = int((gs["per_annotator"]["n"] == 0).sum())
+    if not_scored:
+        sec.blocks.append(Text(f"{not_scored} annotator(s) judged no gold item and are not scored here.", note=True))
+    cm = gs["confusion"]
+    no_gold = [str(r) for r in cm.index[cm.isna().all(axis=1)]]
+    cmd = cm.dropna(how="all")
+    if len(cmd):
+        sec.blocks.append(Figure(lambda: plots.heatmap(cmd, title="Confusion on gold items (row = gold label, share of the row)",
+                                                       xlabel="label given", ylabel="gold label"),
+                                 alt="Confusion on gold items"))
+    if no_gold:
+        sec.blocks.append(Text(f"No gold item has the label(s) {', '.join(no_gold)}: they appear only as columns "
+                               "(labels given).", note=True))
+    sec.blocks.append(Table(gs["per_class"], caption="Per label on gold items (one-vs-rest)",
+                            formats={"precision": "{:.1%}", "recall": "{:.1%}", "f1": "{:.2f}"}))
+    top = gs["top"].copy()
+    if len(top):
+        top["examples"] = top["examples"].map(lambda xs: ", ".join(xs))
+        sec.blocks.append(Table(top, caption="Most common confusions on gold (with example items)", formats={"share": "{:.0%}"}))
+    return sec
+
+
+def pseudonym_series(s: pd.Series, pseudonym: Any) -> pd.Series:
+    """Ids to pseudonyms (missing values kept)."""
+    return s.astype(object).map(lambda v: v if pd.isna(v) else pseudonym(v))
+
+
+def _consensus_section(p: Program, cons: dict[str, Any]) -> Section:
+    from labkit.reports import plots
+
+    method = cons.get("method") or "the default consensus model"
+    sec = Section("Consensus and the adjudication queue",
+                  intro=f"Consensus over the human judgements by labkit's default consensus model ({method}); "
+                        "confidence is the model's probability of the winning label.")
+    c = cons["consensus"]
+    if cons["accuracy"] is not None:
+        ca = cons["accuracy"]
+        sec.blocks.append(Text(f"Consensus matches gold on {ca['n_correct']:,} of {ca['n_gold_items']:,} gold items "
+                               f"({ca['accuracy']:.1%})."))
+    if len(c):
+        conf = c["confidence"].to_numpy(float)
+        sec.blocks.append(Figure(lambda: plots.histogram(conf, title="Consensus confidence per item", xlabel="confidence",
+                                                         bins=20, vline=cons["threshold"],
+                                                         vline_label=f"adjudication threshold {cons['threshold']:g}"),
+                                 alt="Consensus confidence per item"))
+    rel = cons.get("reliability")
+    if rel is not None:
+        bins, ece = rel["bins"], rel["ece"]
+        sec.blocks.append(Figure(lambda: plots.reliability_diagram(
+            bins, ece, title="Consensus confidence against gold", xlabel="consensus confidence (bin mean)",
+            ylabel="share of consensus labels equal to gold", unit="gold items"),
+            alt=f"Reliability of consensus confidence on {rel['n']:,} gold items, ECE {ece:.3f}"))
+        sec.blocks.append(Table(bins.loc[bins["judgements"] > 0].rename(columns={"judgements": "gold items"}),
+                                caption=f"Consensus confidence on gold: reliability bins (ECE {ece:.3f} over {rel['n']:,} "
+                                        "gold items)",
+                                formats={"bin_low": "{:.1f}", "bin_high": "{:.1f}", "mean_confidence": "{:.2f}",
+                                         "accuracy": "{:.1%}"}))
+    else:
+        sec.blocks.append(Text("Reliability of consensus confidence: not available (no gold item judged here).", note=True))
+    q = cons["queue"].copy()
+    if p.items is not None and len(q):
+        text = p.items.drop_duplicates("item_id").set_index("item_id")["text"]
+        q["text"] = q["item_id"].astype(str).map(text).fillna("").map(lambda t: t if len(t) <= 90 else t[:87] + "…")
+    cols = [c_ for c_ in ["item_id", "label", "confidence", "n_judgements", "gold", "reason", "text"] if c_ in q.columns]
+    sec.blocks.append(Table(q[cols].rename(columns={"label": "consensus"}),
+                            caption=f"Adjudication queue ({len(q):,} items, lowest confidence first)", max_rows=30,
+                            empty="No item needs adjudication."))
+    return sec
+
+
+def _confidence_section(rows: pd.DataFrame, reference: str) -> tuple[Section, float | None]:
+    from labkit.reports import plots
+
+    sec = Section("Calibration of stated confidence")
+    conf_rows = rows.loc[pd.notna(rows["confidence"])] if len(rows) else rows
+    if not len(conf_rows):
+        sec.unavailable = "not available (no stated confidence in this data)"
+        return sec, None
+    bins, ece = reliability(conf_rows["confidence"].to_numpy(float), conf_rows["correct"].to_numpy())
+    sec.blocks.append(Figure(lambda: plots.reliability_diagram(bins, ece, title=f"Stated confidence against correctness "
+                                                                                 f"(reference: {reference})"),
+                             alt="Stated confidence against correctness"))
+    sec.blocks.append(Table(bins.loc[bins["judgements"] > 0], caption=f"Reliability bins (reference: {reference})",
+                            formats={"bin_low": "{:.1f}", "bin_high": "{:.1f}", "mean_confidence": "{:.2f}",
+                                     "accuracy": "{:.1%}"}))
+    return sec, ece
+
+
+def _drift_section(p: Program, agr: dict[str, Any], rows: pd.DataFrame, acc_week: pd.DataFrame | None,
+                   reference: str) -> Section:
+    from labkit.reports import plots
+
+    sec = Section("Drift over weeks and guideline versions")
+    wk = agr.get("by_week")
+    if wk is not None and wk["value"].notna().sum() >= 1:
+        w = wk.dropna(subset=["value"])
+        lo = min(0.0, float(wk["ci_low"].min()))
+        sec.blocks.append(Figure(lambda: plots.band_lines(w, "week", {"alpha": ("value", "ci_low", "ci_high")},
+                                                          title="Agreement per week (Krippendorff's alpha, 95% interval)",
+                                                          ylabel="alpha", ylim=(lo, 1)),
+                                 alt="Agreement per week"))
+    else:
+        sec.blocks.append(Text("Agreement per week: not available (no timestamps in this data).", note=True))
+    if acc_week is not None and len(acc_week):
+        sec.blocks.append(Figure(lambda: plots.band_lines(acc_week, "week", {"accuracy": ("accuracy", "ci_low", "ci_high")},
+                                                          title=f"Accuracy per week against {reference} (95% interval)",
+                                                          ylabel="accuracy", ylim=(0, 1), percent=True),
+                                 alt=f"Accuracy per week against {reference}"))
+    shares = label_shares_by_week(p)
+    if shares is not None:
+        sec.blocks.append(Figure(lambda: plots.stacked_shares(shares, title="Label shares per week"), alt="Label shares per week"))
+    if len(rows) and rows["guideline_version"].replace("nan", np.nan).notna().any():
+        av = accuracy_over(rows.loc[rows["guideline_version"] != "nan"], "guideline_version")
+        sec.blocks.append(Table(av, caption=f"Accuracy per guideline version (against {reference})", formats=_PCT))
+    else:
+        sec.blocks.append(Text("Drift over guideline versions: not available (no guideline versions in this data).", note=True))
+    return sec
+
+
+def build(labels: str, gold: str = "", items: str = "", guidelines: str = "", *, since: str = "", until: str = "",
+          task: str = "", slice: str = "", validate: bool = True, n_boot: int = 200,
+          adjudication_threshold: float = 0.7, min_evidence: int = 10, max_people: int = 30,
+          pseudonym: Any = None) -> Report:
+    """The label quality report.
+
+    Parameters
+    ----------
+    labels, gold, items, guidelines, since, until, task, slice
+        See :func:`load_program`.
+    validate : bool
+        Run the validation suites (a failed gate is a critical finding).
+    n_boot : int
+        Bootstrap replicates for agreement intervals.
+    adjudication_threshold : float
+        Consensus confidence below this sends an item to adjudication.
+    min_evidence : int
+        Judgements on gold items an annotator needs to be ranked (see :mod:`labkit.reports.people`).
+    max_people : int
+        Annotators the per-annotator chart shows (the worst; plus everyone a finding names).
+    pseudonym : callable, optional
+        Id -> shown name (default :class:`labkit.privacy.Pseudonyms`).
+    """
+    from labkit.privacy import Pseudonyms
+
+    P = pseudonym or Pseudonyms()
+    p = load_program(labels, gold, items, guidelines, since=since, until=until, task=task, slice=slice)
+    vol = volume(p)
+    cyc = cycle_times(p)
+    val = validation_summary(p, guidelines) if validate else {"available": False,
+                                                              "reason": "turned off (parameter validate)"}
+    agr = agreement(p, n_boot=n_boot)
+    gs = gold_scores(p)
+    cons = consensus(p, threshold=adjudication_threshold)
+    scored = correctness(p)
+    rows, reference = scored if scored is not None else (pd.DataFrame(), "")
+    acc_week = None
+    if len(rows) and rows["created_at"].notna().any():
+        ca = pd.to_datetime(pd.Series(rows["created_at"]), utc=True)
+        rows = rows.assign(week=week_of(ca))
+        acc_week = accuracy_over(rows.loc[ca.notna().to_numpy()], "week")
+    fs = findings(p, vol, agr, gs, cons, val if validate else None, P, acc_week, min_evidence=min_evidence,
+                  reference=reference)
+    named = []
+    if gs is not None:
+        s = gs["per_annotator"]
+        named = [str(x) for x in s.loc[(s["n"] >= min_evidence) & (s["ci_high"] < gs["pool"]["accuracy"]), "annotator_id"]]
+    conf_sec, ece = _confidence_section(rows, reference)
+    a = agr["overall"]
+    headline = {"judgements": vol["totals"]["judgements"], "items": vol["totals"]["items"],
+                "annotators": vol["totals"]["annotators"], "alpha": _num(a.value), "alpha_ci_low": _num(a.ci_low),
+                "alpha_ci_high": _num(a.ci_high), "gold_accuracy": _num(gs["pool"]["accuracy"]) if gs else None,
+                "gold_items": gs["items"] if gs else 0, "adjudication_queue": int(len(cons["queue"])),
+                "validation_gate": (val["gate"] if val.get("available") else None), "ece": _num(ece),
+                "consensus_ece_on_gold": _num(cons["reliability"]["ece"]) if cons.get("reliability") else None,
+                "reference": reference, "task": p.task}
+    tiles = {"human judgements": vol["totals"]["judgements"], "items": vol["totals"]["items"],
+             "annotators": vol["totals"]["annotators"], "agreement (alpha)": _num(a.value),
+             "accuracy on gold": f"{gs['pool']['accuracy']:.1%}" if gs else "not available",
+             "gold items used": gs["items"] if gs else 0, "to adjudicate": int(len(cons["queue"])),
+             "validation gate": ("passed" if val["gate"] else "FAILED") if val.get("available") else "not run"}
+    sections = [_volume_section(p, vol, cyc), _validation_section(val), _agreement_section(p, agr),
+                _gold_section(p, gs, P, named, min_evidence, max_people), _consensus_section(p, cons), conf_sec,
+                _drift_section(p, agr, rows, acc_week, reference)]
+    notes = " ".join(p.notes + p.comparison_notes)
+    return Report(title="Label quality report", subtitle=(f"Task {p.task!r}. Correctness is measured against {reference}. "
+                                                          + notes).strip(),
+                  headline=headline, tiles=tiles, findings=fs, sections=sections)

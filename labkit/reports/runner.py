@@ -92,12 +92,13 @@ def parse_cli_params(items: Sequence[str]) -> dict[str, str]:
 
 def plan(config: ReportsConfig, *, only: Sequence[str] = (), cli_params: dict[str, str] | None = None,
          for_each: str | None = None, key: bytes | None = None,
-         annotators: Sequence[str] | None = None) -> list[Job]:
+         annotators: int | str | Sequence[str] | None = None) -> list[Job]:
     """Check everything and list the runs to make; raises :class:`ParameterError` before any kernel.
 
     ``-p`` values go to every selected report that declares the name; a name no selected report
     declares is refused. ``metrics_path`` is the runner's own and cannot be given. ``annotators``
-    (ids or pseudonyms) limits per-annotator reports to those annotators, in that order.
+    limits per-annotator reports: ``N`` (the N with the most judgements), ``"all"``, or ids/pseudonyms
+    (a list or ``"a,b"``), in that order; None uses each report's ``annotators`` key in reports.yaml.
     """
     cli_params = dict(cli_params or {})
     unknown_only = [n for n in only if n not in config.reports]
@@ -132,12 +133,19 @@ def plan(config: ReportsConfig, *, only: Sequence[str] = (), cli_params: dict[st
         mode = for_each or spec.for_each
         if mode == "annotator" and "annotator" in params and "annotator" not in cli_params:
             pseuds = annotator_pseudonyms(values, params, config.root, key=key)
-            if annotators is not None:
+            chosen = spec.annotators if annotators is None else annotators
+            if isinstance(chosen, str):
+                from labkit.reports.config import parse_annotators
+
+                chosen = parse_annotators(chosen, "--annotators")
+            if isinstance(chosen, int):
+                pseuds = pseuds[:chosen]  # most judgements first
+            elif chosen is not None:
                 from labkit.privacy import load_key, pseudonym
 
                 k = key if key is not None else load_key()
-                wanted = [a if _looks_pseudonym(a) else pseudonym(a, k) for a in map(str, annotators)]
-                missing = [a for a, w in zip(annotators, wanted) if w not in pseuds]
+                wanted = [a if _looks_pseudonym(a) else pseudonym(a, k) for a in map(str, chosen)]
+                missing = [a for a, w in zip(chosen, wanted) if w not in pseuds]
                 if missing:
                     raise ParameterError(f"{spec.name}: no human judgements by annotator(s) {', '.join(map(str, missing))}")
                 pseuds = list(dict.fromkeys(wanted))
@@ -163,7 +171,8 @@ def _looks_pseudonym(text: str) -> bool:
 
 def annotator_pseudonyms(values: dict[str, Any], params: dict[str, Param], root: Path, *,
                          key: bytes | None = None) -> list[str]:
-    """Pseudonyms of the human annotators in the report's ``labels`` (sorted)."""
+    """Pseudonyms of the human annotators in the report's ``labels``, most judgements first (ties by
+    pseudonym), so ``--annotators N`` takes the N with the most evidence."""
     from labkit.io import load_labels
     from labkit.privacy import load_key, pseudonym
 
@@ -173,14 +182,15 @@ def annotator_pseudonyms(values: dict[str, Any], params: dict[str, Param], root:
     if not labels:
         raise ParameterError("--for-each annotator needs the report's 'labels' parameter to list annotators")
     paths = [p if os.path.isabs(p) else str(root / p) for p in str(labels).split(os.pathsep) if p]
-    table = load_labels(paths)
+    table = load_labels(list[str | os.PathLike[str]](paths))
     human = table[table["source"] == "human"] if "source" in table else table
-    ids = sorted(set(human["annotator_id"].astype(str)))
+    counts = human["annotator_id"].astype(str).value_counts()
     k = key if key is not None else load_key()
     from labkit.privacy import refuse_pseudonym_collisions
 
-    refuse_pseudonym_collisions(ids, k, where=os.pathsep.join(paths))  # a raw id must not take over a page
-    return sorted({pseudonym(a, k) for a in ids})
+    refuse_pseudonym_collisions(sorted(counts.index), k, where=os.pathsep.join(paths))  # a raw id must not take over a page
+    ranked = sorted(((-int(n), pseudonym(a, k)) for a, n in counts.items()))
+    return list(dict.fromkeys(p for _, p in ranked))
 
 
 def _literal(text: str) -> Any:
@@ -214,7 +224,7 @@ class IPCKernelManagerFactory:
             from jupyter_client.manager import AsyncKernelManager
             from traitlets import CaselessStrEnum
 
-            class IPCKernelManager(AsyncKernelManager):  # type: ignore[misc, valid-type]
+            class IPCKernelManager(AsyncKernelManager):
                 """A kernel on IPC sockets whose process output stays off the terminal.
 
                 Cell outputs travel over the kernel protocol, not the process's stdout/stderr, so
@@ -502,7 +512,7 @@ def run_reports(config: ReportsConfig, *, only: Sequence[str] = (), cli_params: 
                 for_each: str | None = None, out: str | os.PathLike[str] | None = None,
                 timeout: float | None = None, progress: Callable[[str], None] | None = None,
                 key: bytes | None = None, reuse_kernels: bool = True,
-                annotators: Sequence[str] | None = None) -> dict[str, Any]:
+                annotators: int | str | Sequence[str] | None = None) -> dict[str, Any]:
     """Check, run and index every selected report. Returns a JSON-ready summary.
 
     ``annotators`` limits per-annotator reports to those annotators (see :func:`plan`).
