@@ -320,3 +320,18 @@ def test_calibration_reveal_shows_the_labels_exemplars(groot: Path, tmp_path: Pa
             in panel.gold.value
     finally:
         W.Widget.close_all()
+
+
+def test_feedback_page_says_what_changed_since_the_annotators_last_version() -> None:
+    from labkit.reports.feedback import build
+
+    labels = f"{REPO / 'sample' / 'label_studio_export.json'}:{REPO / 'sample' / 'labels.csv'}"
+    args = (str(REPO / "sample" / "gold.csv"), str(REPO / "sample" / "items.csv"), str(REPO / "guidelines"))
+    # annotator 123 last labeled under 1.1.0 (the sample's history): the page says what 2.0.0 changed
+    rep = build(labels, "123", *args)
+    (sec,) = [s for s in rep.sections if s.title == "What changed since version 1.1.0"]
+    rows = sec.blocks[1].frame
+    assert {"change": "label renamed", "was": "offensive", "now": "insult"} in rows.to_dict("records")
+    assert "toxicity-changes-1.1.0-to-2.0.0.html" in sec.blocks[2].text
+    # annotator 103 already works under 2.0.0: nothing to say
+    assert not [s for s in build(labels, "103", *args).sections if s.title.startswith("What changed")]

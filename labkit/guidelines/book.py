@@ -23,7 +23,7 @@ from typing import Any
 from labkit.guidelines.diff import GuidelineDiff, diff_versions, render_tree
 from labkit.guidelines.model import Guidelines, GuidelineVersion, LabelDef
 
-__all__ = ["flowchart_svg", "tree_nodes", "render_version", "render_changes", "write_book", "anchor",
+__all__ = ["flowchart_svg", "tree_nodes", "render_version", "render_changes", "change_rows", "write_book", "anchor",
            "changes_filename", "version_filename"]
 
 CSS = """
@@ -313,6 +313,32 @@ def _changes_html(d: GuidelineDiff, new: GuidelineVersion) -> str:
     if not items:
         return '<p class="note">Nothing changed in the labels, examples or decision tree.</p>'
     return '<ul class="chg">' + "".join(items) + "</ul>"
+
+
+def change_rows(old: GuidelineVersion, new: GuidelineVersion) -> list[dict[str, str]]:
+    """What changed from ``old`` to ``new`` as plain rows ``{change, was, now}`` (for tables in reports)."""
+    d = diff_versions(old, new)
+    rows: list[dict[str, str]] = []
+    for n in d.added:
+        rows.append({"change": f"new label {n}", "was": "", "now": new.label(n).definition})
+    for n in d.removed:
+        rows.append({"change": f"label {n} removed", "was": n, "now": ""})
+    for r in d.renamed:
+        rows.append({"change": "label renamed", "was": str(r["from"]), "now": str(r["to"])})
+    for m in d.merged:
+        rows.append({"change": "labels merged", "was": ", ".join(m["from"]), "now": str(m["into"])})
+    for sp in d.split:
+        rows.append({"change": "label split", "was": str(sp["from"]), "now": ", ".join(sp["into"])})
+    for c in d.changed:
+        if c["field"] == "definition":
+            rows.append({"change": f"{c['label']}: definition", "was": c["old"], "now": c["new"]})
+        else:
+            rows.append({"change": f"{c['label']}: {c['field'].replace('_', ' ').replace('.', ' ')}",
+                         "was": "; ".join(map(str, c.get("removed") or [])),
+                         "now": "; ".join(map(str, c.get("added") or [])) or str(c.get("new", ""))})
+    for t in d.tree_changes:
+        rows.append({"change": f"decision tree at {t['at']}", "was": t["old"], "now": t["new"]})
+    return rows
 
 
 def render_changes(old: GuidelineVersion, new: GuidelineVersion) -> str:

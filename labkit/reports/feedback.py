@@ -237,6 +237,15 @@ def _ref_phrase(reference: str) -> str:
 EXTRA_SECTIONS: list[SectionProvider] = []
 
 
+def _default_sections() -> None:
+    from labkit.reports.whatchanged import what_changed_section
+
+    EXTRA_SECTIONS.append(what_changed_section)
+
+
+_default_sections()
+
+
 def _pct(v: Any) -> str:
     return "not available" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.0%}"
 
