@@ -73,6 +73,13 @@ def run(args: argparse.Namespace) -> int:
     summary["validation"] = {**report.summary(), "files": val}
     _say(args, f"[2/3] validated with Great Expectations: {report.describe()}\n      {val.get('html', '')}")
 
+    # the guideline book annotators read (every version, flowchart, what changed)
+    from labkit.guidelines.book import write_book
+
+    pages = [p for task in guidelines.tasks for p in write_book(guidelines, task, out / "book")]
+    summary["book"] = {"index": str(out / "book" / "index.html"), "pages": len(pages)}
+    _say(args, f"      guideline book: {len(pages)} pages -> {out / 'book' / 'index.html'}")
+
     # 3. reports
     if not args.no_reports:
         rep = _render_reports(args, root, out / "reports", merged.table)
