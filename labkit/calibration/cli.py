@@ -106,9 +106,10 @@ def run_new(args: argparse.Namespace) -> int:
     if args.guideline_version:
         version = g.get(task, args.guideline_version)
     else:
-        version = g.in_force(task, when)
-        if version is None:
+        in_force = g.in_force(task, when)
+        if in_force is None:
             raise ParameterError(f"no {task} guideline version is in force at {when.isoformat()}; pass --version")
+        version = in_force
     labels = load_labels(args.labels)
     gold = read_gold(args.gold) if args.gold else None
     items = None

@@ -47,7 +47,7 @@ def change_for(c: Clarification) -> dict[str, Any]:
 
 def proposal_dict(session: CalibrationSession, c: Clarification, *, at: dt.datetime | None = None) -> dict[str, Any]:
     """The proposal for clarification ``c`` in the governance format."""
-    from labkit.calibration.model import _iso, now_utc
+    from labkit._time import format_utc, now_utc
 
     t = at or now_utc()
     slug = re.sub(r"[^a-z0-9]+", "-", f"clarify {c.label} {c.item_id}".lower()).strip("-")
@@ -56,7 +56,7 @@ def proposal_dict(session: CalibrationSession, c: Clarification, *, at: dt.datet
         "task": session.spec.task,
         "base_version": session.spec.guideline.version,
         "author": c.participant,
-        "created_at": _iso(t),
+        "created_at": format_utc(t),
         "title": f"Clarify {c.label} (calibration {session.id}, item {c.item_id})",
         "rationale": c.rationale or f"Raised in calibration session {session.id} on item {c.item_id}.",
         "source": {"kind": "calibration", "session": session.id, "item_id": c.item_id, "clarification": c.id},

@@ -101,20 +101,20 @@ def gold_in_version(label: str, gold_version: str | None, guidelines: Guidelines
         return (None, f"gold was decided under unknown version {gold_version}")
     i, j = names.index(str(gold_version)), names.index(version.version)
     if i < j:  # forward
-        cur = label
+        fwd = label
         for a, b in zip(vs[i:j], vs[i + 1:j + 1]):
             mp, flagged = step_map(a, b)
-            if cur in flagged:
-                return (None, flagged[cur])
-            cur = mp.get(cur, cur)
-        return (cur, "") if cur in version.label_names else (None, f"{cur!r} is not a label of {version.version}")
+            if fwd in flagged:
+                return (None, flagged[fwd])
+            fwd = mp.get(fwd, fwd)
+        return (fwd, "") if fwd in version.label_names else (None, f"{fwd!r} is not a label of {version.version}")
     # backward: labels of `version` that migrate to `label` under gold_version
     cands = []
     for lab in version.label_names:
         cur: str | None = lab
         for a, b in zip(vs[j:i], vs[j + 1:i + 1]):
             mp, flagged = step_map(a, b)
-            cur = None if cur in flagged else mp.get(cur, cur)
+            cur = None if cur is None or cur in flagged else mp.get(cur, cur)
             if cur is None:
                 break
         if cur == label:
@@ -257,7 +257,7 @@ def select_items(
     shares = counts / counts.groupby(level=0).transform("sum")
     item_labels = shares[shares >= 1 / 3].reset_index().groupby("item_id")["label"].agg(lambda s: sorted(set(s)))
     gold_map: dict[str, tuple[str, str]] = {}
-    gold_skipped = {}
+    gold_skipped: dict[str, str] = {}
     if gold is not None and len(gold):
         g = gold[gold["task"].astype(str) == task]
         translated, gold_skipped = translate_gold(g, guidelines, version)
@@ -340,7 +340,7 @@ def select_items(
                                   gold_rationale=g[1] if g else "", reasons=rs, slice=slice_map.get(iid)))
     order = rng.permutation(len(chosen))
     chosen = [chosen[i] for i in order]
-    params = {"n_gold": int(n_gold), "n_contested": int(n_contested), "seed": int(seed),
+    params: dict[str, object] = {"n_gold": int(n_gold), "n_contested": int(n_contested), "seed": int(seed),
               "min_judgements": int(min_judgements), "change_weight": float(change_weight),
               "before": before.isoformat() if before else None, "changed_labels": changed,
               "gold_taken": int(len(gold_pick)), "contested_taken": int(len(contested)),

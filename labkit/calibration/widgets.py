@@ -11,13 +11,12 @@
   reveal panel, decisions on items without gold, and the phase control.
 
 Every text that comes from data (item text and ids, rationales, labels, definitions) goes through
-:func:`html.escape` before it reaches an ``HTML`` widget. State lives in the session folder; a view
+:func:`labkit.reports.display.esc` before it reaches an ``HTML`` widget. State lives in the session folder; a view
 re-reads it on every action and on *Refresh*, so a restarted kernel shows where its participant was.
 """
 
 from __future__ import annotations
 
-import html
 import os
 import time
 from typing import Any
@@ -26,6 +25,7 @@ import ipywidgets as W
 
 from labkit.calibration.model import CLARIFY_OPS, PHASES, CalibrationSession, SessionError
 from labkit.errors import LabkitError
+from labkit.reports.display import esc
 
 NEXT_PHASE_BUTTON = {"blind": "Reveal answers", "reveal": "Start discussion", "discussion": "Record proposals",
                      "record": "Close session"}
@@ -62,11 +62,6 @@ table.lkc th,table.lkc td{border-bottom:1px solid #ddd;padding:.2em .5em;text-al
 .lkc-rat{border-left:3px solid #ccc;padding:.1em .6em;margin:.2em 0;white-space:pre-wrap}
 .lkc-yes{color:#1d6b2c;font-weight:600}.lkc-no{color:#aaa}
 </style>"""
-
-
-def esc(value: Any) -> str:
-    """HTML-escape any value for an ``HTML`` widget (quotes included)."""
-    return html.escape("" if value is None else str(value), quote=True)
 
 
 def _msg(ok: bool, text: str) -> str:
@@ -310,17 +305,17 @@ class RevealPanel:
         self.distribution.value = (f"<table class='lkc'><caption><b>Blind answers ({len(a)})</b></caption>"
                                    f"<tr><th>label</th><th>n</th><th></th></tr>{''.join(rows)}</table>")
         if ref is not None:
-            lab = s.spec.guideline.label(ref)
+            ldef = s.spec.guideline.label(ref)
             src = "Gold label" if it.gold is not None else "Facilitator's decision"
-            body = (f'<div class="lkc-gold"><b>{src}: {esc(ref)}</b><div>{esc(lab.definition)}</div>')
+            body = (f'<div class="lkc-gold"><b>{src}: {esc(ref)}</b><div>{esc(ldef.definition)}</div>')
             if it.gold_rationale:
                 body += f"<div><i>Why:</i> {esc(it.gold_rationale)}</div>"
-            if lab.positive_examples:
-                body += "<div><i>Examples:</i><ul>" + "".join(f"<li>{esc(x)}</li>" for x in lab.positive_examples) + "</ul></div>"
-            if lab.negative_examples:
-                body += "<div><i>Not this label:</i><ul>" + "".join(f"<li>{esc(x)}</li>" for x in lab.negative_examples) + "</ul></div>"
-            if lab.edge_cases:
-                body += "<div><i>Edge cases:</i><ul>" + "".join(f"<li>{esc(x)}</li>" for x in lab.edge_cases) + "</ul></div>"
+            if ldef.positive_examples:
+                body += "<div><i>Examples:</i><ul>" + "".join(f"<li>{esc(x)}</li>" for x in ldef.positive_examples) + "</ul></div>"
+            if ldef.negative_examples:
+                body += "<div><i>Not this label:</i><ul>" + "".join(f"<li>{esc(x)}</li>" for x in ldef.negative_examples) + "</ul></div>"
+            if ldef.edge_cases:
+                body += "<div><i>Edge cases:</i><ul>" + "".join(f"<li>{esc(x)}</li>" for x in ldef.edge_cases) + "</ul></div>"
             self.gold.value = body + "</div>"
             self.clar_label.value = ref
         else:

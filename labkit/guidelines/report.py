@@ -187,11 +187,11 @@ def release_impact(labels: pd.DataFrame, guidelines: Guidelines, task: str, gold
     human = _human(labels, task)
     versions = guidelines.versions(task)
     gold_t = None
-    gold_version = None
+    gold_version: str | None = None
     if gold is not None and len(gold):
         gold_t = gold.loc[gold["task"].astype(str) == task] if "task" in gold else gold
         gv = gold_t["guideline_version"].dropna().astype(str).unique() if "guideline_version" in gold_t else []
-        gold_version = gv[0] if len(gv) == 1 else versions[-1].version
+        gold_version = str(gv[0]) if len(gv) == 1 else versions[-1].version
     rows = []
     cache: dict[str, dict[str, Any]] = {}
 
@@ -206,7 +206,7 @@ def release_impact(labels: pd.DataFrame, guidelines: Guidelines, task: str, gold
         else:
             out.update(alpha=float("nan"), alpha_low=float("nan"), alpha_high=float("nan"),
                        alpha_note="no judgements under this version")
-        if gold_t is not None and len(sub):
+        if gold_t is not None and gold_version is not None and len(sub):
             m = migrate_labels(sub, guidelines, gold_version, task=task)
             out.update(_accuracy(m.table, gold_t, ci, n_boot, seed))
             out["unmapped"] = m.counts["flagged"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -266,7 +266,7 @@ def import_file(path: str | os.PathLike[str], *, format: str = "auto", task: str
     return result
 
 
-def load_labels(paths: str | os.PathLike[str] | list[str | os.PathLike[str]], *, format: str = "auto",
+def load_labels(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *, format: str = "auto",
                 task: str | None = None, guideline_version: str | None = None) -> pd.DataFrame:
     """Read anything ``labkit import`` reads (or canonical Parquet) and return one label table.
 
@@ -278,11 +278,11 @@ def load_labels(paths: str | os.PathLike[str] | list[str | os.PathLike[str]], *,
                           for p in split_paths(paths)])
 
 
-def split_paths(paths: str | os.PathLike[str] | list[str | os.PathLike[str]]) -> list[str]:
+def split_paths(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[str]:
     """``"a.csv:b.json"`` or ``["a.csv", "b.json"]`` -> ``["a.csv", "b.json"]``."""
-    if isinstance(paths, (list, tuple)):
-        return [str(p) for p in paths]
-    return [p for p in str(paths).split(os.pathsep) if p]
+    if isinstance(paths, (str, os.PathLike)):
+        return [p for p in str(paths).split(os.pathsep) if p]
+    return [str(p) for p in paths]
 
 
 def concat_labels(tables: list[pd.DataFrame]) -> pd.DataFrame:

@@ -55,7 +55,7 @@ def _read_runs(folder: Path) -> list[dict[str, Any]]:
 
 def _groups(out: Path) -> list[tuple[str, str | None, Path]]:
     """(report, variant, folder) for every folder holding runs: OUT/<report>/ or OUT/<report>/<variant>/."""
-    found = []
+    found: list[tuple[str, str | None, Path]] = []
     for rep in sorted(p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")):
         if any((d / "metrics.json").exists() for d in rep.iterdir() if d.is_dir()):
             found.append((rep.name, None, rep))

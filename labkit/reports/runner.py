@@ -210,7 +210,7 @@ class IPCKernelManagerFactory:
             from jupyter_client.manager import AsyncKernelManager
             from traitlets import CaselessStrEnum
 
-            class IPCKernelManager(AsyncKernelManager):  # type: ignore[misc, valid-type]
+            class IPCKernelManager(AsyncKernelManager):
                 """A kernel on IPC sockets whose process output stays off the terminal.
 
                 Cell outputs travel over the kernel protocol, not the process's stdout/stderr, so
