@@ -8,7 +8,6 @@ from typing import Any
 
 from labkit.cli import emit
 from labkit.errors import GovernanceError, GuidelineError
-from labkit.guidelines.model import safe_load as _yaml_load
 
 
 def _common(p: argparse.ArgumentParser, guidelines: bool = True) -> None:
@@ -100,7 +99,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     lg = sub.add_parser("log", help="verify or show the decision log")
     ls = lg.add_subparsers(dest="log_command", metavar="ACTION")
     p = ls.add_parser("verify", help="exit 0 if the hash chain is intact, 1 naming the first bad entry")
-    p.add_argument("file", nargs="?", default="guidelines/decisions.jsonl")
+    p.add_argument("file", nargs="?", help="the log file (default: DIR/decisions.jsonl of --guidelines, "
+                                           "else guidelines/decisions.jsonl)")
     p.add_argument("--guidelines", metavar="DIR", help="version files whose log_head must be in the log "
                                                        "(default: the log's folder)")
     p.add_argument("--expect-head", metavar="HASH", help="a head recorded earlier (>= 8 hex digits) that must "
@@ -108,7 +108,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run_log_verify)
     p = ls.add_parser("show", help="print the last entries")
-    p.add_argument("file", nargs="?", default="guidelines/decisions.jsonl")
+    p.add_argument("file", nargs="?", help="the log file (the older form; default: DIR/decisions.jsonl)")
+    p.add_argument("--guidelines", metavar="DIR", default="guidelines", help="guidelines folder (default: ./guidelines)")
     p.add_argument("--tail", type=int, default=20)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run_log_show)
@@ -162,6 +163,7 @@ def run_diff(args: argparse.Namespace) -> int:
 def run_propose(args: argparse.Namespace) -> int:
     import yaml
 
+    from labkit.guidelines.model import safe_load as _yaml_load
     from labkit.guidelines.proposals import new_proposal, parse_proposal
 
     drafts: list[dict[str, Any]] = []
@@ -326,15 +328,16 @@ def run_migrate(args: argparse.Namespace) -> int:
 def run_log_verify(args: argparse.Namespace) -> int:
     from labkit.guidelines.log import verify
 
-    v = verify(args.file, args.guidelines, expect_head=args.expect_head)
+    file = args.file or str(Path(args.guidelines or "guidelines") / "decisions.jsonl")
+    v = verify(file, args.guidelines, expect_head=args.expect_head)
     emit(args, v.to_dict(), str(v))
     return 0 if v.ok else 1
 
 
 def run_log_show(args: argparse.Namespace) -> int:
-    from labkit.guidelines.log import read
+    from labkit.guidelines.log import log_path, read
 
-    entries = read(args.file)[-args.tail:] if args.tail > 0 else []
+    entries = read(args.file or log_path(args.guidelines))[-args.tail:] if args.tail > 0 else []
     lines = []
     for e in entries:
         what = e.get("proposal") or e.get("item_id") or ""
