@@ -60,7 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = gs.add_parser("release", help="release an approved proposal as the next version (refuses without the approvals)")
     p.add_argument("proposal", help="proposal id or file")
-    p.add_argument("--as", dest="member", metavar="MEMBER", help="who releases (default: the author)")
+    p.add_argument("--as", dest="member", metavar="MEMBER",
+                   help="who releases (needed): a member holding a role of the rules for this kind of change")
     p.add_argument("--at", help="release timestamp (ISO 8601; default now)")
     _common(p)
     p.set_defaults(func=run_release)
