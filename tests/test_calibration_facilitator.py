@@ -130,3 +130,44 @@ def test_views_follow_phase_changes_without_refresh(tmp_path: Path) -> None:
     finally:
         for v in (a1, a2, fac):
             v.stop()
+
+
+def test_calibration_open_writes_a_notebook_with_nothing_to_edit(tmp_path: Path, capsys) -> None:
+    import json
+
+    from labkit.calibration.widgets import Launcher, ParticipantView
+    from labkit.cli import main
+
+    s = make_session(tmp_path / "s")
+    assert main(["calibration", "open", str(s.folder), "--as", "a1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["role"] == "annotator" and out["notebook"] == str(s.folder / "notebooks" / "a1.ipynb")
+    nb = json.loads(Path(out["notebook"]).read_text(encoding="utf-8"))
+    params, code = nb["cells"][1], nb["cells"][2]
+    assert params["metadata"]["tags"] == ["parameters"] and nb["metadata"]["kernelspec"]["name"] == "python3"
+    ns: dict = {}
+    exec(params["source"], ns)  # what Run All does, cell by cell
+    assert (ns["session"], ns["participant"], ns["role"]) == (str(s.folder.resolve()), "a1", "annotator")
+    exec(code["source"].replace("launcher(session, participant, role)", "shown = launcher(session, participant, role)"), ns)
+    assert isinstance(ns["shown"], Launcher) and isinstance(ns["shown"].view, ParticipantView)
+    assert ns["shown"].widget.children == (ns["shown"].view.widget,)
+    # a role that is not theirs is refused by the CLI, with the reason
+    assert main(["calibration", "open", str(s.folder), "--as", "a1", "--role", "facilitator"]) != 0
+    assert "'a1' is an annotator in session cal-test, not facilitator" in capsys.readouterr().err
+
+
+def test_the_form_says_what_is_wrong_in_the_error_colour(tmp_path: Path) -> None:
+    from labkit.calibration.widgets import FacilitatorView, launcher
+
+    s = make_session(tmp_path / "s")
+    form = launcher()
+    form.open_button.click()
+    assert form.message.value == '<div class="lkc-msg-err">Give the session folder and your id.</div>'
+    form.folder.value = str(s.folder)
+    form.participant.value = "a1"
+    form.role.value = "facilitator"
+    form.open_button.click()
+    assert form.message.value.startswith('<div class="lkc-msg-err">') and "not facilitator" in form.message.value
+    form.participant.value = "f1"
+    form.open_button.click()
+    assert isinstance(form.view, FacilitatorView) and form.widget.children == (form.view.widget,)

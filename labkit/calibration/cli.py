@@ -41,6 +41,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     n.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     n.set_defaults(func=run_new)
 
+    o = verbs.add_parser("open", help="a ready notebook for a participant (nothing to edit), optionally in JupyterLab",
+                         description="Write SESSION/notebooks/ID.ipynb with the session, participant and role filled in; "
+                                     "open it in JupyterLab and choose Run All. The view follows the session by itself.")
+    o.add_argument("folder", metavar="SESSION", help="the session folder")
+    o.add_argument("--as", dest="participant", required=True, metavar="ID", help="your id in the session")
+    o.add_argument("--role", choices=("annotator", "facilitator"), help="checked against the session (default: yours)")
+    o.add_argument("--out", metavar="FILE", help="where to write the notebook (default: SESSION/notebooks/ID.ipynb)")
+    o.add_argument("--lab", action="store_true", help="start JupyterLab on the notebook")
+    o.add_argument("--json", action="store_true")
+    o.set_defaults(func=run_open)
+
     s = verbs.add_parser("status", help="show where a session is")
     s.add_argument("folder")
     s.add_argument("--json", action="store_true")
@@ -162,6 +173,21 @@ def _state_text(st: dict[str, Any]) -> str:
             f"  blind agreement: alpha {f(a['alpha'])}, kappa {f(a['kappa'])}, pairwise {f(a['pairwise_agreement'])} "
             f"over {a['items_with_two_or_more']} items\n"
             f"  clarifications {st['clarifications']}, proposals written {st['proposals']}")
+
+
+def run_open(args: argparse.Namespace) -> int:
+    from labkit.calibration.launch import write_launcher
+
+    path, role = write_launcher(args.folder, args.participant, args.role, args.out)
+    emit(args, {"notebook": str(path), "participant": args.participant, "role": role},
+         f"{args.participant} ({role}): open {path} in JupyterLab and choose Run > Run All Cells "
+         f"(or: jupyter lab {path})")
+    if args.lab:
+        import subprocess
+        import sys
+
+        return subprocess.call([sys.executable, "-m", "jupyterlab", str(path)])
+    return 0
 
 
 def run_status(args: argparse.Namespace) -> int:

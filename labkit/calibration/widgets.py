@@ -643,4 +643,60 @@ def session_view(session: str | os.PathLike[str] | CalibrationSession, participa
             else ParticipantView(s, participant, poll=poll))
 
 
-__all__ = ["AnswerForm", "RevealPanel", "ParticipantView", "FacilitatorView", "session_view", "PHASES"]
+
+class Launcher(_Displayable):
+    """The first cell's form: session folder, your id and role, *Open*. No code to edit.
+
+    With a valid ``session`` and ``participant`` it opens the view at once; otherwise (or when they do
+    not match the session) it shows the form, with the reason in the error colour.
+    """
+
+    def __init__(self, session: str | os.PathLike[str] = "", participant: str = "", role: str = ""):
+        self.folder = W.Text(value=str(session or ""), description="Session folder", layout=W.Layout(width="60%"),
+                             style={"description_width": "initial"})
+        self.participant = W.Text(value=str(participant or ""), description="Your id",
+                                  style={"description_width": "initial"})
+        self.role = W.ToggleButtons(options=[("as in the session", ""), ("annotator", "annotator"),
+                                             ("facilitator", "facilitator")], value=role or "", description="Role")
+        self.open_button = W.Button(description="Open", button_style="primary", icon="sign-in")
+        self.message = W.HTML()
+        self.form = W.VBox([W.HTML(_CSS + "<b>Open a calibration session</b>"), self.folder, self.participant,
+                            self.role, self.open_button, self.message])
+        self.widget = W.VBox([self.form])
+        self.view: ParticipantView | FacilitatorView | None = None
+        self.open_button.on_click(lambda _b: self.open())
+        if session and participant:
+            self.open()
+
+    def open(self) -> ParticipantView | FacilitatorView | None:
+        """Open the view the form names (shown in place of the form), or say why not (error colour)."""
+        folder, who = self.folder.value.strip(), self.participant.value.strip()
+        if not folder or not who:
+            self.message.value = _msg(False, "Give the session folder and your id.")
+            return None
+        try:
+            s = CalibrationSession.open(folder)
+            role = self.role.value or s.role_of(who)
+            self.view = session_view(s, who, role)
+        except (LabkitError, OSError) as exc:
+            self.message.value = _msg(False, str(exc))
+            return None
+        self.widget.children = [self.view.widget]
+        return self.view
+
+    def refresh(self) -> None:
+        if self.view is not None:
+            self.view.refresh()
+
+    def stop(self) -> None:
+        if self.view is not None:
+            self.view.stop()
+
+
+def launcher(session: str | os.PathLike[str] = "", participant: str = "", role: str = "") -> Launcher:
+    """What ``notebooks/calibration_session.ipynb`` and ``labkit calibration open`` display."""
+    return Launcher(session, participant, role)
+
+
+__all__ = ["AnswerForm", "RevealPanel", "ParticipantView", "FacilitatorView", "Launcher", "launcher", "session_view",
+           "PHASES"]
