@@ -148,13 +148,19 @@ def run_new(args: argparse.Namespace) -> int:
     s = CalibrationSession.create(folder, spec)
     summary = {"session": s.id, "folder": str(folder), "task": task, "guideline_version": version.version,
                "items": len(sel.items), "gold_items": sel.params["gold_taken"],
-               "contested_items": sel.params["contested_taken"], "participants": [p.id for p in people]}
+               "contested_items": sel.params["contested_taken"], "participants": [p.id for p in people],
+               "contested_note": sel.params["contested_note"], "undated_labels_used": sel.params["undated_labels_used"]}
     lines = [f"created calibration session {s.id} in {folder}",
              f"  {task} guideline {version.version}; {len(sel.items)} items ({sel.params['gold_taken']} gold, "
              f"{sel.params['contested_taken']} contested), seed {args.seed}"]
+    if sel.params["contested_note"]:
+        lines.append(f"  fewer contested items than asked ({args.n_contested}): {sel.params['contested_note']}")
+    if sel.params["undated_labels_used"]:
+        lines.append(f"  {sel.params['undated_labels_used']} label(s) without a timestamp were used (they cannot be "
+                     "placed before or after --date)")
     for it in sel.items:
         lines.append(f"  {it.item_id:<14} {'; '.join(it.reasons)}")
-    lines.append(f"open notebooks/calibration_session.ipynb with session = {str(folder.resolve())!r}")
+    lines.append(f"each participant opens it with: labkit calibration open {folder} --as ID")
     emit(args, summary, "\n".join(lines))
     return 0
 

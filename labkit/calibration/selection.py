@@ -241,8 +241,13 @@ def select_items(
     task = version.task
     t = labels
     mask = (t["task"].astype(str) == task) & (t["source"].astype(str) == "human") & (t["stage"].astype(str) == "label")
+    n_undated = 0
     if before is not None:
-        mask &= t["created_at"] < pd.Timestamp(before)
+        # labels without a timestamp cannot be placed in time: they are kept (exports without
+        # timestamps are common) and counted in the selection's params
+        undated = t["created_at"].isna()
+        n_undated = int((mask & undated).sum())
+        mask &= undated | (t["created_at"] < pd.Timestamp(before))
     share_all, consensus_method = _consensus_confidence(t.loc[mask], task)
     human = t.loc[mask, ["item_id", "annotator_id", "label"]].copy()
     for c in ("item_id", "annotator_id", "label"):
@@ -299,6 +304,15 @@ def select_items(
     is_gold = cand["gold"].notna()
     pool = cand[~is_gold & (cand["judgements"] >= min_judgements)]
     contested = pool.sort_values(["score", "_tie"], ascending=[False, False]).head(n_contested)
+    contested_note = ""
+    if n_contested and len(contested) < n_contested:
+        if not len(human):
+            contested_note = (f"no human labels of task {task!r}"
+                              + (f" made before {pd.Timestamp(before).isoformat()}" if before is not None else ""))
+        else:
+            most = int(cand.loc[~is_gold, "judgements"].max()) if (~is_gold).any() else 0
+            contested_note = (f"{len(pool)} non-gold item(s) have at least {min_judgements} judgements "
+                              f"(the most any non-gold item has: {most})")
     gpool = cand[is_gold]
     k = min(n_gold, len(gpool))
     if k:
@@ -345,5 +359,6 @@ def select_items(
               "before": before.isoformat() if before else None, "changed_labels": changed,
               "gold_taken": int(len(gold_pick)), "contested_taken": int(len(contested)),
               "gold_not_translatable": int(len(gold_skipped)),
+              "undated_labels_used": n_undated, "contested_note": contested_note,
               "consensus": consensus_method}
     return Selection(chosen, cand.drop(columns="_tie").sort_values("score", ascending=False), params)
