@@ -167,8 +167,11 @@ class Conformed:
     ignored_columns: list[str] = field(default_factory=list)
 
 
-def _as_category(values: pd.Series) -> pd.Series:
+def _as_category(values: pd.Series, *, exact: bool = False) -> pd.Series:
     """Strings stripped, empty -> missing, as a categorical of str (categories sorted).
+
+    ``exact`` keeps each string byte for byte (labels: a guideline may define ``"Positive\n"``); only
+    an empty or all-whitespace value becomes missing.
 
     Works on the distinct values only (factorize once, then strip and sort the few categories), so
     a million-row id column costs one hash pass, and an already categorical column almost nothing.
@@ -178,8 +181,9 @@ def _as_category(values: pd.Series) -> pd.Series:
         uniques = values.cat.categories
     else:
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    stripped = pd.Series(np.asarray(uniques, dtype=object), dtype=object).astype("string").str.strip()
-    stripped = stripped.mask(stripped == "")
+    text = pd.Series(np.asarray(uniques, dtype=object), dtype=object).astype("string")
+    stripped = text.str.strip()
+    stripped = (text if exact else stripped).mask(stripped == "")
     new_codes, new_uniques = pd.factorize(stripped, use_na_sentinel=True)  # merges "a" and " a"
     names = np.asarray(new_uniques, dtype=object)
     order = _sort_order(names)
@@ -364,7 +368,7 @@ def conform_labels(
 
     out: dict[str, pd.Series] = {}
     for col in ("item_id", "annotator_id", "label"):
-        s = _as_category(df[col])
+        s = _as_category(df[col], exact=col == "label")
         reject(s.isna().to_numpy(), col, df[col], f"{col} is empty")
         out[col] = s
     for col, fill in (("task", task or "default"), ("guideline_version", guideline_version), ("slice", None)):
@@ -441,7 +445,7 @@ def finalize_labels(table: pd.DataFrame) -> pd.DataFrame:
     for col in ID_COLUMNS:
         s = table[col]
         if not isinstance(s.dtype, pd.CategoricalDtype):
-            s = _as_category(s)
+            s = _as_category(s, exact=col == "label")
         s = _drop_unused(s)
         cats = s.cat.categories
         if cats.dtype == _STR_DTYPE:
@@ -516,7 +520,7 @@ def conform_gold(df: pd.DataFrame, *, path: str = "<gold>") -> pd.DataFrame:
     missing = [c for c in ("item_id", "label") if c not in df.columns]
     if missing:
         raise InputRefused(path, f"a gold file needs item_id and a label (or gold) column; missing {', '.join(missing)}")
-    out = pd.DataFrame({"item_id": _as_category(df["item_id"]), "label": _as_category(df["label"])})
+    out = pd.DataFrame({"item_id": _as_category(df["item_id"]), "label": _as_category(df["label"], exact=True)})
     out["task"] = _as_category(df["task"]).fillna("default") if "task" in df.columns else pd.Categorical(["default"] * len(df))
     for c in ("guideline_version", "decided_by"):
         out[c] = _as_category(df[c]) if c in df.columns else pd.Categorical([None] * len(df), categories=pd.Index([], dtype="str"))
