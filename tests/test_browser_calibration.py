@@ -217,7 +217,8 @@ def test_calibration_session_in_chromium(lab, tmp_path):
 
             fac.front()
             fac.see("Who has answered")
-            fac.see("3/3")  # drawn before anyone answered; the answers arrived by themselves (no Refresh)
+            # drawn before anyone answered: both rows reach 3/3 by themselves (no Refresh)
+            fac.out.locator("td:text-is('3/3')").nth(1).wait_for(timeout=30000)
             fac.shot("3-facilitator-blind")
             fac.click("Reveal answers")
             fac.see("Session is now in phase reveal")
