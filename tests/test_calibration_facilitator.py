@@ -112,6 +112,14 @@ def test_a_filing_error_is_shown_in_the_error_colour(tmp_path: Path) -> None:
     fac.advance_button.click()
     assert fac.phase_message.value.startswith('<div class="lkc-msg-err">Session is now in phase record.')
     assert "could not be filed with the guidelines" in fac.phase_message.value
+    # the calibration report does not list it as filed
+    fac.advance_button.click()  # closed
+    from labkit.calibration.report import report_data
+
+    data = report_data(s.folder)
+    assert data.proposals["filed"].str.startswith("NOT filed: ").tolist() == [True]
+    text, bad = next(f for f in data.findings if "became guideline change proposals" in f[0])
+    assert bad and "1 could NOT be filed with the guidelines" in text
 
 
 def test_views_follow_phase_changes_without_refresh(tmp_path: Path) -> None:
