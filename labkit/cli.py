@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "labkit.reports.cli",
     "labkit.calibration.cli",
     "labkit.guidelines.cli",
+    "labkit.guidelines.bootstrap",
     "labkit.sample.cli",
     "labkit.simulate.cli",
     "labkit.demo",

@@ -202,11 +202,13 @@ def _float_id(u: Any) -> Any:
     return u
 
 
-def _as_category(values: pd.Series, *, float_ids: bool = False) -> pd.Series:
+def _as_category(values: pd.Series, *, float_ids: bool = False, exact: bool = False) -> pd.Series:
     """Strings stripped, empty -> missing, as a categorical of str (categories sorted).
 
     With ``float_ids``, a float column (ids a Parquet or JSON writer stored as numbers) gives ``"1"`` for
-    ``1.0`` (integral values only) and ``"2.5"`` for ``2.5``, never ``"1.0"``.
+    ``1.0`` (integral values only) and ``"2.5"`` for ``2.5``, never ``"1.0"``. ``exact`` keeps each string
+    byte for byte (labels: a guideline may define ``"Positive\n"``); only an empty or all-whitespace value
+    becomes missing.
 
     Works on the distinct values only (factorize once, then strip and sort the few categories), so
     a million-row id column costs one hash pass, and an already categorical column almost nothing.
@@ -219,8 +221,9 @@ def _as_category(values: pd.Series, *, float_ids: bool = False) -> pd.Series:
     if float_ids and (pd.api.types.is_float_dtype(values.dtype) or
                       (isinstance(values.dtype, pd.CategoricalDtype) and pd.api.types.is_float_dtype(uniques.dtype))):
         uniques = pd.Index([_float_id(u) for u in uniques], dtype=object)
-    stripped = pd.Series(np.asarray(uniques, dtype=object), dtype=object).astype("string").str.strip()
-    stripped = stripped.mask(stripped == "")
+    text = pd.Series(np.asarray(uniques, dtype=object), dtype=object).astype("string")
+    stripped = text.str.strip()
+    stripped = (text if exact else stripped).mask(stripped == "")
     new_codes, new_uniques = pd.factorize(stripped, use_na_sentinel=True)  # merges "a" and " a"
     names = np.asarray(new_uniques, dtype=object)
     order = _sort_order(names)
@@ -410,9 +413,9 @@ def conform_labels(
         if nested.any():  # a list label (multi-label answer) or a mapping: one value per row is required
             reject(nested, col, raw.map(repr), f"{col} is a list or mapping, not one value (put one label per row)")
             raw = raw.where(~nested, None)
-        s = _as_category(raw, float_ids=col != "label")
+        s = _as_category(raw, float_ids=col != "label", exact=col == "label")
         reject(s.isna().to_numpy(), col, df[col], f"{col} is empty")
-        ctrl = _control_mask(raw)
+        ctrl = _control_mask(raw) if col != "label" else np.zeros(len(raw), dtype=bool)  # labels are kept exact
         if ctrl.any():  # "a\n" would be stripped to "a" and merged with another id: refused, never guessed
             reject(ctrl, col, raw, f"{col} contains a line break or control character")
         out[col] = s
@@ -490,7 +493,7 @@ def finalize_labels(table: pd.DataFrame) -> pd.DataFrame:
     for col in ID_COLUMNS:
         s = table[col]
         if not isinstance(s.dtype, pd.CategoricalDtype):
-            s = _as_category(s)
+            s = _as_category(s, exact=col == "label")
         s = _drop_unused(s)
         cats = s.cat.categories
         if cats.dtype == _STR_DTYPE:
@@ -565,7 +568,7 @@ def conform_gold(df: pd.DataFrame, *, path: str = "<gold>") -> pd.DataFrame:
     missing = [c for c in ("item_id", "label") if c not in df.columns]
     if missing:
         raise InputRefused(path, f"a gold file needs item_id and a label (or gold) column; missing {', '.join(missing)}")
-    out = pd.DataFrame({"item_id": _as_category(df["item_id"]), "label": _as_category(df["label"])})
+    out = pd.DataFrame({"item_id": _as_category(df["item_id"]), "label": _as_category(df["label"], exact=True)})
     out["task"] = _as_category(df["task"]).fillna("default") if "task" in df.columns else pd.Categorical(["default"] * len(df))
     for c in ("guideline_version", "decided_by"):
         out[c] = _as_category(df[c]) if c in df.columns else pd.Categorical([None] * len(df), categories=pd.Index([], dtype="str"))

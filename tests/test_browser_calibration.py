@@ -1,8 +1,9 @@
 """A calibration session in a real browser: JupyterLab 4 + Debian's chromium driven by Playwright.
 
-Two annotators and a facilitator each open ``notebooks/calibration_session.ipynb`` (parameterized for
-them) in their own JupyterLab tab, run it, answer, reveal, propose a clarification and record it; then
-the session folder is checked. Screenshots of each phase go to ``$LABKIT_SCREENSHOTS`` (default: the
+Two annotators and a facilitator each open the notebook ``labkit calibration open SESSION --as ID``
+wrote for them (nothing edited) in their own JupyterLab tab, run it, answer, reveal, propose a
+clarification and record it; nobody presses Refresh: each page follows the phase changes and answers
+by itself. Then the session folder is checked. Screenshots of each phase go to ``$LABKIT_SCREENSHOTS`` (default: the
 test's temporary folder).
 
 Runs wherever chromium is installed; with ``CI`` set a missing chromium is a failure, never a skip.
@@ -21,8 +22,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
-from test_calibration_helpers import ROOT, make_session
+from test_calibration_helpers import make_session
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
@@ -49,15 +49,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _parameterize(dst: Path, session: Path, participant: str, role: str) -> None:
-    import nbformat
-    from papermill.iorw import load_notebook_node
-    from papermill.parameterize import parameterize_notebook
+def _launch(dst: Path, session: Path, participant: str) -> None:
+    """What a participant runs: ``labkit calibration open SESSION --as ID`` (the notebook lands in ``dst``)."""
+    from labkit.cli import main
 
-    nb = load_notebook_node(str(ROOT / "notebooks" / "calibration_session.ipynb"))
-    nb = parameterize_notebook(nb, {"session": str(session), "participant": participant, "role": role})
-    nb.metadata.pop("papermill", None)
-    nbformat.write(nb, dst)
+    assert main(["calibration", "open", str(session), "--as", participant, "--out", str(dst)]) == 0
 
 
 @pytest.fixture
@@ -140,7 +136,7 @@ class Person:
     def open(self) -> None:
         self.page.evaluate(f"() => {{ window.jupyterapp.commands.execute('docmanager:open', {{path: '{self.name}.ipynb'}}); }}")
 
-    def front(self) -> "Person":
+    def front(self) -> Person:
         """Make this person's tab the visible one."""
         self.open()
         self.page.wait_for_function(f"() => window.jupyterapp.shell.currentWidget && "
@@ -186,8 +182,8 @@ def test_calibration_session_in_chromium(lab, tmp_path):
     shots.mkdir(parents=True, exist_ok=True)
     session = lab["root"] / "cal-test"
     make_session(session)
-    for who, role in (("a1", "annotator"), ("a2", "annotator"), ("f1", "facilitator")):
-        _parameterize(lab["root"] / f"{who}.ipynb", session, who, role)
+    for who in ("a1", "a2", "f1"):
+        _launch(lab["root"] / f"{who}.ipynb", session, who)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
             "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-background-networking",
@@ -221,8 +217,8 @@ def test_calibration_session_in_chromium(lab, tmp_path):
 
             fac.front()
             fac.see("Who has answered")
-            fac.click("Refresh")  # the view was drawn before anyone answered
-            fac.see("3/3")
+            # drawn before anyone answered: both rows reach 3/3 by themselves (no Refresh)
+            fac.out.locator("td:text-is('3/3')").nth(1).wait_for(timeout=30000)
             fac.shot("3-facilitator-blind")
             fac.click("Reveal answers")
             fac.see("Session is now in phase reveal")
@@ -231,8 +227,7 @@ def test_calibration_session_in_chromium(lab, tmp_path):
             fac.shot("4-facilitator-reveal")
 
             a1.front()
-            a1.click("Refresh")
-            a1.see("Gold label: ok")
+            a1.see("Gold label: ok")  # the reveal reached a1's page without Refresh
             a1.shot("5-reveal")
             a1.out.locator(".lkc-reveal-item select").first.select_option(label="2. g3")
             a1.see("Gold label: offensive")
@@ -248,8 +243,7 @@ def test_calibration_session_in_chromium(lab, tmp_path):
             fac.see("Session is now in phase discussion")
 
             a2.front()
-            a2.click("Refresh")
-            a2.see("Your answer after discussion")
+            a2.see("Your answer after discussion")  # and the discussion reached a2's
             a2.see("0 of 3 items answered after discussion")
             a2.answer(1, "ok", "Still fine.")
             a2.see("1 of 3 items answered after discussion")
@@ -274,7 +268,7 @@ def test_calibration_session_in_chromium(lab, tmp_path):
     assert [r["rationale"] for r in recs["a1"] if r["kind"] == "answer"] == [
         "Polite thanks.", "Sarcasm aimed at the poster.", "Link to a channel."]
     [clar] = [r for r in recs["a1"] if r["kind"] == "clarification"]
-    assert (clar["item_id"], clar["label"], clar["op"]) == ("g3", "offensive", "reword_definition")
+    assert (clar["item_id"], clar["label"], clar["op"]) == ("g3", "offensive", "add_edge_case")  # the default change
     events = [json.loads(x) for x in (session / "events.jsonl").read_text().splitlines()]
     assert [e["phase"] for e in events if e["kind"] == "phase"] == ["reveal", "discussion", "record", "closed"]
     finals = [r for r in recs["a2"] if r["kind"] == "answer" and r["round"] == "final"]

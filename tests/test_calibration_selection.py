@@ -137,3 +137,23 @@ def test_parameter_errors(g, data):
         select_items(labels, gold, g, v, n_gold=-1)
     with pytest.raises(ParameterError, match="n_gold \\+ n_contested must be at least 1"):
         select_items(labels, gold, g, v, n_gold=0, n_contested=0)
+
+
+def test_labels_without_timestamps_are_used_and_a_shortfall_is_explained(g, data):
+    """Issue 14: an export without timestamps gave 0 contested items with no reason (all ignored before --date)."""
+    labels, gold, items = data
+    v = g.get("toxicity", "1.1.0")
+    undated = labels.copy()
+    undated["created_at"] = pd.Series(pd.NaT, index=undated.index, dtype=labels["created_at"].dtype)
+    dated = select_items(labels, gold, g, v, n_gold=0, n_contested=2, before=BEFORE, seed=0)
+    sel = select_items(undated, gold, g, v, n_gold=0, n_contested=2, before=BEFORE, seed=0)
+    assert sel.params["contested_taken"] == 2 and sel.params["contested_note"] == ""
+    assert sel.params["undated_labels_used"] == int(((undated["task"] == "toxicity") & (undated["source"] == "human")
+                                                     & (undated["stage"] == "label")).sum()) > 0
+    assert dated.params["undated_labels_used"] == 0
+    few = select_items(labels, gold, g, v, n_gold=0, n_contested=2, before=BEFORE, seed=0, min_judgements=99)
+    assert few.params["contested_taken"] == 0
+    assert few.params["contested_note"].startswith("0 non-gold item(s) have at least 99 judgements (the most any "
+                                                   "non-gold item has: ")
+    early = select_items(labels, gold, g, v, n_gold=1, n_contested=2, before=dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc))
+    assert early.params["contested_note"] == "no human labels of task 'toxicity' made before 2000-01-01T00:00:00+00:00"

@@ -13,6 +13,7 @@ from test_calibration_helpers import guidelines_copy, make_session
 @pytest.fixture(autouse=True)
 def _close_widgets(monkeypatch):
     monkeypatch.setenv("LABKIT_PSEUDONYM_KEY", "test-key")
+    monkeypatch.setenv("LABKIT_CALIBRATION_POLL", "0")  # views follow the folder only in test_views_follow_*
     yield
     W.Widget.close_all()
 
@@ -86,8 +87,10 @@ def test_whole_session_through_the_widgets(tmp_path):
     assert a2.reveal.box in a2.body.children
 
     a1.refresh_button.click()
-    # the form shows the rule it would change from the start (item 1's reference label, ok)
-    assert a1.reveal.clar_current.value.startswith("<i>Current definition of ok:</i> The comment is civil")
+    # the default change is "add an edge case" (not replacing a definition); the form shows the rule it
+    # would change from the start (item 1's reference label, ok)
+    assert a1.reveal.clar_op.value == "add_edge_case"
+    assert a1.reveal.clar_current.value.startswith("<i>Edge cases of ok now:</i> Strong criticism")
     a1.reveal.item.value = "g3"
     assert "Gold label: offensive" in a1.reveal.gold.value
     assert "Wow, what a genius idea. Not." in a1.reveal.gold.value  # positive example from the guideline

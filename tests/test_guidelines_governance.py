@@ -181,7 +181,14 @@ def test_propose_approve_release_through_the_cli(groot: Path, tmp_path: Path, ca
         "toxicity-2026-11-20-hate-examples", "patch", "2.0.1", {"qa": 1})
     assert main(["guidelines", "release", filed["id"], *g]) == 1
     assert main(["guidelines", "approve", filed["id"], "--as", "g-qa-2", "--at", "2026-11-21T00:00:00Z", *g]) == 0
-    assert main(["guidelines", "release", filed["id"], "--at", "2026-11-22T00:00:00Z", "--json", *g]) == 0
+    assert main(["guidelines", "release", filed["id"], "--at", "2026-11-22T00:00:00Z", "--json", *g]) == 1  # no --as
+    assert "name the releasing member (--as MEMBER)" in capsys.readouterr().err
+    # an annotator who is not a member, and a member without a role of the patch rules, may not release
+    assert main(["guidelines", "release", filed["id"], "--as", "ann-7", *g]) == 1
+    assert "'ann-7' is not a member" in capsys.readouterr().err
+    assert main(["guidelines", "release", filed["id"], "--as", "g-facil-1", *g]) == 1
+    assert capsys.readouterr().err.endswith("g-facil-1 holds facilitator; releasing a patch change needs one of qa\n")
+    assert main(["guidelines", "release", filed["id"], "--as", "g-qa-1", "--at", "2026-11-22T00:00:00Z", "--json", *g]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (out["version"], out["kind"], out["approved_by"]) == ("2.0.1", "patch", ["g-qa-2"])
     assert main(["log", "verify", str(groot / "decisions.jsonl")]) == 0
@@ -247,7 +254,7 @@ def test_propose_errors_name_the_draft_file(groot: Path, tmp_path: Path, capsys:
 def _release_worker(args: tuple[str, str]) -> str:
     root, pid = args
     try:
-        return "released " + release(pid, root, at="2026-11-21T00:00:00Z").version
+        return "released " + release(pid, root, who="g-qa-1", at="2026-11-21T00:00:00Z").version
     except GovernanceError as exc:
         return f"refused: {exc}"
 

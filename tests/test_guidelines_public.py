@@ -78,7 +78,7 @@ def released(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
         assert filed["kind"] == "major"
         for who in approvers:
             cli(capsys, "guidelines", "approve", filed["id"], "--as", who, "--at", at, *g)
-        cli(capsys, "guidelines", "release", filed["id"], "--at", at, *g)
+        cli(capsys, "guidelines", "release", filed["id"], "--as", "g-lead-1", "--at", at, *g)
     return root
 
 

@@ -109,7 +109,8 @@ def _independent_g_flags(df: pd.DataFrame, alpha: float, min_n: int, min_tvd: fl
 @pytest.mark.parametrize("name", ["snow2008_rte", "welinder2010_bluebirds"])
 def test_public_dataset_validates_and_its_biased_workers_surface(name):
     path = PUBLIC / name / "long.csv"
-    report = validate(load_labels(path), GUIDELINES)
+    # no guidelines of their own: the guideline checks are not applicable (another task's would be refused)
+    report = validate(load_labels(path), None)
     status = {o.name: o.status for o in report.outcomes}
     assert report.gate
     assert {n for n, s in status.items() if s == "not applicable"} == GUIDELINE_CHECKS | {
@@ -148,14 +149,19 @@ def test_cli_writes_outputs_and_exits_on_the_gate(tmp_path, capsys, monkeypatch)
 
     assert pseudonym("136", b"test-key") in page
 
+    # the toxicity guidelines are not the bluebirds' (issue 14: such a run used to PASS): refused
     code = main(["validate", str(PUBLIC / "welinder2010_bluebirds" / "long.csv"), "--guidelines", str(GUIDELINES), "--json"])
+    assert code == 2
+    assert "the labels are for task 'default', but these guidelines define 'toxicity'" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)  # no ./guidelines: the guideline-independent checks run, and pass
+    code = main(["validate", str(PUBLIC / "welinder2010_bluebirds" / "long.csv"), "--json"])
     assert code == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["gate"] == "passed"
 
 
 def test_html_escapes_text_from_the_data(tmp_path):
     rows = pd.DataFrame({"item_id": ["<b>i1</b>", "i2", "i3"], "annotator_id": ["a", "b", "c"],
-                         "label": ["<script>alert(1)</script>", "x", "x"], "guideline_version": ["1.0.0"] * 3,
+                         "label": ["<script>alert(1)</script>", "ok", "ok"], "guideline_version": ["1.0.0"] * 3,
                          "task": ["toxicity"] * 3})
     report = validate(conform_labels(rows).table, GUIDELINES)
     page = report.write_html(tmp_path / "v.html", key=b"k").read_text()

@@ -41,6 +41,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     n.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     n.set_defaults(func=run_new)
 
+    o = verbs.add_parser("open", help="a ready notebook for a participant (nothing to edit), optionally in JupyterLab",
+                         description="Write SESSION/notebooks/ID.ipynb with the session, participant and role filled in; "
+                                     "open it in JupyterLab and choose Run All. The view follows the session by itself.")
+    o.add_argument("folder", metavar="SESSION", help="the session folder")
+    o.add_argument("--as", dest="participant", required=True, metavar="ID", help="your id in the session")
+    o.add_argument("--role", choices=("annotator", "facilitator"), help="checked against the session (default: yours)")
+    o.add_argument("--out", metavar="FILE", help="where to write the notebook (default: SESSION/notebooks/ID.ipynb)")
+    o.add_argument("--lab", action="store_true", help="start JupyterLab on the notebook")
+    o.add_argument("--json", action="store_true")
+    o.set_defaults(func=run_open)
+
     s = verbs.add_parser("status", help="show where a session is")
     s.add_argument("folder")
     s.add_argument("--json", action="store_true")
@@ -106,9 +117,10 @@ def run_new(args: argparse.Namespace) -> int:
     if args.guideline_version:
         version = g.get(task, args.guideline_version)
     else:
-        version = g.in_force(task, when)
-        if version is None:
+        in_force = g.in_force(task, when)
+        if in_force is None:
             raise ParameterError(f"no {task} guideline version is in force at {when.isoformat()}; pass --version")
+        version = in_force
     labels = load_labels(args.labels)
     gold = read_gold(args.gold) if args.gold else None
     items = None
@@ -136,13 +148,19 @@ def run_new(args: argparse.Namespace) -> int:
     s = CalibrationSession.create(folder, spec)
     summary = {"session": s.id, "folder": str(folder), "task": task, "guideline_version": version.version,
                "items": len(sel.items), "gold_items": sel.params["gold_taken"],
-               "contested_items": sel.params["contested_taken"], "participants": [p.id for p in people]}
+               "contested_items": sel.params["contested_taken"], "participants": [p.id for p in people],
+               "contested_note": sel.params["contested_note"], "undated_labels_used": sel.params["undated_labels_used"]}
     lines = [f"created calibration session {s.id} in {folder}",
              f"  {task} guideline {version.version}; {len(sel.items)} items ({sel.params['gold_taken']} gold, "
              f"{sel.params['contested_taken']} contested), seed {args.seed}"]
+    if sel.params["contested_note"]:
+        lines.append(f"  fewer contested items than asked ({args.n_contested}): {sel.params['contested_note']}")
+    if sel.params["undated_labels_used"]:
+        lines.append(f"  {sel.params['undated_labels_used']} label(s) without a timestamp were used (they cannot be "
+                     "placed before or after --date)")
     for it in sel.items:
         lines.append(f"  {it.item_id:<14} {'; '.join(it.reasons)}")
-    lines.append(f"open notebooks/calibration_session.ipynb with session = {str(folder.resolve())!r}")
+    lines.append(f"each participant opens it with: labkit calibration open {folder} --as ID")
     emit(args, summary, "\n".join(lines))
     return 0
 
@@ -161,6 +179,21 @@ def _state_text(st: dict[str, Any]) -> str:
             f"  blind agreement: alpha {f(a['alpha'])}, kappa {f(a['kappa'])}, pairwise {f(a['pairwise_agreement'])} "
             f"over {a['items_with_two_or_more']} items\n"
             f"  clarifications {st['clarifications']}, proposals written {st['proposals']}")
+
+
+def run_open(args: argparse.Namespace) -> int:
+    from labkit.calibration.launch import write_launcher
+
+    path, role = write_launcher(args.folder, args.participant, args.role, args.out)
+    emit(args, {"notebook": str(path), "participant": args.participant, "role": role},
+         f"{args.participant} ({role}): open {path} in JupyterLab and choose Run > Run All Cells "
+         f"(or: jupyter lab {path})")
+    if args.lab:
+        import subprocess
+        import sys
+
+        return subprocess.call([sys.executable, "-m", "jupyterlab", str(path)])
+    return 0
 
 
 def run_status(args: argparse.Namespace) -> int:

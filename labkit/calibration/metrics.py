@@ -9,7 +9,6 @@ disagreement used for ranking.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -86,9 +85,3 @@ def item_disagreement(labels: Sequence[str]) -> float:
     _, counts = np.unique(np.asarray(labels, dtype=object).astype(str), return_counts=True)
     return float(1.0 - counts.max() / counts.sum())
 
-
-def finite(x: Any) -> bool:
-    try:
-        return math.isfinite(float(x))
-    except (TypeError, ValueError):
-        return False

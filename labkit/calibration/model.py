@@ -31,13 +31,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from labkit._time import format_utc, now_utc, parse_utc
 from labkit.calibration import storage
 from labkit.calibration.metrics import agreement as _agreement
 from labkit.calibration.metrics import item_disagreement
@@ -61,16 +61,8 @@ class SessionError(LabkitError):
     """An operation the session's phase or roles refuse (answering after the reveal, ...)."""
 
 
-def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
 def _iso(t: dt.datetime) -> str:
-    return t.astimezone(dt.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def _parse_iso(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    return format_utc(t, micro=True)
 
 
 @dataclass(frozen=True)
@@ -197,8 +189,8 @@ class SessionSpec:
             id=str(d["id"]), task=str(d["task"]), guideline=g,
             items=[SessionItem.from_dict(x) for x in d["items"]], participants=parts,
             show_names=bool(d.get("show_names", False)),
-            created_at=_parse_iso(d["created_at"]) if d.get("created_at") else now_utc(),
-            scheduled_at=_parse_iso(d["scheduled_at"]) if d.get("scheduled_at") else None,
+            created_at=parse_utc(d["created_at"]) if d.get("created_at") else now_utc(),
+            scheduled_at=parse_utc(d["scheduled_at"]) if d.get("scheduled_at") else None,
             sources=dict(d.get("sources") or {}), selection=dict(d.get("selection") or {}),
             open_join=bool(d.get("open_join", True)), file_proposals=bool(d.get("file_proposals", True)),
         )
@@ -337,7 +329,7 @@ class CalibrationSession:
     def phase_started(self, phase: str) -> dt.datetime | None:
         for e in self.events():
             if e.get("kind") == "phase" and e.get("phase") == phase:
-                return _parse_iso(e["at"])
+                return parse_utc(e["at"])
         return None
 
     def _require_facilitator(self, who: str) -> None:
@@ -438,12 +430,12 @@ class CalibrationSession:
             raise SessionError(f"answers are taken in the blind phase and, as final answers, in discussion; "
                                f"session {self.id} is in {phase}")
         t = at or now_utc()
+        why = str(rationale or "")
+        secs = None if duration_s is None else round(float(duration_s), 3)
         rec = {"kind": "answer", "participant": participant, "item_id": item_id, "label": label,
-               "confidence": confidence, "rationale": str(rationale or ""),
-               "duration_s": None if duration_s is None else round(float(duration_s), 3),
-               "round": rnd, "at": _iso(t)}
+               "confidence": confidence, "rationale": why, "duration_s": secs, "round": rnd, "at": _iso(t)}
         storage.append_record(storage.answers_path(self.folder, participant), rec)
-        return Answer(participant, item_id, label, confidence, rec["rationale"], rec["duration_s"], rnd, t)
+        return Answer(participant, item_id, label, confidence, why, secs, rnd, t)
 
     def answers(self, round: str = "blind", participant: str | None = None) -> pd.DataFrame:
         """The answers that count: latest per participant and item in ``round``.
@@ -483,7 +475,7 @@ class CalibrationSession:
                 if r.get("kind") == "answer":
                     rows.append({**{k: r.get(k) for k in ("participant", "item_id", "label", "confidence",
                                                          "rationale", "duration_s", "round")},
-                                 "at": _parse_iso(r["at"])})
+                                 "at": parse_utc(r["at"])})
         return rows
 
     def progress(self, participant: str, round: str | None = None) -> tuple[int, int]:
@@ -540,7 +532,7 @@ class CalibrationSession:
             for r in self.records(p):
                 if r.get("kind") == "clarification":
                     out.append(Clarification(r["id"], r["participant"], r["item_id"], r["label"], r["current"],
-                                             r["proposed"], r.get("rationale", ""), _parse_iso(r["at"]),
+                                             r["proposed"], r.get("rationale", ""), parse_utc(r["at"]),
                                              r.get("op", "reword_definition")))
         return sorted(out, key=lambda c: c.at)
 
@@ -617,9 +609,3 @@ class CalibrationSession:
             "agreement_blind": self.agreement("blind"),
         }
 
-
-def spec_from_items(session_id: str, guideline: GuidelineVersion, items: Iterable[SessionItem],
-                    participants: Iterable[Participant], **kw: Any) -> SessionSpec:
-    """Convenience constructor for a :class:`SessionSpec` (task taken from the guideline)."""
-    return SessionSpec(id=session_id, task=guideline.task, guideline=guideline, items=list(items),
-                       participants=list(participants), **kw)

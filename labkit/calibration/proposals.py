@@ -50,18 +50,28 @@ def change_for(c: Clarification) -> dict[str, Any]:
     return {"op": "add_example", "label": c.label, "polarity": polarity, "proposed": c.proposed}
 
 
+def proposal_id(task: str, clarification_id: str) -> str:
+    """The short, deterministic id of a clarification's proposal: ``<task>-cal-<10 hex digits>``.
+
+    Only the task (made id-safe, at most 60 characters) and the clarification's own hash go in, so
+    the id is at most 75 characters of ``[A-Za-z0-9._-]`` whatever the item ids hold (URLs...), and
+    filing it cannot fail on the id.
+    """
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", task).strip("-.")[:60] or "task"
+    return f"{safe}-cal-{clarification_id.removeprefix('c-')[:10]}"
+
+
 def proposal_dict(session: CalibrationSession, c: Clarification, *, at: dt.datetime | None = None) -> dict[str, Any]:
     """The proposal for clarification ``c`` in the governance format."""
-    from labkit.calibration.model import _iso, now_utc
+    from labkit._time import format_utc, now_utc
 
     t = at or now_utc()
-    slug = re.sub(r"[^a-z0-9]+", "-", f"clarify {c.label} {c.item_id}".lower()).strip("-")
     return {
-        "id": f"{session.spec.task}-{t.strftime('%Y-%m-%d')}-{slug}-{c.id[2:8]}",
+        "id": proposal_id(session.spec.task, c.id),
         "task": session.spec.task,
         "base_version": session.spec.guideline.version,
         "author": c.participant,
-        "created_at": _iso(t),
+        "created_at": format_utc(t),
         "title": f"Clarify {c.label} (calibration {session.id}, item {c.item_id})",
         "rationale": c.rationale or f"Raised in calibration session {session.id} on item {c.item_id}.",
         "source": {"kind": "calibration", "session": session.id, "item_id": c.item_id, "clarification": c.id},

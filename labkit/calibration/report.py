@@ -137,7 +137,9 @@ def report_data(session: str | os.PathLike[str] | CalibrationSession, *, labels:
         ch = (d.get("changes") or [{}])[0]
         props.append({"proposal": d.get("id"), "label": ch.get("label"), "change": ch.get("op"),
                       "proposed": ch.get("proposed"), "item": (d.get("source") or {}).get("item_id"),
-                      "author": pseudonym(str(d.get("author")))})
+                      "author": pseudonym(str(d.get("author"))),
+                      "filed": ("yes" if d.get("filed_as") else
+                                f"NOT filed: {d['filing_error']}" if d.get("filing_error") else "kept in the session")})
     ranked = s.ranked_by_disagreement("blind")
     final = s.answers("final")
     refs = dict(zip(ranked["item_id"], ranked["reference"]))
@@ -185,7 +187,10 @@ def report_data(session: str | os.PathLike[str] | CalibrationSession, *, labels:
         else:
             findings.append(("Too few follow-up labels on gold items to compare accuracy before and after.", True))
     if props:
-        findings.append((f"{len(props)} clarification(s) became guideline change proposals.", False))
+        not_filed = [p for p in props if p["filed"].startswith("NOT filed")]
+        findings.append((f"{len(props)} clarification(s) became guideline change proposals"
+                         + (f"; {len(not_filed)} could NOT be filed with the guidelines (kept in the session folder): "
+                            f"{not_filed[0]['filed'][len('NOT filed: '):]}" if not_filed else "") + ".", bool(not_filed)))
     late = st["late_answers"]
     if late:
         findings.append((f"{late} blind answer(s) arrived after the reveal and are not counted.", True))

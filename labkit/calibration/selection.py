@@ -101,20 +101,20 @@ def gold_in_version(label: str, gold_version: str | None, guidelines: Guidelines
         return (None, f"gold was decided under unknown version {gold_version}")
     i, j = names.index(str(gold_version)), names.index(version.version)
     if i < j:  # forward
-        cur = label
+        fwd = label
         for a, b in zip(vs[i:j], vs[i + 1:j + 1]):
             mp, flagged = step_map(a, b)
-            if cur in flagged:
-                return (None, flagged[cur])
-            cur = mp.get(cur, cur)
-        return (cur, "") if cur in version.label_names else (None, f"{cur!r} is not a label of {version.version}")
+            if fwd in flagged:
+                return (None, flagged[fwd])
+            fwd = mp.get(fwd, fwd)
+        return (fwd, "") if fwd in version.label_names else (None, f"{fwd!r} is not a label of {version.version}")
     # backward: labels of `version` that migrate to `label` under gold_version
     cands = []
     for lab in version.label_names:
         cur: str | None = lab
         for a, b in zip(vs[j:i], vs[j + 1:i + 1]):
             mp, flagged = step_map(a, b)
-            cur = None if cur in flagged else mp.get(cur, cur)
+            cur = None if cur is None or cur in flagged else mp.get(cur, cur)
             if cur is None:
                 break
         if cur == label:
@@ -241,8 +241,13 @@ def select_items(
     task = version.task
     t = labels
     mask = (t["task"].astype(str) == task) & (t["source"].astype(str) == "human") & (t["stage"].astype(str) == "label")
+    n_undated = 0
     if before is not None:
-        mask &= t["created_at"] < pd.Timestamp(before)
+        # labels without a timestamp cannot be placed in time: they are kept (exports without
+        # timestamps are common) and counted in the selection's params
+        undated = t["created_at"].isna()
+        n_undated = int((mask & undated).sum())
+        mask &= undated | (t["created_at"] < pd.Timestamp(before))
     share_all, consensus_method = _consensus_confidence(t.loc[mask], task)
     human = t.loc[mask, ["item_id", "annotator_id", "label"]].copy()
     for c in ("item_id", "annotator_id", "label"):
@@ -257,7 +262,7 @@ def select_items(
     shares = counts / counts.groupby(level=0).transform("sum")
     item_labels = shares[shares >= 1 / 3].reset_index().groupby("item_id")["label"].agg(lambda s: sorted(set(s)))
     gold_map: dict[str, tuple[str, str]] = {}
-    gold_skipped = {}
+    gold_skipped: dict[str, str] = {}
     if gold is not None and len(gold):
         g = gold[gold["task"].astype(str) == task]
         translated, gold_skipped = translate_gold(g, guidelines, version)
@@ -299,6 +304,15 @@ def select_items(
     is_gold = cand["gold"].notna()
     pool = cand[~is_gold & (cand["judgements"] >= min_judgements)]
     contested = pool.sort_values(["score", "_tie"], ascending=[False, False]).head(n_contested)
+    contested_note = ""
+    if n_contested and len(contested) < n_contested:
+        if not len(human):
+            contested_note = (f"no human labels of task {task!r}"
+                              + (f" made before {pd.Timestamp(before).isoformat()}" if before is not None else ""))
+        else:
+            most = int(cand.loc[~is_gold, "judgements"].max()) if (~is_gold).any() else 0
+            contested_note = (f"{len(pool)} non-gold item(s) have at least {min_judgements} judgements "
+                              f"(the most any non-gold item has: {most})")
     gpool = cand[is_gold]
     k = min(n_gold, len(gpool))
     if k:
@@ -340,10 +354,11 @@ def select_items(
                                   gold_rationale=g[1] if g else "", reasons=rs, slice=slice_map.get(iid)))
     order = rng.permutation(len(chosen))
     chosen = [chosen[i] for i in order]
-    params = {"n_gold": int(n_gold), "n_contested": int(n_contested), "seed": int(seed),
+    params: dict[str, object] = {"n_gold": int(n_gold), "n_contested": int(n_contested), "seed": int(seed),
               "min_judgements": int(min_judgements), "change_weight": float(change_weight),
               "before": before.isoformat() if before else None, "changed_labels": changed,
               "gold_taken": int(len(gold_pick)), "contested_taken": int(len(contested)),
               "gold_not_translatable": int(len(gold_skipped)),
+              "undated_labels_used": n_undated, "contested_note": contested_note,
               "consensus": consensus_method}
     return Selection(chosen, cand.drop(columns="_tie").sort_values("score", ascending=False), params)

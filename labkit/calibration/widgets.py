@@ -11,21 +11,22 @@
   reveal panel, decisions on items without gold, and the phase control.
 
 Every text that comes from data (item text and ids, rationales, labels, definitions) goes through
-:func:`html.escape` before it reaches an ``HTML`` widget. State lives in the session folder; a view
+:func:`labkit.reports.display.esc` before it reaches an ``HTML`` widget. State lives in the session folder; a view
 re-reads it on every action and on *Refresh*, so a restarted kernel shows where its participant was.
 """
 
 from __future__ import annotations
 
-import html
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as W
 
 from labkit.calibration.model import CLARIFY_OPS, PHASES, CalibrationSession, SessionError
 from labkit.errors import LabkitError
+from labkit.reports.display import esc
 
 NEXT_PHASE_BUTTON = {"blind": "Reveal answers", "reveal": "Start discussion", "discussion": "Record proposals",
                      "record": "Close session"}
@@ -64,9 +65,9 @@ table.lkc th,table.lkc td{border-bottom:1px solid #ddd;padding:.2em .5em;text-al
 </style>"""
 
 
-def esc(value: Any) -> str:
-    """HTML-escape any value for an ``HTML`` widget (quotes included)."""
-    return html.escape("" if value is None else str(value), quote=True)
+#: The confidence choices: "not given" (value ``""``, recorded as no confidence) first, so nothing is preset.
+CONFIDENCE_VALUES = tuple(round(0.1 * k, 1) for k in range(11))
+CONFIDENCE_OPTIONS: list[tuple[str, float | str]] = [("not given", "")] + [(f"{v:.0%}", v) for v in CONFIDENCE_VALUES]
 
 
 def _msg(ok: bool, text: str) -> str:
@@ -143,8 +144,9 @@ class AnswerForm:
                                      tooltips=[lab.definition for lab in g.labels],
                                      style={"button_width": "auto"})
         self.definition = W.HTML()
-        self.confidence = W.FloatSlider(value=0.7, min=0.0, max=1.0, step=0.05, description="Confidence",
-                                        readout_format=".2f", continuous_update=False)
+        # no preset confidence: "not given" until the annotator picks one (an answer without one is fine)
+        self.confidence = W.Dropdown(options=CONFIDENCE_OPTIONS, index=0, description="Confidence",
+                                     tooltip="How sure are you? Optional.")
         self.rationale = W.Textarea(placeholder="Why this label? One or two sentences help the discussion.",
                                     description="Rationale", layout=W.Layout(width="95%", height="4.5em"))
         self.submit = W.Button(description="Submit answer", button_style="primary", disabled=True, icon="check")
@@ -188,12 +190,14 @@ class AnswerForm:
         if len(prev):
             r = prev.iloc[-1]
             self.label.value = r["label"]
-            self.confidence.value = float(r["confidence"]) if r["confidence"] is not None and r["confidence"] == r["confidence"] else 0.7
+            c = r["confidence"]
+            self.confidence.index = (1 + min(range(len(CONFIDENCE_VALUES)), key=lambda k: abs(CONFIDENCE_VALUES[k] - float(c)))
+                                     if c is not None and c == c else 0)
             self.rationale.value = r["rationale"] or ""
             self.submit.description = "Update answer"
         else:
             self.label.value = None
-            self.confidence.value = 0.7
+            self.confidence.index = 0  # "not given"
             self.rationale.value = ""
             self.submit.description = "Submit answer"
         self.prev.disabled = self.index == 0
@@ -214,7 +218,8 @@ class AnswerForm:
     def _on_submit(self, _b: Any = None) -> None:
         iid = self.order[self.index]
         try:
-            self.session.submit_answer(self.participant, iid, self.label.value, confidence=self.confidence.value,
+            conf = self.confidence.value
+            self.session.submit_answer(self.participant, iid, self.label.value, confidence=None if conf == "" else conf,
                                        rationale=self.rationale.value,
                                        duration_s=time.monotonic() - self._shown_at)
         except LabkitError as exc:
@@ -225,7 +230,7 @@ class AnswerForm:
         if nxt is None:
             self._update_progress()
             self.message.value = _msg(True, f"Saved your answer to item {iid}. All items answered"
-                                      + (": wait for the facilitator to reveal the answers, then press Refresh."
+                                      + (": wait for the facilitator to reveal the answers; this page follows."
                                          if self.round == "blind" else "."))
         else:
             self.message.value = _msg(True, f"Saved your answer to item {iid}.")
@@ -249,7 +254,7 @@ class RevealPanel:
         self.rationales = W.HTML()
         g = session.spec.guideline
         self.clar_label = W.Dropdown(options=list(g.label_names), description="Label")
-        self.clar_op = W.Dropdown(options=[(v, k) for k, v in CLARIFY_OPS.items()], value="reword_definition",
+        self.clar_op = W.Dropdown(options=[(v, k) for k, v in CLARIFY_OPS.items()], value="add_edge_case",
                                   description="Change", style={"description_width": "initial"})
         self.clar_current = W.HTML()
         self.clar_text = W.Textarea(placeholder="Proposed wording of the rule (what the guideline should say)",
@@ -310,21 +315,21 @@ class RevealPanel:
         self.distribution.value = (f"<table class='lkc'><caption><b>Blind answers ({len(a)})</b></caption>"
                                    f"<tr><th>label</th><th>n</th><th></th></tr>{''.join(rows)}</table>")
         if ref is not None:
-            lab = s.spec.guideline.label(ref)
+            ldef = s.spec.guideline.label(ref)
             src = "Gold label" if it.gold is not None else "Facilitator's decision"
-            body = (f'<div class="lkc-gold"><b>{src}: {esc(ref)}</b><div>{esc(lab.definition)}</div>')
+            body = (f'<div class="lkc-gold"><b>{src}: {esc(ref)}</b><div>{esc(ldef.definition)}</div>')
             if it.gold_rationale:
                 body += f"<div><i>Why:</i> {esc(it.gold_rationale)}</div>"
-            if lab.positive_examples:
-                body += "<div><i>Examples:</i><ul>" + "".join(f"<li>{esc(x)}</li>" for x in lab.positive_examples) + "</ul></div>"
-            if lab.negative_examples:
-                body += "<div><i>Not this label:</i><ul>" + "".join(f"<li>{esc(x)}</li>" for x in lab.negative_examples) + "</ul></div>"
-            if lab.edge_cases:
-                body += "<div><i>Edge cases:</i><ul>" + "".join(f"<li>{esc(x)}</li>" for x in lab.edge_cases) + "</ul></div>"
-            if lab.exemplars:  # worked examples promoted into the guideline, with the reason behind each
+            if ldef.positive_examples:
+                body += "<div><i>Examples:</i><ul>" + "".join(f"<li>{esc(x)}</li>" for x in ldef.positive_examples) + "</ul></div>"
+            if ldef.negative_examples:
+                body += "<div><i>Not this label:</i><ul>" + "".join(f"<li>{esc(x)}</li>" for x in ldef.negative_examples) + "</ul></div>"
+            if ldef.edge_cases:
+                body += "<div><i>Edge cases:</i><ul>" + "".join(f"<li>{esc(x)}</li>" for x in ldef.edge_cases) + "</ul></div>"
+            if ldef.exemplars:  # worked examples promoted into the guideline, with the reason behind each
                 body += "<div><i>Exemplars:</i><ul>" + "".join(
                     f"<li>{esc(e.text)} — <b>{'is' if e.polarity == 'positive' else 'is not'} {esc(ref)}</b>: "
-                    f"{esc(e.rationale)}</li>" for e in lab.exemplars) + "</ul></div>"
+                    f"{esc(e.rationale)}</li>" for e in ldef.exemplars) + "</ul></div>"
             self.gold.value = body + "</div>"
             self.clar_label.value = ref
         else:
@@ -354,17 +359,80 @@ class RevealPanel:
                                        "proposal when the facilitator records the session.")
 
 
+#: Seconds between two looks at the session folder by a view that follows it (see :class:`_Displayable`).
+POLL_SECONDS = 1.0
+
+
+def folder_stamp(folder: str | os.PathLike[str]) -> tuple[tuple[str, int, int], ...]:
+    """(name, mtime_ns, size) of the session's event log and answer files: changes whenever anyone acts."""
+    from labkit.calibration import storage
+
+    files = [storage.events_path(folder), *sorted((Path(folder) / storage.ANSWERS_DIR).glob("*.jsonl"))]
+    out = []
+    for f in files:
+        try:
+            st = f.stat()
+        except FileNotFoundError:
+            continue
+        out.append((f.name, st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
 class _Displayable:
+    """A view that follows its session: a background thread looks at the session folder every
+    ``poll`` seconds and calls :meth:`on_change` when a file changed (a phase change, an answer), so
+    nobody presses Refresh. ``stop()`` ends it (it is a daemon thread: it also ends with the kernel)."""
+
     widget: W.Widget
+    session: CalibrationSession
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
+
+    def follow(self, poll: float | None = None) -> None:
+        """Start following the session folder every ``poll`` seconds (None: ``$LABKIT_CALIBRATION_POLL``,
+        else :data:`POLL_SECONDS`; 0: do not follow, Refresh only)."""
+        import threading
+
+        self._stop = threading.Event()
+        if poll is None:
+            poll = float(os.environ.get("LABKIT_CALIBRATION_POLL", POLL_SECONDS))
+        if not poll:
+            return
+        self._stamp = folder_stamp(self.session.folder)
+
+        def loop() -> None:
+            while not self._stop.wait(poll):
+                try:
+                    now = folder_stamp(self.session.folder)
+                    if now != self._stamp:
+                        self._stamp = now
+                        self.on_change()
+                except Exception as exc:  # keep following; show what went wrong
+                    self.on_error(exc)
+
+        self._thread = threading.Thread(target=loop, name=f"labkit-follow-{self.session.id}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop following the session folder."""
+        if getattr(self, "_stop", None) is not None:
+            self._stop.set()
+
+    def on_change(self) -> None:
+        self.refresh()
+
+    def on_error(self, exc: Exception) -> None:  # pragma: no cover - shown in the page
+        pass
+
+    def refresh(self) -> None:
+        raise NotImplementedError
 
 
 class ParticipantView(_Displayable):
     """What an annotator sees. ``.widget`` is the box to display."""
 
-    def __init__(self, session: CalibrationSession, participant: str):
+    def __init__(self, session: CalibrationSession, participant: str, *, poll: float | None = None):
         self.session = session
         self.participant = participant
         self.header = W.HTML()
@@ -381,6 +449,14 @@ class ParticipantView(_Displayable):
         self.form.on_show = self._sync_reveal
         self.reveal.item.observe(self._sync_form, names="value")
         self.refresh()
+        self.follow(poll)
+
+    def on_change(self) -> None:
+        """Another participant's answer changes nothing here; a phase change re-renders the page."""
+        if self.session.phase != self._phase:
+            self.refresh()
+        elif self._phase in ("reveal", "discussion"):
+            self.reveal.render()  # new answers and clarifications in the distribution and rationales
 
     def _sync_reveal(self, item_id: str) -> None:
         if self._phase == "discussion" and self.reveal.item.value != item_id:
@@ -420,7 +496,7 @@ class ParticipantView(_Displayable):
 class FacilitatorView(_Displayable):
     """What the facilitator sees: progress per person, live agreement, ranking, reveal, phase control."""
 
-    def __init__(self, session: CalibrationSession, facilitator: str):
+    def __init__(self, session: CalibrationSession, facilitator: str, *, poll: float | None = None):
         if session.role_of(facilitator) != "facilitator":
             raise SessionError(f"{facilitator!r} is not a facilitator of session {session.id} "
                                f"(facilitators: {', '.join(session.spec.facilitators)})")
@@ -436,7 +512,7 @@ class FacilitatorView(_Displayable):
         self.ranked = W.HTML()
         self.clarifications = W.HTML()
         self.reveal = RevealPanel(session, facilitator)
-        self.decide_label = W.Dropdown(options=list(session.labels), description="Decision")
+        self.decide_label = W.Dropdown(options=list(session.labels), value=None, description="Decision")
         self.decide_button = W.Button(description="Record decision", tooltip="The reference label for an item without gold",
                                       layout=W.Layout(width="max-content"))
         self.decide_message = W.HTML()
@@ -448,6 +524,7 @@ class FacilitatorView(_Displayable):
         self.widget = W.VBox([self.header, W.HBox([self.advance_button, self.refresh_button]), self.phase_message,
                               self.body])
         self.refresh()
+        self.follow(poll)
 
     def _on_advance(self, _b: Any = None) -> None:
         try:
@@ -463,13 +540,19 @@ class FacilitatorView(_Displayable):
             errors = [yaml.safe_load(p.read_text(encoding="utf-8")).get("filing_error") for p in self.session.proposals()]
             errors = [e for e in errors if e]
             if errors:
-                extra += f" {len(errors)} could not be filed with the guidelines (kept in the session): {errors[0]}"
+                self.phase_message.value = _msg(False, f"Session is now in phase {new}.{extra} {len(errors)} could not "
+                                                       f"be filed with the guidelines (kept in the session): {errors[0]}")
+                self.refresh()
+                return
         if new == "closed":
             extra = " Summary written to summary.json and before_after.json."
         self.phase_message.value = _msg(True, f"Session is now in phase {new}.{extra}")
         self.refresh()
 
     def _on_decide(self, _b: Any = None) -> None:
+        if self.decide_label.value is None:
+            self.decide_message.value = _msg(False, "Choose the decision's label first.")
+            return
         try:
             self.session.decide(self.facilitator, self.reveal.item.value, self.decide_label.value)
         except LabkitError as exc:
@@ -509,12 +592,14 @@ class FacilitatorView(_Displayable):
         rk = s.ranked_by_disagreement("blind")
         rrows = "".join(
             f"<tr><td>{ids.index(r.item_id) + 1}</td><td>{esc(r.item_id)}</td><td>{r.answers}</td><td>{_num(r.disagreement)}</td>"
-            f"<td>{esc(r.top_label) if r.top_label else ''}</td><td>{esc(r.reference) if isinstance(r.reference, str) else ''}</td>"
-            + (f"<td>{_num(r.correct_share)}</td>" if ph != "blind" else "") + "</tr>"
+            f"<td>{esc(r.top_label) if r.top_label else ''}</td>"
+            # the reference (gold) stays off the facilitator's (often projected) screen while answers are blind
+            + (f"<td>{esc(r.reference) if isinstance(r.reference, str) else ''}</td><td>{_num(r.correct_share)}</td>"
+               if ph != "blind" else "") + "</tr>"
             for r in rk.itertuples())
         self.ranked.value = ("<table class='lkc'><caption><b>Items ranked by disagreement</b></caption><tr><th>#</th>"
-                             "<th>item</th><th>answers</th><th>disagreement</th><th>most chosen</th><th>reference</th>"
-                             + ("<th>share correct</th>" if ph != "blind" else "") + f"</tr>{rrows}</table>")
+                             "<th>item</th><th>answers</th><th>disagreement</th><th>most chosen</th>"
+                             + ("<th>reference</th><th>share correct</th>" if ph != "blind" else "") + f"</tr>{rrows}</table>")
         cl = s.clarifications()
         self.clarifications.value = ("<div><b>Clarifications proposed</b> (" + str(len(cl)) + ")</div>" + "".join(
             f'<div class="lkc-rat"><b>{esc(c.label)}</b> on item {esc(c.item_id)} by {esc(self.names(c.participant))}: '
@@ -540,8 +625,11 @@ def _num(x: Any) -> str:
 
 
 def session_view(session: str | os.PathLike[str] | CalibrationSession, participant: str,
-                 role: str = "annotator") -> ParticipantView | FacilitatorView:
+                 role: str = "annotator", *, poll: float | None = None) -> ParticipantView | FacilitatorView:
     """The view for ``participant`` in ``role``: what the notebook displays (``.widget``).
+
+    The view follows the session folder (every ``poll`` seconds; see :meth:`_Displayable.follow`), so
+    phase changes and new answers show up without pressing Refresh.
 
     Raises
     ------
@@ -555,7 +643,64 @@ def session_view(session: str | os.PathLike[str] | CalibrationSession, participa
     if actual != role:
         raise SessionError(f"{participant!r} is {'a' if actual == 'annotator' else 'the'} {actual} in session "
                            f"{s.id}, not {role}; set role = {actual!r}")
-    return FacilitatorView(s, participant) if role == "facilitator" else ParticipantView(s, participant)
+    return (FacilitatorView(s, participant, poll=poll) if role == "facilitator"
+            else ParticipantView(s, participant, poll=poll))
 
 
-__all__ = ["AnswerForm", "RevealPanel", "ParticipantView", "FacilitatorView", "session_view", "PHASES"]
+
+class Launcher(_Displayable):
+    """The first cell's form: session folder, your id and role, *Open*. No code to edit.
+
+    With a valid ``session`` and ``participant`` it opens the view at once; otherwise (or when they do
+    not match the session) it shows the form, with the reason in the error colour.
+    """
+
+    def __init__(self, session: str | os.PathLike[str] = "", participant: str = "", role: str = ""):
+        self.folder = W.Text(value=str(session or ""), description="Session folder", layout=W.Layout(width="60%"),
+                             style={"description_width": "initial"})
+        self.participant = W.Text(value=str(participant or ""), description="Your id",
+                                  style={"description_width": "initial"})
+        self.role = W.ToggleButtons(options=[("as in the session", ""), ("annotator", "annotator"),
+                                             ("facilitator", "facilitator")], value=role or "", description="Role")
+        self.open_button = W.Button(description="Open", button_style="primary", icon="sign-in")
+        self.message = W.HTML()
+        self.form = W.VBox([W.HTML(_CSS + "<b>Open a calibration session</b>"), self.folder, self.participant,
+                            self.role, self.open_button, self.message])
+        self.widget = W.VBox([self.form])
+        self.view: ParticipantView | FacilitatorView | None = None
+        self.open_button.on_click(lambda _b: self.open())
+        if session and participant:
+            self.open()
+
+    def open(self) -> ParticipantView | FacilitatorView | None:
+        """Open the view the form names (shown in place of the form), or say why not (error colour)."""
+        folder, who = self.folder.value.strip(), self.participant.value.strip()
+        if not folder or not who:
+            self.message.value = _msg(False, "Give the session folder and your id.")
+            return None
+        try:
+            s = CalibrationSession.open(folder)
+            role = self.role.value or s.role_of(who)
+            self.view = session_view(s, who, role)
+        except (LabkitError, OSError) as exc:
+            self.message.value = _msg(False, str(exc))
+            return None
+        self.widget.children = [self.view.widget]
+        return self.view
+
+    def refresh(self) -> None:
+        if self.view is not None:
+            self.view.refresh()
+
+    def stop(self) -> None:
+        if self.view is not None:
+            self.view.stop()
+
+
+def launcher(session: str | os.PathLike[str] = "", participant: str = "", role: str = "") -> Launcher:
+    """What ``notebooks/calibration_session.ipynb`` and ``labkit calibration open`` display."""
+    return Launcher(session, participant, role)
+
+
+__all__ = ["AnswerForm", "RevealPanel", "ParticipantView", "FacilitatorView", "Launcher", "launcher", "session_view",
+           "PHASES"]

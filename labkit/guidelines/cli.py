@@ -8,7 +8,6 @@ from typing import Any
 
 from labkit.cli import emit
 from labkit.errors import GovernanceError, GuidelineError
-from labkit.guidelines.model import safe_load as _yaml_load
 
 
 def _common(p: argparse.ArgumentParser, guidelines: bool = True) -> None:
@@ -68,7 +67,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = gs.add_parser("release", help="release an approved proposal as the next version (refuses without the approvals)")
     p.add_argument("proposal", help="proposal id or file")
-    p.add_argument("--as", dest="member", metavar="MEMBER", help="who releases (default: the author)")
+    p.add_argument("--as", dest="member", metavar="MEMBER",
+                   help="who releases (needed): a member holding a role of the rules for this kind of change")
     p.add_argument("--at", help="release timestamp (ISO 8601; default now)")
     p.add_argument("--key", metavar="PATH", help="private key to sign with (default $LABKIT_SIGNING_KEY); "
                                              "required when governance.yaml has signing: required")
@@ -133,7 +133,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     lg = sub.add_parser("log", help="verify or show the decision log")
     ls = lg.add_subparsers(dest="log_command", metavar="ACTION")
     p = ls.add_parser("verify", help="exit 0 if the hash chain is intact, 1 naming the first bad entry")
-    p.add_argument("file", nargs="?", default="guidelines/decisions.jsonl")
+    p.add_argument("file", nargs="?", help="the log file (default: DIR/decisions.jsonl of --guidelines, "
+                                           "else guidelines/decisions.jsonl)")
     p.add_argument("--guidelines", metavar="DIR", help="version files whose log_head must be in the log "
                                                        "(default: the log's folder)")
     p.add_argument("--expect-head", metavar="HASH", help="a head recorded earlier (the full 64-hex-digit hash) that must "
@@ -146,7 +147,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run_log_repair)
     p = ls.add_parser("show", help="print the last entries")
-    p.add_argument("file", nargs="?", default="guidelines/decisions.jsonl")
+    p.add_argument("file", nargs="?", help="the log file (the older form; default: DIR/decisions.jsonl)")
+    p.add_argument("--guidelines", metavar="DIR", default="guidelines", help="guidelines folder (default: ./guidelines)")
     p.add_argument("--tail", type=int, default=20)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run_log_show)
@@ -207,6 +209,7 @@ def run_diff(args: argparse.Namespace) -> int:
 def run_propose(args: argparse.Namespace) -> int:
     import yaml
 
+    from labkit.guidelines.model import safe_load as _yaml_load
     from labkit.guidelines.proposals import new_proposal, parse_proposal
 
     drafts: list[dict[str, Any]] = []
@@ -372,7 +375,8 @@ def run_migrate(args: argparse.Namespace) -> int:
 def run_log_verify(args: argparse.Namespace) -> int:
     from labkit.guidelines.log import verify
 
-    v = verify(args.file, args.guidelines, expect_head=args.expect_head)
+    file = args.file or str(Path(args.guidelines or "guidelines") / "decisions.jsonl")
+    v = verify(file, args.guidelines, expect_head=args.expect_head)
     emit(args, v.to_dict(), str(v))
     return 0 if v.ok else 1
 
@@ -420,9 +424,9 @@ def run_log_repair(args: argparse.Namespace) -> int:
 
 
 def run_log_show(args: argparse.Namespace) -> int:
-    from labkit.guidelines.log import read
+    from labkit.guidelines.log import log_path, read
 
-    entries = read(args.file)[-args.tail:] if args.tail > 0 else []
+    entries = read(args.file or log_path(args.guidelines))[-args.tail:] if args.tail > 0 else []
     lines = []
     for e in entries:
         what = e.get("proposal") or e.get("item_id") or ""

@@ -484,8 +484,14 @@ def reject(proposal: str | Proposal, member: str, why: str, root: str | os.PathL
 
 
 def release(proposal: str | Proposal, root: str | os.PathLike[str] = "guidelines", *, who: str | None = None,
-            at: dt.datetime | str | None = None, key: Any = None) -> GuidelineVersion:
+            at: dt.datetime | str | None = None, key: Any = None, bootstrap: bool = False) -> GuidelineVersion:
     """Release an approved proposal as the next version (see the module docstring).
+
+    ``who`` releases and must hold the right to: be a member holding a role the rules for this kind
+    of change name (there is no default; the log records who released). ``bootstrap`` is the
+    single-lead start (``labkit init``): a task's first release, proposed and released by one member
+    holding a role of the ``major`` rules, with no other approval; it is recorded as such in the log.
+    Every later change needs the approvals of ``governance.yaml``.
 
     Refuses when the approvals required for its kind are missing, when it is closed, or when its base
     is no longer the latest version of the task (a newer release exists: file a proposal against it).
@@ -494,7 +500,7 @@ def release(proposal: str | Proposal, root: str | os.PathLike[str] = "guidelines
     """
     prop0 = proposal if isinstance(proposal, Proposal) else load_proposal(proposal, root)
     with _task_lock(Path(root) / prop0.task):
-        return _release(prop0, root, who=who, at=at, key=key)
+        return _release(prop0, root, who=who, at=at, key=key, bootstrap=bootstrap)
 
 
 @contextlib.contextmanager
@@ -510,11 +516,35 @@ def _task_lock(folder: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def _releaser(gov: Governance, who: str | None, kind: str, prop: Proposal) -> str:
+    """``who`` if they may release a ``kind`` change: a member holding a role of that kind's rules."""
+    if not who:
+        raise _ReleaseRefused(f"release of {prop.id} refused: name the releasing member (--as MEMBER); "
+                              "labkit does not default to the proposal's author")
+    if who not in gov.members:
+        raise _ReleaseRefused(f"release of {prop.id} refused: {who!r} is not a member in {gov.path} "
+                              f"(members: {', '.join(sorted(gov.members))})")
+    allowed = {r.role for r in gov.rules[kind]}
+    if not set(gov.members[who]) & allowed:
+        raise _ReleaseRefused(f"release of {prop.id} refused: {who} holds {', '.join(gov.members[who])}; "
+                              f"releasing a {kind} change needs one of {', '.join(sorted(allowed))}")
+    return who
+
+
 def _release(proposal: Proposal, root: str | os.PathLike[str], *, who: str | None,
-             at: dt.datetime | str | None, key: Any = None) -> GuidelineVersion:
+             at: dt.datetime | str | None, key: Any = None, bootstrap: bool = False) -> GuidelineVersion:
     st, gov = _open(proposal, root)
     _refuse_edited(st)
     prop = st.proposal
+    if bootstrap:
+        if prop.base_version is not None or any(e.get("action") == "release" and e.get("task") == prop.task
+                                                for e in dlog.read(root)):
+            raise _ReleaseRefused(f"release of {prop.id} refused: the single-lead bootstrap is only for a task's "
+                                  "first release; later changes need the approvals of governance.yaml")
+        if who != prop.author:
+            raise _ReleaseRefused(f"release of {prop.id} refused: the bootstrap release is made by its author "
+                                  f"({prop.author}), not {who}")
+        st.quorum = Quorum(st.kind, [_releaser(gov, who, st.kind, prop)], {})
     if not st.quorum.met:
         raise _ReleaseRefused(f"release of {prop.id} refused: a {st.kind} change to {prop.task} needs "
                               f"{st.quorum.describe_missing()}")
@@ -523,6 +553,7 @@ def _release(proposal: Proposal, root: str | os.PathLike[str], *, who: str | Non
         if latest.version != prop.base_version:
             raise _ReleaseRefused(f"release of {prop.id} refused: it changes {prop.task} {prop.base_version} "
                                   f"but the latest version is {latest.version}; file it again against {latest.version}")
+    who = _releaser(gov, who, st.kind, prop)
     when = dlog.format_time(at)
     new = apply_proposal(_base_version(root, prop), prop, released_at=when)
     path = Path(root) / prop.task / f"{new.version}.yaml"
@@ -533,11 +564,12 @@ def _release(proposal: Proposal, root: str | os.PathLike[str], *, who: str | Non
     counted_at = [(a["at"], f"{a['who']}'s approval (log entry {a['seq']})") for a in st.approvals
                   if a["who"] in st.quorum.counted]
     section, approved_line = _changelog_section(root, new, prop, st.quorum.counted)
-    entry = log_decision(root, gov, "release", who or prop.author, key=key, at=when,
+    extra = {"bootstrap": True} if bootstrap else {}
+    entry = log_decision(root, gov, "release", who, key=key, at=when,
                          not_before=_filed_at(st) + counted_at, task=prop.task, proposal=prop.id,
                          version=new.version, kind=new.change_kind, approved_by=st.quorum.counted,
                          content_sha256=content_hash, proposal_sha256=prop.sha256(), why=prop.title,
-                         changelog_sha256=changelog_sha256(section))
+                         changelog_sha256=changelog_sha256(section), **extra)
     body["log_head"] = {"seq": entry["seq"], "hash": entry["hash"]}
     write_text(path, dump_yaml(body))
     _changelog(root, new, section, approved_line, entry)

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from labkit import _jsonl
+from labkit._time import format_utc
 from labkit.errors import GovernanceError
 
 GENESIS = "0" * 64
@@ -58,19 +59,9 @@ def entry_hash(entry: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
 
 
-def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def format_time(at: dt.datetime | str | None) -> str:
     """An ISO 8601 UTC timestamp ``YYYY-MM-DDTHH:MM:SSZ`` (now when ``at`` is None)."""
-    if at is None:
-        return utc_now()
-    if isinstance(at, str):
-        at = dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=dt.timezone.utc)
-    return at.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_utc(at)
 
 
 def log_path(root: str | os.PathLike[str]) -> Path:
@@ -479,7 +470,7 @@ def _released_files_problem(groot: Path, anchors: list[tuple[str, str, dict[str,
     for task, version, anchor, f in anchors:
         seq = by_hash.get(str(anchor.get("hash")))
         entry = releases.get(seq) if seq is not None else None
-        if entry is None:
+        if seq is None or entry is None:
             continue  # a head missing from the log is reported by the caller
         rel = f.relative_to(groot)
         if (entry.get("task"), str(entry.get("version"))) != (task, version):

@@ -569,11 +569,11 @@ def apply_proposal(base: GuidelineVersion | None, proposal: Proposal, *,
             lab = find(ch["label"], where)
             pos = labels.index(lab)
             news = [_label_dict(x, where) for x in ch["into"]]
-            for n in news:
-                if any(x["name"] == n["name"] for x in labels if x is not lab):
-                    raise GuidelineError(f"{where}: label {n['name']!r} already exists")
+            for new in news:
+                if any(x["name"] == new["name"] for x in labels if x is not lab):
+                    raise GuidelineError(f"{where}: label {new['name']!r} already exists")
             labels[pos:pos + 1] = news
-            split[lab["name"]] = [n["name"] for n in news]
+            split[lab["name"]] = [new["name"] for new in news]
             tree = _replace_refs(labels, tree, {lab["name"]: None})
         elif op == "reword_definition":
             lab = find(ch["label"], where)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -164,6 +164,26 @@ _MAGIC = (
 _ERROR_KEYS = {"detail", "error", "errors", "message", "msg", "error_description", "title"}
 
 
+LABEL_CONFIG = "is a Label Studio labeling config"
+LABEL_CONFIG_HINT = (", not an export of annotations: in Label Studio open the project, choose Export and JSON (or "
+                     "JSON-MIN/CSV), and import that file")
+_LS_CONTROLS = {"choices", "labels", "rating", "textarea", "rectanglelabels", "polygonlabels", "keypointlabels",
+                "brushlabels", "taxonomy", "number", "datetime", "pairwise", "ranker", "hypertextlabels",
+                "paragraphlabels", "timeserieslabels", "ellipselabels", "videorectangle"}
+
+
+def _is_label_config(obj: Any) -> bool:
+    """A Label Studio project (``label_config``) or parsed config (``{control: {type, to_name, ...}}``)."""
+    if not isinstance(obj, dict) or not obj:
+        return False
+    if isinstance(obj.get("label_config"), str) and "<view" in obj["label_config"].lower():
+        return True
+    if isinstance(obj.get("parsed_label_config"), dict):
+        return True
+    return all(isinstance(v, dict) and "to_name" in v and str(v.get("type", "")).lower() in _LS_CONTROLS
+               for v in obj.values())
+
+
 def check_text(head: bytes, path: str) -> None:
     """Refuse a file that is not text, or that is an API error body instead of an export.
 
@@ -192,11 +212,15 @@ def check_text(head: bytes, path: str) -> None:
         title = f" titled {' '.join(m.group(1).split())[:120]!r}" if m else ""
         raise InputRefused(path, f"is an HTML page{title}, not a label export (an error or login page saved "
                                  "instead of the export?)")
+    if low.startswith("<view") or (low.startswith("<?xml") and "<view" in low):
+        raise InputRefused(path, LABEL_CONFIG + " (XML <View>)" + LABEL_CONFIG_HINT)
     if stripped.startswith("{") and len(head) < SNIFF_BYTES:
         try:
             obj = json.loads(stripped)
         except ValueError:
             return
+        if _is_label_config(obj):
+            raise InputRefused(path, LABEL_CONFIG + " (JSON)" + LABEL_CONFIG_HINT)
         if isinstance(obj, dict) and obj and len(obj) <= 6 and _ERROR_KEYS & set(obj) and not any(
                 isinstance(v, list) and v and isinstance(v[0], dict) and k not in ("errors",) for k, v in obj.items()):
             detail = next(obj[k] for k in ("detail", "error", "message", "msg", "error_description", "title", "errors")
@@ -267,7 +291,7 @@ def import_file(path: str | os.PathLike[str], *, format: str = "auto", task: str
     return result
 
 
-def load_labels(paths: str | os.PathLike[str] | list[str | os.PathLike[str]], *, format: str = "auto",
+def load_labels(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *, format: str = "auto",
                 task: str | None = None, guideline_version: str | None = None) -> pd.DataFrame:
     """Read anything ``labkit import`` reads (or canonical Parquet) and return one label table.
 
@@ -279,11 +303,11 @@ def load_labels(paths: str | os.PathLike[str] | list[str | os.PathLike[str]], *,
                           for p in split_paths(paths)])
 
 
-def split_paths(paths: str | os.PathLike[str] | list[str | os.PathLike[str]]) -> list[str]:
+def split_paths(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[str]:
     """``"a.csv:b.json"`` or ``["a.csv", "b.json"]`` -> ``["a.csv", "b.json"]``."""
-    if isinstance(paths, (list, tuple)):
-        return [str(p) for p in paths]
-    return [p for p in str(paths).split(os.pathsep) if p]
+    if isinstance(paths, (str, os.PathLike)):
+        return [p for p in str(paths).split(os.pathsep) if p]
+    return [str(p) for p in paths]
 
 
 def concat_labels(tables: list[pd.DataFrame]) -> pd.DataFrame:

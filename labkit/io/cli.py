@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "beside the output (OUT.quarantine.jsonl) with file, record, field and reason. Several SRC files "
                     "are concatenated. Exit 0 when imported (even with some records quarantined), 2 when an input "
                     "is refused, 3 with --strict when anything was quarantined.")
-    p.add_argument("src", nargs="+", help="export file(s)")
+    p.add_argument("src", nargs="+", help="export file(s); SRC=NS prefixes that file's item and annotator ids with 'NS:'")
     p.add_argument("--format", default="auto", choices=FORMATS,
                    help="input format (default: sniffed from each file's content)")
     p.add_argument("--task", help="task name for records that do not carry one")
@@ -26,15 +26,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output Parquet file (quarantine written beside it)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object (last stdout line)")
     p.add_argument("--strict", action="store_true", help="exit 3 when anything was quarantined")
+    p.add_argument("--namespace", metavar="A,B", help="one namespace per SRC, in order (instead of SRC=NS)")
+    p.add_argument("--no-namespace", action="store_true",
+                   help="keep ids as they are even when they collide across sources (default: prefix each source's "
+                        "ids with its file name when they collide, and say so)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from labkit.errors import ParameterError
     from labkit.io import import_file, merge_results, write_result
+    from labkit.io.namespace import apply_namespaces, split_source
 
-    results = [import_file(s, format=args.format, task=args.task, guideline_version=args.guideline_version)
-               for s in args.src]
+    srcs = [split_source(s) for s in args.src]
+    namespaces: list[str | None] = [ns for _, ns in srcs]
+    if args.namespace:
+        if any(namespaces):
+            raise ParameterError("give namespaces either as SRC=NS or with --namespace, not both")
+        namespaces = [n.strip() or None for n in args.namespace.split(",")]
+        if len(namespaces) != len(srcs):
+            raise ParameterError(f"--namespace lists {len(namespaces)} namespace(s) for {len(srcs)} source(s)")
+    results = [import_file(path, format=args.format, task=args.task, guideline_version=args.guideline_version)
+               for path, _ in srcs]
+    results, ns_notes = apply_namespaces(results, namespaces, auto=not args.no_namespace)
     result = merge_results(results)
+    result.notes = ns_notes + list(result.notes)
     summary = write_result(result, args.out)
     if len(results) > 1:
         summary["files"] = [{"src": r.path, "format": r.format, "records_in": r.records_in, "accepted": r.accepted,

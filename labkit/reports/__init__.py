@@ -17,6 +17,17 @@ Public pieces:
 Importing this package imports neither papermill nor nbconvert nor IPython; those load on use.
 """
 
-from labkit.reports.metrics import load_metrics, save_metrics
+from typing import TYPE_CHECKING
+
+from labkit._lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from labkit.reports.metrics import load_metrics, save_metrics
 
 __all__ = ["save_metrics", "load_metrics"]
+
+_WHERE = {
+    "load_metrics": "labkit.reports.metrics",
+    "save_metrics": "labkit.reports.metrics",
+}
+__getattr__, __dir__ = lazy_attributes(__name__, _WHERE)

@@ -209,11 +209,6 @@ def table(df: pd.DataFrame, caption: str | None = None, *, max_rows: int = 50, i
     return Html(f'<table class="lk-table">{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}{more}</tbody></table>')
 
 
-def bullet_list(items: Sequence[Any]) -> Html:
-    """An escaped bullet list."""
-    return Html("<ul>" + "".join(f"<li>{esc(i)}</li>" for i in items) + "</ul>")
-
-
 # Pseudonyms live in labkit.privacy (a neutral module every layer may import); re-exported here.
 from labkit.privacy import Pseudonyms  # noqa: E402, F401
 

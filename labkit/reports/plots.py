@@ -197,19 +197,6 @@ def stacked_shares(shares: pd.DataFrame, *, title: str) -> Any:
     return fig
 
 
-def scatter_speed(df: pd.DataFrame, x: str, y: str, *, title: str, xlabel: str, ylabel: str, hue: str | None = None) -> Any:
-    plt = _plt()
-    import seaborn as sns
-
-    fig, ax = plt.subplots(figsize=(8, 3.8))
-    sns.lineplot(data=df, x=x, y=y, hue=hue, marker="o", ax=ax, errorbar=None)
-    ax.set_xscale("log")
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    return fig
-
-
 def you_and_pool(df: pd.DataFrame, *, title: str, ylabel: str) -> Any:
     """Weekly accuracy: the pool as a line with its band, you as points with interval bars.
 

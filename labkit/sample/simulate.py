@@ -238,8 +238,8 @@ def simulate(
         else:
             conf = CONFUSION[c]
             alt = list(conf)
-            pick = alt[rng.choice(len(alt), p=np.array(list(conf.values())) / sum(conf.values()))]
-            lab = CORRECT[v][pick]
+            mistake = alt[rng.choice(len(alt), p=np.array(list(conf.values())) / sum(conf.values()))]
+            lab = CORRECT[v][mistake]
             if lab == CORRECT[v][c]:  # e.g. self_promo -> spam under 1.0.0: same label, pick ok
                 lab = "ok" if lab != "ok" else CORRECT[v]["insult"]
             labels[j] = lab

@@ -15,29 +15,34 @@ Every statistic is a function of small count tables built once from the table's 
 No Jupyter, widget, papermill or Great Expectations import here.
 """
 
-from labkit.stats.agreement import (
-    LEVELS,
-    METRICS,
-    AgreementResult,
-    agreement_by,
-    cohen_kappa,
-    fleiss_kappa,
-    gwet_ac1,
-    krippendorff_alpha,
-    pairwise_cohen,
-    percent_agreement,
-)
-from labkit.stats.calibration import (
-    CalibrationResult,
-    brier_score,
-    confidence_calibration,
-    expected_calibration_error,
-    reliability_table,
-)
-from labkit.stats.consensus import CONSENSUS_COLUMNS, DawidSkene, adjudication_queue, consensus_accuracy, majority_vote
-from labkit.stats.counts import CountTables, as_label_table, label_order
-from labkit.stats.drift import DRIFT_BY, drift, js_distance, label_distribution
-from labkit.stats.scoring import confusion, per_class, score_annotators, top_confusions, wilson_interval
+from typing import TYPE_CHECKING
+
+from labkit._lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from labkit.stats.agreement import (
+        LEVELS,
+        METRICS,
+        AgreementResult,
+        agreement_by,
+        cohen_kappa,
+        fleiss_kappa,
+        gwet_ac1,
+        krippendorff_alpha,
+        pairwise_cohen,
+        percent_agreement,
+    )
+    from labkit.stats.calibration import (
+        CalibrationResult,
+        brier_score,
+        confidence_calibration,
+        expected_calibration_error,
+        reliability_table,
+    )
+    from labkit.stats.consensus import CONSENSUS_COLUMNS, DawidSkene, adjudication_queue, consensus_accuracy, majority_vote
+    from labkit.stats.counts import CountTables, as_label_table, label_order
+    from labkit.stats.drift import DRIFT_BY, drift, js_distance, label_distribution
+    from labkit.stats.scoring import confusion, per_class, score_annotators, top_confusions, wilson_interval
 
 __all__ = [
     # count tables
@@ -54,3 +59,39 @@ __all__ = [
     # drift
     "drift", "label_distribution", "js_distance", "DRIFT_BY",
 ]
+
+_WHERE = {
+    "LEVELS": "labkit.stats.agreement",
+    "METRICS": "labkit.stats.agreement",
+    "AgreementResult": "labkit.stats.agreement",
+    "agreement_by": "labkit.stats.agreement",
+    "cohen_kappa": "labkit.stats.agreement",
+    "fleiss_kappa": "labkit.stats.agreement",
+    "gwet_ac1": "labkit.stats.agreement",
+    "krippendorff_alpha": "labkit.stats.agreement",
+    "pairwise_cohen": "labkit.stats.agreement",
+    "percent_agreement": "labkit.stats.agreement",
+    "CalibrationResult": "labkit.stats.calibration",
+    "brier_score": "labkit.stats.calibration",
+    "confidence_calibration": "labkit.stats.calibration",
+    "expected_calibration_error": "labkit.stats.calibration",
+    "reliability_table": "labkit.stats.calibration",
+    "CONSENSUS_COLUMNS": "labkit.stats.consensus",
+    "DawidSkene": "labkit.stats.consensus",
+    "adjudication_queue": "labkit.stats.consensus",
+    "consensus_accuracy": "labkit.stats.consensus",
+    "majority_vote": "labkit.stats.consensus",
+    "CountTables": "labkit.stats.counts",
+    "as_label_table": "labkit.stats.counts",
+    "label_order": "labkit.stats.counts",
+    "DRIFT_BY": "labkit.stats.drift",
+    "drift": "labkit.stats.drift",
+    "js_distance": "labkit.stats.drift",
+    "label_distribution": "labkit.stats.drift",
+    "confusion": "labkit.stats.scoring",
+    "per_class": "labkit.stats.scoring",
+    "score_annotators": "labkit.stats.scoring",
+    "top_confusions": "labkit.stats.scoring",
+    "wilson_interval": "labkit.stats.scoring",
+}
+__getattr__, __dir__ = lazy_attributes(__name__, _WHERE)

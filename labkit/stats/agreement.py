@@ -120,7 +120,7 @@ def _delta(level: str, labels: pd.Index, marginals: np.ndarray | None = None) ->
 def _dense(N: sp.csr_matrix | np.ndarray | CountTables) -> np.ndarray:
     if isinstance(N, CountTables):
         return N.counts()
-    return N.toarray() if sp.issparse(N) else np.asarray(N)
+    return N.toarray() if isinstance(N, sp.spmatrix | sp.sparray) else np.asarray(N)
 
 
 def _pairable(N: sp.csr_matrix | np.ndarray | CountTables) -> tuple[np.ndarray, np.ndarray]:
@@ -654,8 +654,8 @@ def agreement_by(table: pd.DataFrame, by: str = "label", metric: str = "krippend
             except ParameterError as exc:
                 add(str(name), None, (float("nan"), float("nan"), float("nan"), 0, str(exc)), len(sub))
                 continue
-            res = None if ct.n_items < min_items else _one(metric, ct, level=level, order=order, ci=ci, n_boot=n_boot,
+            res_g = None if ct.n_items < min_items else _one(metric, ct, level=level, order=order, ci=ci, n_boot=n_boot,
                                                           seed=seed)
-            add(str(name), ct, res, ct.n_judgements)
+            add(str(name), ct, res_g, ct.n_judgements)
     cols = [by, "metric", "level", "value", "ci_low", "ci_high", "n_items", "n_pairable", "n_judgements", "reason"]
     return pd.DataFrame(rows, columns=cols)

@@ -173,7 +173,7 @@ class CountTables:
         """Item x label counts as ``scipy.sparse.csr_matrix`` (int64)."""
         if self._sparse is None:
             object.__setattr__(self, "_sparse", sp.csr_matrix(self._dense, dtype=np.int64))
-        return self._sparse  # type: ignore[return-value]
+        return self._sparse
 
     def counts(self) -> np.ndarray:
         """Item x label counts as a dense int64 array (labels are few, so this stays small)."""

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from labkit.errors import ParameterError
-from labkit.stats.agreement import _window, agreement_by
+from labkit.stats.agreement import Level, _window, agreement_by
 from labkit.stats.counts import CountTables, as_label_table, resolve_task
 from labkit.stats.scoring import join_gold, wilson_interval
 
@@ -70,7 +70,7 @@ def label_distribution(table: pd.DataFrame, by: str = "week", *, task: str | Non
 
 
 def drift(table: pd.DataFrame, gold: pd.DataFrame | None = None, by: str = "week", *, metric: str = "krippendorff",
-          level: str = "nominal", ci: float | None = None, n_boot: int = 200, seed: int | None = 0,
+          level: Level = "nominal", ci: float | None = None, n_boot: int = 200, seed: int | None = 0,
           task: str | None = None, source: str | None = "human") -> pd.DataFrame:
     """Quality per time window or guideline version.
 

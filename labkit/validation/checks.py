@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -98,8 +98,9 @@ def _combo(*columns: pd.Series) -> tuple[np.ndarray, list[tuple[str | None, ...]
     combos = []
     for u in uniques:
         parts = []
+        rest = int(u)
         for cat in reversed(cats):
-            u, r = divmod(int(u), len(cat) + 1)
+            rest, r = divmod(rest, len(cat) + 1)
             parts.append(None if r == 0 else str(cat[r - 1]))
         combos.append(tuple(reversed(parts)))
     return ids, combos
@@ -108,7 +109,7 @@ def _combo(*columns: pd.Series) -> tuple[np.ndarray, list[tuple[str | None, ...]
 def known_version_mask(task: pd.Series, version: pd.Series, allowed: Mapping[str, Mapping[str, Sequence[str]]]) -> pd.Series:
     """``True`` where the row's (task, guideline_version) exists in ``guidelines/``."""
     ids, pairs = _combo(task, version)
-    ok = np.array([t in allowed and v in allowed[t] for t, v in pairs], dtype=bool)
+    ok = np.array([t is not None and t in allowed and v in allowed[t] for t, v in pairs], dtype=np.bool_)
     return pd.Series(ok[ids], index=task.index)
 
 
@@ -164,7 +165,7 @@ def _conflicts(item: pd.Series, annotator: pd.Series, task: pd.Series, version: 
     tv, pairs = _combo(task.iloc[cand], version.iloc[cand])
     cube = np.zeros((len(pairs), len(involved), len(involved)), dtype=bool)
     for k, tvk in enumerate(pairs):
-        for a, bs in conflict_sets.get(tvk, {}).items():  # type: ignore[call-overload]
+        for a, bs in conflict_sets.get(cast("tuple[str, str]", tvk), {}).items():  # a pair with None is absent
             for b in bs:
                 cube[k, pos[a], pos[b]] = True
     keep = li >= 0
@@ -234,7 +235,8 @@ def retired_mask(task: pd.Series, version: pd.Series, created_at: pd.Series,
                  retired_after: Mapping[str, Mapping[str, str]]) -> pd.Series:
     """``False`` for rows made under a version after it was retired (newer release + grace)."""
     ids, pairs = _combo(task, version)
-    limits = np.array([pd.Timestamp(retired_after[t][v]).value if t in retired_after and v in retired_after.get(t, {})
+    limits = np.array([pd.Timestamp(retired_after[t][v]).value
+                       if t is not None and v is not None and v in retired_after.get(t, {})
                        else np.iinfo(np.int64).max for t, v in pairs], dtype=np.int64)
     t = pd.to_datetime(created_at, utc=True)
     ns = t.astype("datetime64[ns, UTC]").to_numpy(dtype="datetime64[ns]").astype(np.int64)

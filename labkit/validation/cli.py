@@ -1,4 +1,8 @@
-"""``labkit validate LABELS --guidelines DIR [--suite FILE ...] [--out DIR] [--json]``.
+"""``labkit validate LABELS [--guidelines DIR] [--suite FILE ...] [--out DIR] [--json]``.
+
+Without ``--guidelines``, ``./guidelines`` is used when it exists; otherwise only the expectations
+that need no guidelines run and the others are reported not applicable (said on stderr and in the
+summary). Guidelines written for another task (or other labels) are refused.
 
 Exit status: 1 when a critical expectation fails (the gate), 0 otherwise; 2 for a usage or input
 error. Great Expectations is imported only inside the handler.
@@ -20,7 +24,9 @@ def register(subparsers: Any) -> None:
                     "Exit 1 when a critical expectation fails, 0 otherwise.")
     p.add_argument("labels", metavar="LABELS",
                    help="label file(s) labkit import reads (CSV, Parquet, JSONL, Label Studio, ...); join several with ':'")
-    p.add_argument("--guidelines", required=True, metavar="DIR", help="guidelines folder (<task>/<version>.yaml)")
+    p.add_argument("--guidelines", metavar="DIR", default=None,
+                   help="guidelines folder (<task>/<version>.yaml); default ./guidelines when it exists, else "
+                        "only the checks that need no guidelines run")
     p.add_argument("--suite", action="append", default=None, metavar="FILE",
                    help="suite JSON file (repeatable); default: every expectations/*.json")
     p.add_argument("--out", metavar="DIR", default=None,
@@ -31,11 +37,28 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+    import sys
+
+    guidelines = args.guidelines
+    if guidelines is None and os.path.isdir("guidelines"):
+        guidelines = "guidelines"
+    note = None
+    if guidelines is None:
+        from labkit.validation.engine import NO_GUIDELINES
+
+        note = f"labkit validate: {NO_GUIDELINES}; no ./guidelines folder and no --guidelines"
+        print(note, file=sys.stderr)
+    print("labkit validate: loading Great Expectations (a few seconds the first time) ...", file=sys.stderr, flush=True)
     from labkit.validation.engine import validate_path
 
-    report = validate_path(args.labels, args.guidelines, args.suite)
+    report = validate_path(args.labels, guidelines, args.suite)
     summary = report.summary()
+    summary["guidelines"] = guidelines
     human = report.text()
+    if note:
+        summary["note"] = note
+        human += "\n" + note
     if args.out:
         paths = report.write(args.out, failures_format=args.failures_format)
         summary["outputs"] = paths

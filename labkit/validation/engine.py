@@ -204,7 +204,50 @@ def _blank_versions_marked(frame: pd.DataFrame, guidelines: Guidelines) -> pd.Da
     return out
 
 
-def validate(table: pd.DataFrame, guidelines: Guidelines | str | os.PathLike[str],
+
+#: Why an expectation fed from guidelines/ is not run when no guidelines are given.
+NO_GUIDELINES = "no guidelines given: checks fed from guidelines/ are not run (create them with `labkit init`)"
+
+
+def _uses_guidelines(exp: dict[str, Any]) -> bool:
+    """Whether an expectation takes a suite parameter derived from guidelines/ (``$PARAMETER: guideline_*``)."""
+    def walk(v: Any) -> bool:
+        if isinstance(v, dict):
+            return str(v.get("$PARAMETER", "")).startswith("guideline_") or any(walk(x) for x in v.values())
+        if isinstance(v, list):
+            return any(walk(x) for x in v)
+        return False
+
+    return walk(exp.get("kwargs", {}))
+
+
+def check_guidelines_match(table: pd.DataFrame, guidelines: Guidelines, where: str = "guidelines") -> None:
+    """Refuse guidelines written for another task: each task of the labels must be a task of the
+    guidelines, and some of its labels must be labels of one of that task's versions.
+
+    Raises
+    ------
+    GuidelineError
+        Naming the guidelines folder, the task and what the data holds.
+    """
+    if "task" not in table or "label" not in table or not len(table):
+        return
+    tasks = sorted({str(t) for t in table["task"].dropna().unique()})
+    for task in tasks:
+        if task not in guidelines.tasks:
+            raise GuidelineError(f"{where}: the labels are for task {task!r}, but these guidelines define "
+                                 f"{', '.join(map(repr, guidelines.tasks)) or 'no task'}; pass the guidelines of "
+                                 f"{task!r} (or create them with `labkit init LABELS --task {task}`)")
+        data_labels = {str(v) for v in table.loc[table["task"].astype(str) == task, "label"].dropna().unique()}
+        known = {name for v in guidelines.versions(task) for name in v.label_names}
+        if data_labels and not data_labels & known:
+            shown = ", ".join(sorted(data_labels)[:5]) + (" ..." if len(data_labels) > 5 else "")
+            raise GuidelineError(f"{where}: none of the labels of task {task!r} in the data ({shown}) is a label of "
+                                 f"any {task} guideline version ({', '.join(sorted(known))}); these guidelines "
+                                 "are for other labels")
+
+
+def validate(table: pd.DataFrame, guidelines: Guidelines | str | os.PathLike[str] | None,
              suites: list[str | os.PathLike[str]] | list[Suite] | None = None, *,
              now: dt.datetime | None = None, retire_grace: float | None = None) -> ValidationReport:
     """Validate a canonical label table against the expectation suites.
@@ -213,8 +256,10 @@ def validate(table: pd.DataFrame, guidelines: Guidelines | str | os.PathLike[str
     ----------
     table : DataFrame
         A canonical label table (:mod:`labkit.schema`), e.g. from :func:`labkit.io.load_labels`.
-    guidelines : Guidelines or path
-        The guideline versions (``guidelines/``) the conformance expectations are fed from.
+    guidelines : Guidelines or path, optional
+        The guideline versions (``guidelines/``) the conformance expectations are fed from. Refused
+        when the data's tasks or labels are not theirs. ``None`` runs only the guideline-independent
+        expectations; the others are reported ``not applicable`` with :data:`NO_GUIDELINES`.
     suites : list of paths or Suite, optional
         Suite files; default: every ``expectations/*.json``.
     now : datetime, optional
@@ -240,11 +285,16 @@ def validate(table: pd.DataFrame, guidelines: Guidelines | str | os.PathLike[str
         raise ParameterError(f"table must be a pandas DataFrame (a canonical label table), got {type(table).__name__}")
     # No check_labels() here: a wrong column or dtype is reported by the schema suite, with the
     # other expectations (those that cannot run on it show status "error", which fails the gate).
-    if isinstance(guidelines, (str, os.PathLike)):
+    if guidelines is None:
+        root = ""
+        guidelines = Guidelines([], root=None)
+    elif isinstance(guidelines, (str, os.PathLike)):
         root = str(guidelines)
         guidelines = Guidelines.load(root)
+        check_guidelines_match(table, guidelines, root)
     elif isinstance(guidelines, Guidelines):
         root = guidelines.root or ""
+        check_guidelines_match(table, guidelines, root or "guidelines")
     else:
         raise ParameterError(f"guidelines must be a Guidelines or a folder path, got {type(guidelines).__name__}")
     grace = float(retire_grace) if retire_grace is not None else (retire_grace_days(root) if root else 0.0)
@@ -264,8 +314,17 @@ def validate(table: pd.DataFrame, guidelines: Guidelines | str | os.PathLike[str
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     owners: list[tuple[dict[str, Any], Suite]] = []
     built = []
+    skipped: list[ExpectationOutcome] = []
     for s in suite_objs:
         for i, exp in enumerate(s.expectations):
+            if not guidelines.tasks and _uses_guidelines(exp):
+                meta = exp["meta"]
+                skipped.append(ExpectationOutcome(
+                    name=expectation_name(exp), type=exp["type"], suite=s.name, severity=meta["severity"],
+                    status="not applicable", passed=True, n_evaluated=None, n_failing=0, why=meta["why"],
+                    rule=meta["rule"], kwargs=dict(exp.get("kwargs", {})), observed=NO_GUIDELINES,
+                    derived=meta.get("derived")))
+                continue
             # Built one by one: gx.ExpectationSuite logs and *drops* an expectation it cannot build,
             # which would let a typo in a suite file pass the gate with fewer checks than it lists.
             built.append(_build_expectation(exp, s, i))
@@ -295,6 +354,7 @@ def validate(table: pd.DataFrame, guidelines: Guidelines | str | os.PathLike[str
         outcomes.append(o)
         if len(f):
             failing.append(f)
+    outcomes += skipped
     failures = pd.concat(failing, ignore_index=True) if failing else pd.DataFrame(columns=FAILURE_COLUMNS)
     failures = failures[FAILURE_COLUMNS]
     done = time.perf_counter()
@@ -312,7 +372,7 @@ def validate(table: pd.DataFrame, guidelines: Guidelines | str | os.PathLike[str
     )
 
 
-def validate_path(labels: str | os.PathLike[str] | list[str], guidelines: str | os.PathLike[str],
+def validate_path(labels: str | os.PathLike[str] | list[str], guidelines: str | os.PathLike[str] | None,
                   suites: list[str | os.PathLike[str]] | None = None, **kwargs: Any) -> ValidationReport:
     """:func:`validate` over anything :func:`labkit.io.load_labels` reads (a path, a list or ``"a:b"``)."""
     from labkit.io import load_labels

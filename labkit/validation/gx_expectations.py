@@ -193,8 +193,8 @@ class LabelsExclusive(MulticolumnMapMetricProvider):
 
     @multicolumn_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column_list: pd.DataFrame, exclusive: dict, **kwargs: Any) -> pd.Series:
-        cols = _cols(column_list, "item_id", "annotator_id", "task", "guideline_version", "label")
-        return checks.exclusive_mask(*cols, exclusive, stage=column_list.get("stage"))
+        item, who, task, version, label = _cols(column_list, "item_id", "annotator_id", "task", "guideline_version", "label")
+        return checks.exclusive_mask(item, who, task, version, label, exclusive, stage=column_list.get("stage"))
 
 
 class ExpectLabelsToRespectExclusivity(MulticolumnMapExpectation):
@@ -212,8 +212,8 @@ class LabelsHierarchy(MulticolumnMapMetricProvider):
 
     @multicolumn_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column_list: pd.DataFrame, parents: dict, exclusive: dict, **kwargs: Any) -> pd.Series:
-        cols = _cols(column_list, "item_id", "annotator_id", "task", "guideline_version", "label")
-        return checks.hierarchy_mask(*cols, parents, exclusive, stage=column_list.get("stage"))
+        item, who, task, version, label = _cols(column_list, "item_id", "annotator_id", "task", "guideline_version", "label")
+        return checks.hierarchy_mask(item, who, task, version, label, parents, exclusive, stage=column_list.get("stage"))
 
 
 class ExpectLabelsToRespectHierarchy(MulticolumnMapExpectation):

@@ -135,6 +135,8 @@ class ValidationReport:
         for o in self.outcomes:
             mark = {"passed": "ok  ", "failed": "FAIL", "not applicable": "n/a ", "error": "ERR "}[o.status]
             extra = f"{o.n_failing} failing" if o.status == "failed" else (o.error or "")
+            if o.status == "not applicable" and isinstance(o.observed, str):
+                extra = o.observed
             lines.append(f"  {mark} {o.severity:<8} {o.name:<{w}}  {extra}".rstrip())
         return "\n".join(lines)
 

@@ -84,6 +84,11 @@ def decode_utf8(raw: bytes) -> tuple[str, bool]:
         return raw.decode("utf-8", "surrogateescape"), True
 
 
+def as_dict(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty dict (for optional nested objects)."""
+    return value if isinstance(value, dict) else {}
+
+
 def scalar_id(value: Any) -> str | None:
     """An id as text: ints and strings pass, floats that are whole numbers lose their ``.0``."""
     if value is None or isinstance(value, (dict, list, bool)):

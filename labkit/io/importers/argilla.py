@@ -45,7 +45,7 @@ from typing import Any
 
 from labkit.errors import InputRefused
 from labkit.io.base import ImportResult, register
-from labkit.io.importers._records import Collector, iter_json_lines, read_json_document, scalar_id
+from labkit.io.importers._records import Collector, as_dict, iter_json_lines, read_json_document, scalar_id
 
 _SKIP_STATUS = ("discarded", "draft", "pending")
 
@@ -189,8 +189,8 @@ def read_argilla(path: str, *, task: str | None = None, guideline_version: str |
             c.new_record(prefix, rec)
             c.reject(prefix, None, "a record must be a JSON object")
             continue
-        meta = rec.get("metadata") if isinstance(rec.get("metadata"), dict) else {}
-        fields = rec.get("fields") if isinstance(rec.get("fields"), dict) else {}
+        meta = as_dict(rec.get("metadata"))
+        fields = as_dict(rec.get("fields"))
         item = scalar_id(rec.get("id")) or scalar_id(rec.get("external_id")) or scalar_id(rec.get("_server_id"))
         common = dict(guideline_version=scalar_id(meta.get("guideline_version")),
                       slice=scalar_id(meta.get("slice")) or scalar_id(meta.get("domain")), stage="label")

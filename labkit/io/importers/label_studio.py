@@ -45,7 +45,7 @@ import pandas as pd
 
 from labkit.errors import InputRefused
 from labkit.io.base import ImportResult, register
-from labkit.io.importers._records import Collector, read_json_document, scalar_id
+from labkit.io.importers._records import Collector, as_dict, read_json_document, scalar_id
 from labkit.schema import conform_gold
 
 SUPPORTED = ("choices", "rating", "taxonomy")
@@ -131,7 +131,7 @@ def read_label_studio(path: str, *, task: str | None = None, guideline_version: 
             c.new_record(tkey, t)
             c.reject(tkey, None, "a task must be a JSON object")
             continue
-        data = t.get("data") if isinstance(t.get("data"), dict) else {}
+        data = as_dict(t.get("data"))
         item = next((scalar_id(data.get(k)) for k in _ITEM_KEYS if scalar_id(data.get(k))), None) or scalar_id(t.get("id"))
         slice_ = scalar_id(data.get("slice")) or scalar_id(data.get("domain"))
         version = scalar_id(data.get("guideline_version"))
@@ -168,6 +168,7 @@ def read_label_studio(path: str, *, task: str | None = None, guideline_version: 
                     c.new_record(akey, context)
                     c.skip("empty_result")
                     continue
+                who: str | None
                 if is_pred:
                     who = scalar_id(a.get("model_version")) or "model"
                 else:
@@ -200,7 +201,7 @@ def read_label_studio(path: str, *, task: str | None = None, guideline_version: 
                         continue
                     control = scalar_id(r.get("from_name"))
                     task_name = data_task or (control if several else (task or control))
-                    ameta = a.get("meta") if isinstance(a.get("meta"), dict) else {}
+                    ameta = as_dict(a.get("meta"))
                     score = r.get("score", a.get("score")) if is_pred else ameta.get("confidence")
                     a_version = scalar_id(ameta.get("guideline_version")) or version
                     for lab in labels:

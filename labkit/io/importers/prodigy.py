@@ -29,7 +29,7 @@ from typing import Any
 
 from labkit.errors import InputRefused
 from labkit.io.base import ImportResult, register
-from labkit.io.importers._records import Collector, iter_json_lines, scalar_id
+from labkit.io.importers._records import Collector, as_dict, iter_json_lines, scalar_id
 
 
 def _looks_prodigy(head: bytes, path: str) -> bool:
@@ -68,7 +68,7 @@ def read_prodigy(path: str, *, task: str | None = None, guideline_version: str |
         if answer == "ignore":
             c.skip("ignore")
             continue
-        meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else {}
+        meta = as_dict(obj.get("meta"))
         item = _first(obj.get("item_id"), obj.get("id"), meta.get("item_id"), meta.get("id"), obj.get("_input_hash"))
         who = _first(obj.get("_annotator_id"), obj.get("_session_id"))
         if item is None:

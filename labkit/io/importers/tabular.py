@@ -428,9 +428,9 @@ def _csv_result(path: str, task: str | None, gv: str | None, *, fast: bool = Tru
                                               _reason(r.reason, r.value))
     rows = []
     if problems:
-        where = _locate(path, sep, set(problems), quotes=scan.quotes)
+        located = _locate(path, sep, set(problems), quotes=scan.quotes)
         for n in sorted(problems):
-            line, raw = where[n]
+            line, raw = located[n]
             field, why = problems[n]
             rows.append({"file": path, "record": line, "field": field, "reason": why, "original": raw})
     notes = []
@@ -538,13 +538,13 @@ def read_jsonl(path: str, *, task: str | None = None, guideline_version: str | N
                 quarantine.append({"file": path, "record": f"$[{i}]", "field": None,
                                    "reason": "not a JSON object", "original": to_text(obj)})
     else:
-        for n, obj, err, raw, bad in iter_json_lines(path):
+        for n, obj, err, raw, has_bad in iter_json_lines(path):
             if err is None and not isinstance(obj, dict):
                 err = "a JSONL line must be a JSON object"
             if err is not None:
                 quarantine.append({"file": path, "record": n, "field": None, "reason": err, "original": _clip(raw)})
                 continue
-            if bad:
+            if has_bad:
                 dirty.append(len(objs))
             objs.append(obj)
             keys.append(n)
