@@ -61,7 +61,7 @@ def test_first_week_from_an_empty_folder(tmp_path: Path, monkeypatch: pytest.Mon
     assert list(v.label_names) == ["negative", "neutral", "positive"]
     assert v.label("neutral").definition.startswith("TODO: define neutral")
     entries = dlog.read("guidelines")
-    assert [(e["action"], e["who"]) for e in entries] == [("propose", "lead-1"), ("release", "lead-1")]
+    assert [(e["action"], e["who"]) for e in entries] == [("govern", "lead-1"), ("propose", "lead-1"), ("release", "lead-1")]
     assert entries[-1]["bootstrap"] is True and entries[-1]["approved_by"] == ["lead-1"]
     assert dlog.verify("guidelines").ok
 
@@ -85,9 +85,13 @@ def test_first_week_from_an_empty_folder(tmp_path: Path, monkeypatch: pytest.Mon
     assert run(capsys, "guidelines", "approve", filed["id"], "--as", "lead-1")["counts"] is False
     assert "needs 1 more lead approval (not counted: lead-1 is the author)" in run(
         capsys, "guidelines", "release", filed["id"], "--as", "lead-1", code=1)["err"]
+    # governance.yaml is anchored in the log (issue 15): the lone lead adopts the new membership through
+    # the governance verb (a team of one may change it alone); a direct edit is refused
     gov = Path("guidelines/governance.yaml")
-    gov.write_text(gov.read_text().replace("  lead-1: [lead]\n", "  lead-1: [lead]\n  qa-1: [lead]\n  ann-7: [annotator]\n"))
-    assert run(capsys, "guidelines", "approve", filed["id"], "--as", "qa-1")["counts"] is True
+    Path("gov-new.yaml").write_text(gov.read_text().replace("  lead-1: [lead]\n",
+                                                             "  lead-1: [lead]\n  qa-1: [lead]\n  ann-7: [annotator]\n"))
+    run(capsys, "guidelines", "governance", "adopt", "gov-new.yaml", "--as", "lead-1", "--at", "2026-11-06T10:00:00Z")
+    assert run(capsys, "guidelines", "approve", filed["id"], "--as", "qa-1", "--at", "2026-11-06T11:00:00Z")["counts"] is True
     # an annotator may not release; the releaser is named, never defaulted to the author
     assert "ann-7 holds annotator; releasing a patch change needs one of lead" in run(
         capsys, "guidelines", "release", filed["id"], "--as", "ann-7", code=1)["err"]

@@ -229,7 +229,7 @@ class CalibrationSession:
         recs = storage.read_records(path)
         for i, r in enumerate(recs, start=1):  # every record says when it was made: the session's state is derived from it
             try:
-                _parse_iso(r["at"])
+                parse_utc(r["at"])
             except (KeyError, TypeError, ValueError):
                 raise InputRefused(str(path), "a session record needs 'at' (an ISO 8601 time), got "
                                    f"{r.get('at')!r}", record=i, field="at") from None

@@ -327,10 +327,14 @@ def log_decision(root: str | os.PathLike[str], gov: Governance, action: str, mem
       in force in the log is refused (change it through ``labkit guidelines governance``).
     * ``at`` may not be in the future, nor before any ``(time, what)`` of ``not_before``.
     """
-    if gov.signed or member in gov.members or action != "propose":
+    if not gov.signed and not gov.keys.get(member):
+        # unsigned mode, and no key listed for this member: nothing to sign with (a keyring in the
+        # environment for another governance is not consulted); membership is still checked
+        if member in gov.members or action != "propose":
+            gov.roles(member)
+        private = None  # (a calibration participant's pseudonym may file a proposal)
+    else:
         private = gov.key_for(member, _signing.resolve_key(key, member))
-    else:  # unsigned mode: a calibration participant (a pseudonym) may file a proposal
-        private = None
     when = dlog.format_time(at)
     if _parse_time(when) > dt.datetime.now(dt.timezone.utc) + FUTURE_SKEW:
         raise GovernanceError(f"{action} by {member} at {when} refused: the time is in the future")
@@ -714,6 +718,12 @@ def approve_governance(file: str | os.PathLike[str], member: str, root: str | os
     return {"entry": entry, "change": change, "counts": member in q.counted, "missing": q.missing}
 
 
+def _sole_member(gov: Governance, member: str) -> bool:
+    """A team of one: the only member of the governance in force may change it alone (how a lone lead who
+    bootstrapped with ``labkit init`` adds the second member; from then on the rules apply)."""
+    return list(gov.members) == [member]
+
+
 def adopt_governance(file: str | os.PathLike[str], member: str, root: str | os.PathLike[str] = "guidelines", *,
                      at: dt.datetime | str | None = None, key: Any = None) -> dict[str, Any]:
     """Adopt an approved governance.yaml: log it (a signed ``govern`` entry with its text), then write it."""
@@ -722,7 +732,7 @@ def adopt_governance(file: str | os.PathLike[str], member: str, root: str | os.P
     sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
     apps = _change_approvals(dlog.read(root), gov, sha)
     q = gov.check(GOVERNANCE_KIND, [e["who"] for e in apps])
-    if not q.met:
+    if not q.met and not _sole_member(gov, member):
         raise _ReleaseRefused(f"adoption of governance change governance-{sha[:12]} refused: under the rules in force "
                               f"it needs {q.describe_missing()}")
     entry = log_decision(root, gov, "govern", member, key=key, at=at,
@@ -759,7 +769,7 @@ def audit(entries: list[dict[str, Any]], groot: Path) -> tuple[int | None, str |
     proposes: dict[str, dict[str, Any]] = {}
     approvals: dict[str, list[dict[str, Any]]] = {}
     latest_ok = dt.datetime.now(dt.timezone.utc) + FUTURE_SKEW
-    for e in entries:
+    for i, e in enumerate(entries):
         seq, action, who = e.get("seq"), e.get("action"), str(e.get("who"))
         line = int(seq) + 1 if isinstance(seq, int) else None
         what = f"entry seq {seq} ({action} by {who})"
@@ -785,7 +795,7 @@ def audit(entries: list[dict[str, Any]], groot: Path) -> tuple[int | None, str |
             if in_force is not None:
                 apps = [a for a in change_apps.get(new.sha256, []) if not in_force.signature_problem(a)]
                 q = in_force.check(GOVERNANCE_KIND, [a["who"] for a in apps])
-                if not q.met:
+                if not q.met and not _sole_member(in_force, who):
                     return (line, None, f"{what} adopted a governance change without the approvals the rules in "
                             f"force require: needs {q.describe_missing()}")
                 early = [a for a in apps if _parse_time(a["at"]) > when]
@@ -821,6 +831,16 @@ def audit(entries: list[dict[str, Any]], groot: Path) -> tuple[int | None, str |
             return (line, None, f"{what} is dated {e.get('at')}, before {pid} was filed ({filed['at']})")
         if action == "approve":
             approvals.setdefault(pid, []).append(e)
+        elif action == "release" and e.get("bootstrap"):
+            # the single-lead bootstrap (labkit init): a task's first release, by its author alone, who holds
+            # a role of the major rules; anything else claiming to be a bootstrap is refused
+            earlier = [x for x in entries[:i] if x.get("action") == "release" and x.get("task") == e.get("task")]
+            filer = str(filed.get("author", filed["who"]))
+            roles = set(gov.members.get(who, ()))
+            if earlier or who != filer or list(e.get("approved_by") or []) != [who] or \
+                    not roles & {r.role for r in gov.rules.get("major", [])}:
+                return (line, None, f"{what} claims the single-lead bootstrap, which is only a task's first release "
+                        "by its author holding a role of the major rules")
         elif action == "release":
             mine = {a["who"]: a for a in approvals.get(pid, [])}
             for a in e.get("approved_by") or []:

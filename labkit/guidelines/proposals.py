@@ -361,8 +361,11 @@ def new_proposal(*, task: str, base_version: str | None, author: str, title: str
 
         gov = Governance.load(root)
         filer = filed_by or author
-        if gov.signed or filed_by or filer in gov.members:  # signed: the filer is a member signing with their key
+        if gov.signed or gov.keys.get(filer):  # signed: the filer is a member signing with their key
             key = gov.key_for(filer, _resolve_key(key, filer))  # refuse a missing or unlisted key before writing
+        elif filed_by or filer in gov.members:  # unsigned mode: membership is still checked
+            gov.roles(filer)
+            key = None
         if author != filer and author in gov.members:
             raise GovernanceError(f"proposal {pid}: filed by {filer} but names member {author} as its author; "
                                   "a member files their own proposals (the author's approval does not count)")

@@ -79,7 +79,7 @@ def available_hooks(policies: list[Policy]) -> dict[str, Any]:
         hooks["credential_pool"] = pool
     if any(p.review is not None and p.review.priority == "planner" for p in policies):
         try:
-            from labkit.review import simulation_priority  # type: ignore[attr-defined]
+            from labkit.review import simulation_priority
         except (ImportError, AttributeError):
             pass
         else:
