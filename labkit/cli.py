@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "labkit.guidelines.cli",
     "labkit.sample.cli",
     "labkit.demo",
+    "labkit.automation.cli",
 )
 
 
