@@ -21,6 +21,7 @@ whichever scheme is then picked (the one accepting most calibration items).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -34,7 +35,7 @@ from scipy.special import bdtr
 from labkit.errors import LabkitError, ParameterError
 
 __all__ = ["binomial_pvalue", "min_calibration_size", "fixed_sequence", "Policy", "fit_policy", "textbook_policy",
-           "naive_policy", "InsufficientCalibration", "DEFAULT_GRID", "SCHEMES"]
+           "naive_policy", "start_size", "InsufficientCalibration", "DEFAULT_GRID", "SCHEMES"]
 
 #: Descending threshold grid (fixed before seeing any data): 1.000, 0.995, ..., 0.000.
 DEFAULT_GRID: np.ndarray = np.round(np.linspace(1.0, 0.0, 201), 3)
@@ -86,8 +87,19 @@ def _counts(conf: np.ndarray, wrong: np.ndarray, grid: np.ndarray) -> tuple[np.n
     return n.astype(np.int64), cum[n].astype(np.int64)
 
 
+@functools.lru_cache(maxsize=4096)
+def start_size(alpha: float, delta: float) -> int:
+    """Accepted calibration items at which this policy starts its sequence: the fewest for which a batch with
+    half the target error passes the exact test at ``delta`` with probability >= 1/2 (a count, chosen before
+    any label is seen; the textbook method starts at :func:`min_calibration_size`). A group with fewer than
+    twice this many calibration items starts at half its size (never below :func:`min_calibration_size`)."""
+    from labkit.automation.monitor import audit_sample_size
+
+    return max(min_calibration_size(alpha, delta), audit_sample_size(alpha, delta, alpha / 2, power=0.5))
+
+
 def fixed_sequence(conf: Any, wrong: Any, alpha: float, delta: float, grid: np.ndarray | None = None, *,
-                   start_at_min_size: bool = True) -> dict[str, Any]:
+                   start_at_min_size: bool = True, start_at: int | None = None) -> dict[str, Any]:
     """Fixed-sequence Learn-then-Test over a descending ``grid``: the lowest certified threshold.
 
     Thresholds are tested from the top of the grid down and the sequence stops at the first p-value above
@@ -105,7 +117,8 @@ def fixed_sequence(conf: Any, wrong: Any, alpha: float, delta: float, grid: np.n
     w = np.asarray(wrong, dtype=np.float64)
     n, k = _counts(c, w, g)
     p = binomial_pvalue(k, n, alpha)
-    start = int(np.searchsorted(n, min_calibration_size(alpha, delta), side="left")) if start_at_min_size else 0
+    first = start_at if start_at is not None else (min_calibration_size(alpha, delta) if start_at_min_size else 0)
+    start = int(np.searchsorted(n, first, side="left"))
     best = -1
     for j in range(start, g.size):  # grid sizes are ~200: a Python loop is not the cost
         if p[j] > delta:
@@ -179,13 +192,15 @@ class Policy:
 
 
 def _scheme(scheme: str, conf: np.ndarray, wrong: np.ndarray, keys: np.ndarray, alpha: float, delta: float,
-            grid: np.ndarray | None, start_at_min_size: bool) -> tuple[dict[str, float], pd.DataFrame]:
+            grid: np.ndarray | None, powered_start: bool) -> tuple[dict[str, float], pd.DataFrame]:
     uniq = sorted(set(keys.tolist()))
     d = delta / max(len(uniq), 1)
     rows, th = [], {}
     for gkey in uniq:
         m = keys == gkey
-        r = fixed_sequence(conf[m], wrong[m], alpha, d, grid, start_at_min_size=start_at_min_size)
+        r = fixed_sequence(conf[m], wrong[m], alpha, d, grid,
+                           start_at=max(min(start_size(alpha, d), int(m.sum()) // 2), min_calibration_size(alpha, d))
+                           if powered_start else None)
         th[gkey] = r["threshold"]
         rows.append({"group": gkey, "n_calibration": int(m.sum()), "threshold": r["threshold"], "n_accepted": r["n"],
                      "errors": r["k"], "p_value": r["p_value"], "delta": d})
@@ -204,7 +219,7 @@ def _inputs(conf: Any, correct: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fit_policy(conf: Any, correct: Any, *, target_error: float, delta: float, labels: Any = None, slices: Any = None,
-               grouping: str = "auto", grid: np.ndarray | None = None) -> Policy:
+               grouping: str = "auto", grid: np.ndarray | None = None, powered_start: bool = True) -> Policy:
     """Learn-then-Test auto-accept policy on a calibration set.
 
     Parameters
@@ -245,7 +260,7 @@ def fit_policy(conf: Any, correct: Any, *, target_error: float, delta: float, la
     results, cand = {}, []
     for s, w in weights.items():
         keys = avail[s]
-        th, table = _scheme(s, c, wrong, keys, target_error, delta * w, grid, True)
+        th, table = _scheme(s, c, wrong, keys, target_error, delta * w, grid, powered_start)
         pol = Policy(s, target_error, delta, th, table, int(c.size))
         share = float(pol.accept(c, avail.get("label"), avail.get("slice")).mean())
         results[s] = pol
@@ -265,7 +280,7 @@ def textbook_policy(conf: Any, correct: Any, *, target_error: float, delta: floa
     """The textbook baseline: one global threshold, fixed-sequence Learn-then-Test with the exact binomial test."""
     _check(target_error, delta)
     c, wrong = _inputs(conf, correct)
-    th, table = _scheme("global", c, wrong, np.full(c.size, "all", dtype=object), target_error, delta, grid, True)
+    th, table = _scheme("global", c, wrong, np.full(c.size, "all", dtype=object), target_error, delta, grid, False)
     return Policy("global", target_error, delta, th, table, int(c.size), method="textbook")
 
 

@@ -5,7 +5,7 @@ Settings (``P(correct | stated confidence s)``):
 * ``calibrated``: ``s``;
 * ``overconfident``: ``s ** 2`` (at a stated 0.95 the model is right 90% of the time);
 * ``underconfident``: ``min(s + 0.08, 0.995)``;
-* ``slice_wrong``: ``s`` on slices ``forum`` and ``chat``, ``s - 0.3`` on ``reviews`` (one slice it was not
+* ``slice_wrong``: ``s`` on slices ``forum`` and ``chat``, ``s - 0.4`` on ``reviews`` (one slice it was not
   trained for).
 """
 
@@ -28,6 +28,7 @@ _LABELS = np.array(["ok", "insult", "spam", "hate"], dtype=object)
 class Batch:
     conf: np.ndarray
     correct: np.ndarray
+    p_correct: np.ndarray  #: the true probability that each label is right (population error = mean(1 - p))
     label: np.ndarray
     slice: np.ndarray
 
@@ -45,6 +46,7 @@ def generate(setting: str, n: int, rng: np.random.Generator) -> Batch:
     elif setting == "underconfident":
         p = np.minimum(conf + 0.08, 0.995)
     elif setting == "slice_wrong":
-        p = np.where(sl == "reviews", conf - 0.2, conf)
-    correct = rng.random(n) < np.clip(p, 0.0, 1.0)
-    return Batch(conf, correct, lab, sl)
+        p = np.where(sl == "reviews", conf - 0.4, conf)
+    p = np.clip(p, 0.0, 1.0)
+    correct = rng.random(n) < p
+    return Batch(conf, correct, p, lab, sl)
