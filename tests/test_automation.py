@@ -121,7 +121,6 @@ def test_global_grouping_is_the_textbook_method() -> None:
     rng = np.random.default_rng(5)
     conf = rng.beta(6, 1.6, 2000)
     correct = rng.random(2000) < conf
-    a = ltt.fit_policy(conf, correct, target_error=0.1, delta=0.1, grouping="global")
     b = ltt.textbook_policy(conf, correct, target_error=0.1, delta=0.1)
     c = ltt.fit_policy(conf, correct, target_error=0.1, delta=0.1, grouping="global", powered_start=False)
     assert c.thresholds == b.thresholds and c.policy_id != b.policy_id  # same threshold, different method id
