@@ -273,3 +273,41 @@ def test_report_builds_and_renders_on_the_sample() -> None:
     tr = r.section("Accepted share against error rate").blocks[1].frame
     naive = tr[(tr["method"] == "naive") & (tr["target_error"] == 0.1)].iloc[0]
     assert naive["cal_error"] > 0.1 and naive["accepted_share"] > 0.1  # the naive threshold ships errors
+
+
+def test_reviewed_items_join_the_calibration_set() -> None:
+    from labkit.automation.plan import calibration_set
+
+    t, g = _program()
+    assert len(calibration_set(t, g)) == 100
+    cal = calibration_set(t, g, reviewed=True)
+    assert len(cal) == 101 and cal.set_index("item_id").loc["i100", "gold"] == "zz"
+    assert not cal.set_index("item_id").loc["i100", "correct"]
+
+
+def test_failed_plan_leaves_the_previous_plan_in_place(tmp_path, capsys) -> None:
+    out = tmp_path / "plan.csv"
+    out.write_text("previous\n")
+    gold = tmp_path / "g.csv"
+    pd.read_csv("sample/gold.csv").head(10).to_csv(gold, index=False)
+    assert main(["automate", "plan", SAMPLE, "--calibration", str(gold), "--target-error", "0.05", "--out", str(out)]) == 2
+    assert out.read_text() == "previous\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.csv", "plan.csv"]  # no temporary file left
+    capsys.readouterr()
+
+
+def test_notebook_is_thin_and_matches_build() -> None:
+    import inspect
+
+    from labkit.automation.report import build
+
+    nb = json.loads(open("notebooks/automation_report.ipynb").read())
+    cells = nb["cells"]
+    assert [c["cell_type"] for c in cells] == ["markdown", "code", "code"]
+    assert cells[1]["metadata"]["tags"] == ["parameters"]
+    assert all(not c.get("outputs") for c in cells if c["cell_type"] == "code")
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    code = "".join(cells[2]["source"])
+    assert not any(w in code for w in ("def ", "for ", "if ", "while "))
+    declared = {ln.split(":")[0] for ln in "".join(cells[1]["source"]).splitlines()}
+    assert declared - {"metrics_path"} <= set(inspect.signature(build).parameters)

@@ -36,6 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--grouping", default="auto", choices=["auto", "global", "label", "slice"],
                    help="thresholds per: auto (the best of global/label/slice, delta split between them; default), "
                         "or one scheme at the full delta")
+    q.add_argument("--with-reviewed", action="store_true",
+                   help="also calibrate on items a reviewer or adjudicator labelled (their label as the reference)")
     q.add_argument("--task", help="task (default: all)")
     q.add_argument("--out", required=True, help="plan file (.csv or .parquet), written atomically")
     q.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
@@ -85,7 +87,7 @@ def run_plan(args: argparse.Namespace) -> int:
     table = load_labels(args.labels)
     gold = read_gold(args.calibration)
     plan, pol, base = make_plan(table, gold, target_error=args.target_error, delta=args.delta,
-                                grouping=args.grouping, task=args.task)
+                                grouping=args.grouping, task=args.task, reviewed=args.with_reviewed)
     write_plan(plan, args.out)
     s = summary(plan, pol, base)
     s["out"] = args.out

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from scipy.stats import binom
+import numpy as np
+from scipy.special import bdtr, bdtrc
 
 from labkit.errors import ParameterError
 
@@ -31,10 +32,9 @@ def audit_sample_size(target_error: float, delta: float, expected_error: float =
     lo, hi = 1, 64
     def ok(n: int) -> bool:
         # the largest k with P(Bin(n, target) <= k) <= delta, then power = P(Bin(n, expected) <= k)
-        k = int(binom.ppf(delta, n, target_error))
-        while k >= 0 and binom.cdf(k, n, target_error) > delta:
-            k -= 1
-        return k >= 0 and float(binom.cdf(k, n, expected_error)) >= power
+        cdf = bdtr(np.arange(n + 1), n, target_error)
+        k = int(np.searchsorted(cdf, delta, side="right")) - 1  # cdf is increasing in k
+        return k >= 0 and float(bdtr(k, n, expected_error) if expected_error > 0 else 1.0) >= power
     while not ok(hi):
         lo, hi = hi, hi * 2
         if hi > n_max:
@@ -53,7 +53,7 @@ def spot_check(n_checked: int, n_errors: int, target_error: float, level: float 
         raise ParameterError(f"need 0 <= errors <= checked, got {n_errors} errors in {n_checked}")
     if not 0 < target_error < 1 or not 0 < level < 1:
         raise ParameterError("target_error and level must lie in (0, 1)")
-    p = float(binom.sf(n_errors - 1, n_checked, target_error)) if n_checked else 1.0
+    p = (1.0 if n_errors == 0 else float(bdtrc(n_errors - 1, n_checked, target_error))) if n_checked else 1.0
     return {"n_checked": int(n_checked), "n_errors": int(n_errors),
             "observed_error": n_errors / n_checked if n_checked else float("nan"), "p_value": p,
             "alarm": bool(p <= level), "level": level, "target_error": target_error,
