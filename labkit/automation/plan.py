@@ -78,7 +78,8 @@ def _join(left: pd.DataFrame, right: pd.DataFrame, *, how: str = "left") -> pd.D
             continue
         col = right[c].to_numpy(dtype=object) if right[c].dtype == object else right[c].to_numpy()
         vals = np.append(col, np.array([None], dtype=object)) if col.dtype == object else np.append(col, np.nan)
-        out[c] = vals[np.where(idx < 0, len(col), idx)]
+        v = vals[np.where(idx < 0, len(col), idx)]
+        out[c] = pd.Series(v, dtype=object) if v.dtype == object else v  # object kept: no string-array inference
     return out
 
 
@@ -206,11 +207,13 @@ def make_plan(table: pd.DataFrame, calibration: pd.DataFrame, *, target_error: f
     plan = _join(ml, h)
     plan["accepted"] = accepted
     plan["threshold"] = np.where(np.isinf(thr), np.nan, thr)
-    plan["group"] = pol.group_of(ml["label"].to_numpy(), ml["slice"].to_numpy(), len(ml))
-    plan["policy_id"] = pol.policy_id
+    plan["group"] = pd.Series(pol.group_of(ml["label"].to_numpy(), ml["slice"].to_numpy(), len(ml)), dtype=object)
+    plan["policy_id"] = pd.Categorical.from_codes(np.zeros(len(plan), np.int8), categories=[pol.policy_id])
     has_h = plan["human_label"].notna().to_numpy()
-    plan["final_label"] = np.where(has_h, plan["human_label"], np.where(accepted, plan["label"], None))
-    plan["final_source"] = np.where(has_h, "human", np.where(accepted, "model", "queue"))
+    plan["final_label"] = pd.Series(np.where(has_h, plan["human_label"].to_numpy(dtype=object),
+                                             np.where(accepted, plan["label"].to_numpy(dtype=object), None)), dtype=object)
+    plan["final_source"] = pd.Categorical.from_codes(np.where(has_h, 0, np.where(accepted, 1, 2)).astype(np.int8),
+                                                     categories=["human", "model", "queue"])
     return plan[list(PLAN_COLUMNS)], pol, base
 
 
