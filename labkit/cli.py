@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "labkit.sample.cli",
     "labkit.simulate.cli",
     "labkit.demo",
+    "labkit.automation.cli",
 )
 
 
