@@ -54,8 +54,8 @@ def apply_reviews(table: pd.DataFrame, *, fit: Any = None) -> pd.DataFrame:
           .assign(_k=lambda d: d["item_id"].astype(str) + "\x1f" + d["task"].astype(str))
           .set_index("_k")["guideline_version"].astype(object))
     key = out["item_id"] + "\x1f" + out["task"]
-    out["guideline_version"] = key.map(gv).to_numpy()
-    out["decided_at"] = pd.NaT
+    out["guideline_version"] = pd.Series(key.map(gv).to_numpy(), dtype=object)
+    out["decided_at"] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns, UTC]")
     out["n_reviews"] = 0
     out = out.set_index(key)
     for st in ("review", "adjudication"):  # adjudication last: it overrides review

@@ -244,15 +244,23 @@ def _budget(n_items: int, minutes: np.ndarray, *, hours: float | None, items: in
     return np.arange(n_items) < math.ceil(fraction * n_items - 1e-9), {"fraction": fraction}
 
 
-def _calibrate(score: np.ndarray, err: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """A one-feature logistic fit err ~ logit(score) by Newton steps; None when gold is too thin."""
+def _logit(p: np.ndarray) -> np.ndarray:
+    q = np.clip(p, 1e-300, 1.0)
+    return np.log(q) - np.log1p(-np.minimum(q, 1 - 1e-16))
+
+
+def _calibrate(score: np.ndarray, err: np.ndarray) -> np.ndarray | None:
+    """A one-feature logistic fit err ~ logit(score) by Newton steps; None when gold is too thin.
+
+    Monotone in the score, so the ranking does not change; only ``p_error`` becomes a probability.
+    """
     if len(err) < 20 or err.sum() < 3 or (~err).sum() < 3:
         return None
-    x = np.log(np.clip(score, 1e-6, 1 - 1e-6) / (1 - np.clip(score, 1e-6, 1 - 1e-6)))
+    x = _logit(score)
     X = np.column_stack([np.ones_like(x), x])
     beta = np.zeros(2)
     y = err.astype(float)
-    for _ in range(50):
+    for _ in range(100):
         p = 1 / (1 + np.exp(-(X @ beta)))
         g = X.T @ (y - p) - 1e-3 * beta
         H = (X * (p * (1 - p))[:, None]).T @ X + 1e-3 * np.eye(2)
@@ -262,7 +270,7 @@ def _calibrate(score: np.ndarray, err: np.ndarray) -> tuple[np.ndarray, np.ndarr
             break
     if beta[1] <= 0:  # the score does not rank errors on this gold: keep it uncalibrated
         return None
-    return beta, x
+    return beta
 
 
 def plan_review(table: pd.DataFrame, *, budget_hours: float | None = None, budget_items: int | None = None,
@@ -349,9 +357,9 @@ def plan_review(table: pd.DataFrame, *, budget_hours: float | None = None, budge
             err = ind["consensus_label"].to_numpy()[pos] != gl.to_numpy()
             cal = _calibrate(p[pos], err)
             if cal is not None:
-                beta, _ = cal
-                x = np.log(np.clip(p, 1e-6, 1 - 1e-6) / (1 - np.clip(p, 1e-6, 1 - 1e-6)))
-                p = 1 / (1 + np.exp(-(beta[0] + beta[1] * x)))
+                beta = cal
+                z = beta[0] + beta[1] * _logit(p)
+                p = np.exp(-np.logaddexp(0.0, -z))  # expit without overflow; keeps tiny values apart
                 calib[task] = {"gold_items": int(len(err)), "gold_errors": int(err.sum()),
                                "intercept": float(beta[0]), "slope": float(beta[1])}
             else:
