@@ -162,7 +162,8 @@ def spot_check_status(table: pd.DataFrame, gold: pd.DataFrame, design: SpotCheck
     Gold items count as errors when the label differs from gold; with ``design.use_consensus`` and a
     ``consensus`` frame (item_id, task, label), other items count as disagreements with consensus.
     Returns one row per annotator: n_gold, n_gold_wrong, n_other, statistic, threshold, flagged, flagged_at
-    (position in the annotator's stream), status (``ok`` | ``flagged``).
+    (0-based position of the alarm among all the annotator's judgements in time order; -1 when none),
+    status (``ok`` | ``flagged``).
     """
     t = table[(table["stage"].astype(str) == "label") & (table["source"].astype(str) == "human")].copy()
     t["_pos"] = np.arange(len(t))
@@ -188,6 +189,8 @@ def spot_check_status(table: pd.DataFrame, gold: pd.DataFrame, design: SpotCheck
     for a in pd.unique(ann):
         m = (ann == a) & usable
         path, alarm = design.run(is_gold[m], wrong[m])
+        if alarm is not None:  # position in the annotator's whole stream, not among the usable items
+            alarm = int(np.flatnonzero(usable[ann == a])[alarm])
         rows.append({"annotator_id": a, "n_gold": int(is_gold[m].sum()), "n_gold_wrong": int(wrong[m & is_gold].sum()),
                      "n_other": int((~is_gold[m]).sum()), "statistic": float(path[-1]) if len(path) else 0.0,
                      "max_statistic": float(path.max()) if len(path) else 0.0, "threshold": design.threshold,
