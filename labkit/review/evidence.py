@@ -81,7 +81,7 @@ def evidence_frame(entries: list[dict[str, Any]]) -> pd.DataFrame:
     for e in entries:
         rows.append({"rank": e["rank"], "item_id": e["item_id"], "task": e["task"],
                      "consensus_label": e["consensus_label"], "p_error": e["p_error"], "reasons": e["reasons"],
-                     "judgements": ", ".join(f"{j['annotator']}: {j['label']}" for j in e["judgements"]
-                                             if j["stage"] == "label"),
+                     "judgements": ", ".join(f"{j['annotator']}{' (model)' if j['source'] == 'model' else ''}: "
+                                             f"{j['label']}" for j in e["judgements"] if j["stage"] == "label"),
                      "definitions": " | ".join(f"{k}: {v['definition']}" for k, v in e["label_definitions"].items())})
     return pd.DataFrame(rows)
