@@ -20,13 +20,13 @@ __all__ = ["build", "caught_by_hours"]
 def caught_by_hours(queue: pd.DataFrame, hours: list[float]) -> pd.DataFrame:
     """Expected errors caught (sum of p_error over the reviewed items) after each number of hours.
 
-    Three orders over the same items and minutes: the queue, random review (the expectation: hours'
-    share of all minutes times all expected errors) and a threshold policy (lowest vote agreement first,
+    Three orders over the same items and minutes: the queue, random review (the expectation for as many
+    items as the queue reviews: their share of all items times all expected errors) and a threshold policy (lowest vote agreement first,
     ties in queue order).
     """
     p = queue["p_error"].to_numpy(float)
     m = queue["est_minutes"].to_numpy(float)
-    total_m, total_e = float(m.sum()), float(p.sum())
+    total_e = float(p.sum())
     thr = np.lexsort((queue["rank"].to_numpy(), -queue["p_vote"].to_numpy(float)))
     rows = []
     for h in hours:
@@ -35,7 +35,7 @@ def caught_by_hours(queue: pd.DataFrame, hours: list[float]) -> pd.DataFrame:
         t_in = np.cumsum(m[thr]) <= budget + 1e-9
         rows.append({"hours": h, "items": int(q_in.sum()), "queue": float(p[q_in].sum()),
                      "threshold policy": float(p[thr][t_in].sum()),
-                     "random review": total_e * min(1.0, budget / total_m) if total_m else 0.0})
+                     "random review": total_e * float(q_in.sum()) / max(len(p), 1)})
     return pd.DataFrame(rows)
 
 
