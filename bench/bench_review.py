@@ -41,7 +41,7 @@ def peer_scores(t: pd.DataFrame, items: pd.Index, labels: list[str], cons: np.nd
     from cleanlab.multiannotator import get_active_learning_scores, get_label_quality_multiannotator
     from crowdkit.aggregation import GLAD, MACE, DawidSkene
 
-    n, k = len(items), len(labels)
+    n = len(items)
     ci = pd.Index(labels).get_indexer(cons)
     rows = np.arange(n)
     df = pd.DataFrame({"task": t["item_id"].astype(str), "worker": t["annotator_id"].astype(str),
@@ -109,7 +109,7 @@ def ranking_table() -> pd.DataFrame:
 def effort_table() -> pd.DataFrame:
     from labkit.io import load_labels
     from labkit.review import plan_review
-    from labkit.review.evaluate import _expected_hits, items_for_recall
+    from labkit.review.evaluate import items_for_recall
     from labkit.schema import read_gold
 
     rows = {}
@@ -137,7 +137,6 @@ def effort_table() -> pd.DataFrame:
         rows[d.name] = {"items": n, "errors": int(err.sum()), "labkit items for 80%": ours,
                         "Label Studio-style items for 80%": best if best is not None else float("nan"),
                         "saving": (1 - ours / best) if best else float("nan")}
-        _ = _expected_hits
     return pd.DataFrame(rows).T
 
 
