@@ -90,11 +90,22 @@ class ReviewPlan:
                 "calibration": self.calibration}
 
 
-def _codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
+def _index_of(s: pd.Series, index: pd.Index) -> np.ndarray:
+    """Position of each value of ``s`` in ``index`` (-1 when absent), through category codes: no string pass."""
     if isinstance(s.dtype, pd.CategoricalDtype):
-        return s.cat.codes.to_numpy().astype(np.int64), pd.Index(s.cat.categories.astype(str))
-    codes, uniq = pd.factorize(s.astype(str))
-    return codes.astype(np.int64), pd.Index(uniq)
+        pos = index.get_indexer(pd.Index(s.cat.categories.astype(str)))
+        codes = s.cat.codes.to_numpy()
+        return np.where(codes >= 0, pos[np.maximum(codes, 0)] if len(pos) else -1, -1)
+    return index.get_indexer(s.astype(str))
+
+
+def _is(s: pd.Series, value: str) -> np.ndarray:
+    """``s == value`` for a categorical or string column, without casting every row to str."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cats = s.cat.categories.astype(str)
+        hit = np.flatnonzero(cats == value)
+        return np.isin(s.cat.codes.to_numpy(), hit)
+    return (s.astype(str) == value).to_numpy()
 
 
 def error_indicators(table: pd.DataFrame, fit: Any, task: str) -> pd.DataFrame:
@@ -118,9 +129,9 @@ def error_indicators(table: pd.DataFrame, fit: Any, task: str) -> pd.DataFrame:
     # sums of the other labels' probabilities, not 1 - p: keeps tiny error probabilities apart (no ties at 0)
     p_model = np.clip(np.where(mask, P, 0.0).sum(1), 0.0, 1.0)
 
-    t = table[(table["task"].astype(str) == task)]
-    it = items.get_indexer(t["item_id"].astype(str))
-    li = labels.get_indexer(t["label"].astype(str))
+    t = table[_is(table["task"], task)]
+    it = _index_of(t["item_id"], items)
+    li = _index_of(t["label"], labels)
     ok = (it >= 0) & (li >= 0)
     it, li = it[ok], li[ok]
     votes = np.zeros((n, k))
@@ -130,7 +141,8 @@ def error_indicators(table: pd.DataFrame, fit: Any, task: str) -> pd.DataFrame:
 
     sk = fit.skill[fit.skill["task"].astype(str) == task]
     acc = pd.Series(sk["accuracy"].to_numpy(float), index=sk["annotator_id"].astype(str))
-    a = acc.reindex(t["annotator_id"].astype(str)[ok].to_numpy()).to_numpy(float)
+    ai = _index_of(t["annotator_id"], pd.Index(acc.index))[ok]
+    a = np.where(ai >= 0, acc.to_numpy(float)[np.maximum(ai, 0)] if len(acc) else np.nan, np.nan)
     a = np.where(np.isnan(a), 1.0 / k + 0.1, a)
     a = np.clip(a, 1.0 / k + 1e-3, 0.999)
     w = np.log(a * (k - 1) / (1 - a)) if k > 1 else np.zeros_like(a)
@@ -301,15 +313,14 @@ def plan_review(table: pd.DataFrame, *, budget_hours: float | None = None, budge
     w = weights or ReviewWeights()
     if minutes_per_item <= 0 or not math.isfinite(minutes_per_item):
         raise ParameterError(f"minutes_per_item must be a finite number > 0, got {minutes_per_item}")
-    stage = table["stage"].astype(str)
-    source = table["source"].astype(str)
-    labels_t = table[(stage == "label")]
-    human = labels_t[source[labels_t.index] == "human"]
+    is_label = _is(table["stage"], "label")
+    is_model = _is(table["source"], "model")
+    human = table[is_label & _is(table["source"], "human")]
     if len(human) == 0:
         raise ParameterError("no human label-stage judgements to plan review for")
     if fit is None:
         fit = fit_consensus(human)
-    review_hist = table[stage.isin(["review", "adjudication"])]
+    review_hist = table[_is(table["stage"], "review") | _is(table["stage"], "adjudication")]
     crit = set() if validation is None else set(validation["item_id"].astype(str))
     crit_why: dict[str, list[str]] = {}
     if validation is not None:
@@ -321,11 +332,11 @@ def plan_review(table: pd.DataFrame, *, budget_hours: float | None = None, budge
         ind = error_indicators(human, fit, task)
         items = ind.index
         n = len(items)
-        ht = human[human["task"].astype(str) == task]
+        ht = human[_is(human["task"], task)]
         reasons: list[list[str]] = [[] for _ in range(n)]
         p = ind["p_combined"].to_numpy().copy()
         # human vs model pre-label disagreement
-        mt = labels_t[(labels_t["task"].astype(str) == task) & (source[labels_t.index] == "model")]
+        mt = table[is_label & is_model & _is(table["task"], task)]
         if len(mt):
             ml = mt.drop_duplicates("item_id", keep="last").set_index(mt.drop_duplicates("item_id", keep="last")["item_id"].astype(str))["label"].astype(str)
             mlab = ml.reindex(items).to_numpy()
@@ -339,8 +350,9 @@ def plan_review(table: pd.DataFrame, *, budget_hours: float | None = None, budge
             med = float(np.nanmedian(dur))
             fast = np.isfinite(dur) & (dur < w.fast_ratio * med)
             if fast.any():
-                it = items.get_indexer(ht["item_id"].astype(str))
-                agrees = ht["label"].astype(str).to_numpy() == ind["consensus_label"].to_numpy()[np.maximum(it, 0)]
+                it = _index_of(ht["item_id"], items)
+                lab_pos = _index_of(ht["label"], pd.Index(fit.posteriors[task].columns.astype(str)))
+                agrees = lab_pos == ind["_ci"].to_numpy()[np.maximum(it, 0)]
                 fv = np.bincount(it[(it >= 0) & fast & agrees], minlength=n)
                 cv = np.bincount(it[(it >= 0) & agrees], minlength=n)
                 share = np.divide(fv, cv, out=np.zeros(n), where=cv > 0)
@@ -367,8 +379,12 @@ def plan_review(table: pd.DataFrame, *, budget_hours: float | None = None, budge
         # impact
         post = fit.posteriors[task].to_numpy(float)
         cost = _cost_vector(costs, task, pd.Index(fit.posteriors[task].columns.astype(str)), ind["_ci"].to_numpy(), post)
-        sl = (ht.drop_duplicates("item_id").set_index(ht.drop_duplicates("item_id")["item_id"].astype(str))["slice"]
-              .astype(object).reindex(items))
+        first = ht.drop_duplicates("item_id")
+        fpos = _index_of(first["item_id"], items)
+        sl_arr = np.full(n, None, dtype=object)
+        ok_f = fpos >= 0
+        sl_arr[fpos[ok_f]] = first["slice"].astype(object).to_numpy()[ok_f]
+        sl = pd.Series(sl_arr, index=items)
         sw = np.ones(n)
         if slice_weights:
             sw = sl.map(lambda s: slice_weights.get(str(s), 1.0) if pd.notna(s) else 1.0).to_numpy(float)
@@ -430,7 +446,7 @@ def plan_review(table: pd.DataFrame, *, budget_hours: float | None = None, budge
             "p_vote": ind["p_vote"].to_numpy(), "n_judgements": ind["n_judgements"].to_numpy(),
             "slice": sl.to_numpy()}))
     q = pd.concat(frames, ignore_index=True)
-    order = np.lexsort((q["item_id"].astype(str).to_numpy(), -q["score"].to_numpy(), q["tier"].to_numpy()))
+    order = np.lexsort((q["item_id"].to_numpy(), -q["score"].to_numpy(), q["tier"].to_numpy()))
     q = q.iloc[order].reset_index(drop=True)
     q.insert(0, "rank", np.arange(1, len(q) + 1))
     inside, budget = _budget(len(q), q["est_minutes"].to_numpy(float), hours=budget_hours, items=budget_items,
