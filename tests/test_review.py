@@ -13,11 +13,11 @@ import pytest
 from labkit.cli import main
 from labkit.errors import InputRefused, ParameterError
 from labkit.io import load_labels
+from labkit.reports.display import Pseudonyms
 from labkit.review import plan_review, read_costs
 from labkit.review.apply import apply_reviews, error_patterns
 from labkit.review.evaluate import items_for_recall, recall_at, recall_ratio
 from labkit.review.evidence import evidence
-from labkit.reports.display import Pseudonyms
 
 HERE = Path(__file__).resolve().parent
 PUBLIC = HERE / "data" / "public"
@@ -303,3 +303,20 @@ def test_cli_refuses_bad_budget(tmp_path, capsys):
                  "--out", str(tmp_path / "q.csv")]) != 0
     assert "budget fraction must be in [0, 1], got 2.0" in capsys.readouterr().err
     assert not (tmp_path / "q.csv").exists()
+
+
+def test_validation_folder_critical_rows_only(tmp_path):
+    from labkit.review import read_validation_failures
+
+    d = tmp_path / "val"
+    d.mkdir()
+    with pytest.raises(InputRefused, match="no failures.csv"):
+        read_validation_failures(d)
+    pd.DataFrame({"expectation": ["allowed_labels", "too_fast", "allowed_labels"], "severity": ["critical", "warning", "critical"],
+                  "item_id": ["c03", "c04", "c03"], "annotator_id": ["x", "y", "z"], "value": ["q", "1", "q"]}
+                 ).to_csv(d / "failures.csv", index=False)
+    f = read_validation_failures(d)
+    assert f.to_dict("records") == [{"item_id": "c03", "expectation": "allowed_labels"}]
+    t = _program(tmp_path)
+    q = plan_review(t, budget_items=1, validation=f).queued
+    assert q["item_id"].tolist() == ["c03"] and q["reasons"].iloc[0].startswith("failed critical check allowed_labels")
