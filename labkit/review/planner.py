@@ -118,11 +118,12 @@ def error_indicators(table: pd.DataFrame, fit: Any, task: str) -> pd.DataFrame:
     items = pd.Index(post.index.astype(str))
     n, k = len(items), len(labels)
     P = post.to_numpy(dtype=np.float64)
-    cons = fit.consensus[fit.consensus["task"].astype(str) == task].set_index(
-        fit.consensus["item_id"].astype(str)[fit.consensus["task"].astype(str) == task])
-    clab = cons["label"].astype(str).reindex(items).to_numpy()
-    ci = labels.get_indexer(clab)
+    cons = fit.consensus[_is(fit.consensus["task"], task)]
+    cpos = _index_of(cons["item_id"], items)
+    ci = np.full(n, -1, dtype=np.int64)
+    ci[cpos[cpos >= 0]] = _index_of(cons["label"], labels)[cpos >= 0]
     ci = np.where(ci < 0, P.argmax(1), ci)
+    clab = labels.to_numpy(dtype=object)[ci] if k else np.full(n, None, dtype=object)
     rows = np.arange(n)
     mask = np.ones((n, k), dtype=bool)
     mask[rows, ci] = False
@@ -333,17 +334,21 @@ def plan_review(table: pd.DataFrame, *, budget_hours: float | None = None, budge
         items = ind.index
         n = len(items)
         ht = human[_is(human["task"], task)]
-        reasons: list[list[str]] = [[] for _ in range(n)]
+        reasons: dict[int, list[str]] = {}  # rare reasons (critical checks); common ones are vectorised below
+        model_says = np.full(n, "", dtype=object)
+        fast_words = np.full(n, "", dtype=object)
         p = ind["p_combined"].to_numpy().copy()
         # human vs model pre-label disagreement
         mt = table[is_label & is_model & _is(table["task"], task)]
         if len(mt):
-            ml = mt.drop_duplicates("item_id", keep="last").set_index(mt.drop_duplicates("item_id", keep="last")["item_id"].astype(str))["label"].astype(str)
-            mlab = ml.reindex(items).to_numpy()
+            last = mt.drop_duplicates("item_id", keep="last")
+            mpos = _index_of(last["item_id"], items)
+            keep = mpos >= 0
+            mlab = np.full(n, None, dtype=object)
+            mlab[mpos[keep]] = last["label"].astype(object).to_numpy()[keep]
             dis = pd.notna(mlab) & (mlab != ind["consensus_label"].to_numpy())
             p = np.where(dis, p + w.model_disagreement * (1 - p), p)
-            for i in np.flatnonzero(dis):
-                reasons[i].append(f"the model pre-label says {mlab[i]}")
+            model_says[dis] = "the model pre-label says " + mlab[dis].astype(str)
         # too-fast judgements for the consensus label
         dur = ht["duration_s"].to_numpy(float)
         if np.isfinite(dur).any():
@@ -357,9 +362,9 @@ def plan_review(table: pd.DataFrame, *, budget_hours: float | None = None, budge
                 cv = np.bincount(it[(it >= 0) & agrees], minlength=n)
                 share = np.divide(fv, cv, out=np.zeros(n), where=cv > 0)
                 p = p + w.too_fast * share * (1 - p)
-                for i in np.flatnonzero(share > 0):
-                    reasons[i].append(f"{int(fv[i])} of {int(cv[i])} votes for the consensus took under "
-                                      f"{w.fast_ratio * med:.0f}s")
+                hit = share > 0
+                fast_words[hit] = (fv[hit].astype(str).astype(object) + " of " + cv[hit].astype(str).astype(object)
+                                   + f" votes for the consensus took under {w.fast_ratio * med:.0f}s")
         # calibrate on gold (ranking unchanged)
         if gold is not None and len(gold):
             g = gold[gold["task"].astype(str) == task] if "task" in gold.columns else gold
@@ -401,9 +406,8 @@ def plan_review(table: pd.DataFrame, *, budget_hours: float | None = None, budge
                 c = key.map(counts).fillna(0).to_numpy(float)
                 bonus = w.novelty / np.sqrt(1 + c)
                 nov *= 1 + np.where(key.notna() & (key != "nan"), bonus, 0)
-                for i in np.flatnonzero(c == 0):
-                    if pd.notna(key.iloc[i]) and key.iloc[i] != "nan":
-                        reasons[i].append(f"{col.replace('_', ' ')} {key.iloc[i]} has no reviewed items yet")
+                for i in np.flatnonzero((c == 0) & key.notna().to_numpy() & (key != "nan").to_numpy()):
+                    reasons.setdefault(int(i), []).append(f"{col.replace('_', ' ')} {key.iloc[i]} has no reviewed items yet")
             lab_counts = pd.Series(ind["consensus_label"].to_numpy()[items.get_indexer(list(reviewed & set(items)))]).value_counts()
             c = pd.Series(ind["consensus_label"].to_numpy()).map(lab_counts).fillna(0).to_numpy(float)
             nov *= 1 + w.novelty / np.sqrt(1 + c)
@@ -417,6 +421,7 @@ def plan_review(table: pd.DataFrame, *, budget_hours: float | None = None, budge
         share = 1 - ind["p_vote"].to_numpy()
         pm = ind["p_model"].to_numpy()
         parts = [
+            pd.Series(model_says), pd.Series(fast_words),
             pd.Series(np.where(nj == 1, "only one judgement", "")),
             pd.Series(np.where((nj > 1) & (share < 1), (np.round(share * 100).astype(np.int64)).astype(str) + "% of "
                                + nj.astype(str) + " votes agree", "")),
@@ -428,7 +433,7 @@ def plan_review(table: pd.DataFrame, *, budget_hours: float | None = None, budge
         words = parts[0]
         for part in parts[1:]:
             words = words.str.cat(part, sep="; ")
-        extra = {i: r for i, r in enumerate(reasons) if r}
+        extra = reasons
         for i in np.flatnonzero(tier == 0):
             extra.setdefault(int(i), []).insert(
                 0, "failed critical check " + ", ".join(sorted(set(crit_why.get(items[i], [])))))
