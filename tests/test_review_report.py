@@ -51,3 +51,43 @@ def test_build_on_sample_matches_plan_and_is_pseudonymous():
     for a in raw:  # no raw id as a table cell of the spot checks or a voter in the evidence
         assert f">{a}<" not in html.split("Spot checks per annotator")[1]
     assert "hate: Offensive content" in html or "definition" in html.lower()
+
+
+def test_notebook_is_thin_and_clean():
+    import nbformat
+
+    from labkit.reports.params import notebook_params
+
+    path = ROOT / "notebooks" / "review_plan.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata.kernelspec.name == "python3"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert len(code) == 2 and "parameters" in code[0].metadata.tags
+    assert all(c.outputs == [] and c.execution_count is None for c in code)
+    body = code[1].source
+    for banned in ("def ", "for ", "if ", "while ", "lambda"):
+        assert banned not in body
+    params = notebook_params(path)
+    assert set(params) == {"labels", "gold", "guidelines", "budget_hours", "minutes_per_item", "metrics_path"}
+    assert all(p.type and p.help for p in params.values())
+
+
+def test_cli_spot_checks_pseudonymous_summary(tmp_path, capsys, monkeypatch):
+    import json
+
+    from labkit.cli import main
+    from labkit.reports.display import Pseudonyms
+
+    monkeypatch.setenv("LABKIT_PSEUDONYM_KEY", "test-key")
+    out = tmp_path / "status.csv"
+    assert main(["review", "audit", LABELS, "--gold", str(ROOT / "sample" / "gold.csv"), "--out", str(out),
+                 "--json"]) == 0
+    s = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["spot_checks"]
+    st = pd.read_csv(out, dtype={"annotator_id": str})
+    ps = Pseudonyms(key=b"test-key")
+    assert sorted(s["flagged"]) == sorted(ps(a) for a in st.loc[st["flagged"], "annotator_id"])
+    assert s["annotators"] == len(st) == 40
+    # the threshold is the calibrated CUSUM threshold at the measured gold rate
+    assert (st["threshold"] == s["threshold"]).all() and 0 < s["gold_rate"] < 1
+    assert (st.loc[st["flagged"], "max_statistic"] > s["threshold"]).all()
+    assert (st.loc[~st["flagged"], "max_statistic"] <= s["threshold"]).all()
