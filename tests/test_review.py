@@ -320,3 +320,15 @@ def test_validation_folder_critical_rows_only(tmp_path):
     t = _program(tmp_path)
     q = plan_review(t, budget_items=1, validation=f).queued
     assert q["item_id"].tolist() == ["c03"] and q["reasons"].iloc[0].startswith("failed critical check allowed_labels")
+
+
+def test_core_imports_no_jupyter_or_gx():
+    import subprocess
+    import sys
+
+    code = ("import sys, labkit.review, labkit.review.audit, labkit.review.report, labkit.review.cli; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('great_expectations', 'ipywidgets', 'IPython', "
+            "'jupyter_client', 'nbformat', 'papermill', 'matplotlib')]; print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=HERE.parent, env={**__import__("os").environ, "PYTHONPATH": str(HERE.parent)})
+    assert out.stdout.strip() == "[]"

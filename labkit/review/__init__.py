@@ -5,6 +5,9 @@ No Jupyter or GX import here. Entry points: :func:`plan_review`, :func:`evidence
 :func:`apply_reviews`, :func:`error_patterns`.
 """
 
+from labkit.review.apply import apply_reviews, error_patterns
+from labkit.review.evidence import evidence
 from labkit.review.planner import ReviewPlan, ReviewWeights, plan_review, read_costs, read_validation_failures
 
-__all__ = ["ReviewPlan", "ReviewWeights", "plan_review", "read_costs", "read_validation_failures"]
+__all__ = ["ReviewPlan", "ReviewWeights", "plan_review", "read_costs", "read_validation_failures", "evidence",
+           "apply_reviews", "error_patterns"]
