@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "labkit.guidelines.bootstrap",
     "labkit.sample.cli",
     "labkit.simulate.cli",
+    "labkit.review.cli",
     "labkit.demo",
     "labkit.automation.cli",
 )

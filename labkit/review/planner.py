@@ -1,0 +1,460 @@
+"""The review planner: rank items by expected error cost removed per reviewer minute, cut at a budget.
+
+Layers (each item's reasons name the ones that fired):
+
+1. **checks**: items with a failing row of a *critical* expectation in a validation result folder
+   (``failures.csv`` written by ``labkit validate --out DIR``) go first, in their own tier;
+2. **uncertainty**: three error indicators read from the one consensus model
+   (:func:`labkit.stats.truth.fit_consensus`) and the votes:
+
+   * ``p_model`` = 1 - the consensus model's posterior of the consensus label;
+   * ``p_skill`` = 1 - the posterior of the consensus label in a one-coin vote weighted by each voter's
+     ``accuracy`` from ``fit.skill`` (log-odds weights ``log(acc (K-1) / (1-acc))``), so low-skill
+     voters count less; this is not a second estimator: skill comes from the consensus fit;
+   * ``p_vote`` = 1 - the share of votes for the consensus label (the vote margin).
+
+   Their geometric mean ranks items (the best-ranking combination on the public datasets with gold,
+   see docs/review.md); human vs model pre-label disagreement (``source=model``) and too-fast
+   judgements raise it by the ``model_disagreement`` and ``too_fast`` weights. With gold, a one-feature
+   logistic fit on the gold items maps the score to a calibrated ``p_error`` (ranking unchanged);
+3. **impact**: ``expected_cost = p_error * cost``, where cost is the cost-matrix entry of reading the
+   likely true label as the consensus label (default 1 off the diagonal), times a slice weight;
+4. **novelty**: slices, labels and guideline versions with few reviewed items get a bonus
+   ``1 + novelty / sqrt(1 + reviewed)`` (only when some review history exists).
+
+``score = expected_cost * novelty_factor / est_minutes``; ``est_minutes`` is the task's median
+review-stage ``duration_s`` (else ``minutes_per_item``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labkit.errors import InputRefused, ParameterError
+
+__all__ = ["ReviewWeights", "ReviewPlan", "plan_review", "error_indicators", "read_costs",
+           "read_validation_failures", "QUEUE_COLUMNS"]
+
+QUEUE_COLUMNS = ("rank", "item_id", "task", "consensus_label", "p_error", "expected_cost", "est_minutes",
+                 "score", "tier", "queued", "reasons", "p_model", "p_skill", "p_vote", "n_judgements", "slice")
+
+
+@dataclass(frozen=True)
+class ReviewWeights:
+    """Layer weights (defaults; ``plan_review`` calibrates ``p_error`` on gold when it is given).
+
+    Parameters
+    ----------
+    model_disagreement : added share of the remaining probability when a model pre-label disagrees.
+    too_fast : added share times the fraction of consensus votes that were too fast.
+    fast_ratio : a judgement is too fast below this fraction of the task's median duration.
+    novelty : novelty bonus scale.
+    low_skill : a voter below this accuracy is named in the reasons.
+    """
+
+    model_disagreement: float = 0.2
+    too_fast: float = 0.3
+    fast_ratio: float = 0.25
+    novelty: float = 0.25
+    low_skill: float = 0.6
+
+
+@dataclass
+class ReviewPlan:
+    """A ranked review queue: every item, best first; ``queued`` marks the ones inside the budget."""
+
+    queue: pd.DataFrame
+    budget: dict[str, Any]
+    weights: ReviewWeights
+    calibration: dict[str, Any] = field(default_factory=dict)
+    fit: Any = None
+
+    @property
+    def queued(self) -> pd.DataFrame:
+        return self.queue[self.queue["queued"]].reset_index(drop=True)
+
+    def summary(self) -> dict[str, Any]:
+        q = self.queued
+        return {"items": int(len(self.queue)), "queued": int(len(q)),
+                "queued_minutes": float(q["est_minutes"].sum()),
+                "expected_errors_caught": float(q["p_error"].sum()),
+                "expected_errors_total": float(self.queue["p_error"].sum()),
+                "critical_check_items": int((self.queue["tier"] == 0).sum()), "budget": self.budget,
+                "calibration": self.calibration}
+
+
+def _index_of(s: pd.Series, index: pd.Index) -> np.ndarray:
+    """Position of each value of ``s`` in ``index`` (-1 when absent), through category codes: no string pass."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        pos = index.get_indexer(pd.Index(s.cat.categories.astype(str)))
+        codes = s.cat.codes.to_numpy()
+        return np.where(codes >= 0, pos[np.maximum(codes, 0)] if len(pos) else -1, -1)
+    return index.get_indexer(s.astype(str))
+
+
+def _is(s: pd.Series, value: str) -> np.ndarray:
+    """``s == value`` for a categorical or string column, without casting every row to str."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cats = s.cat.categories.astype(str)
+        hit = np.flatnonzero(cats == value)
+        return np.isin(s.cat.codes.to_numpy(), hit)
+    return (s.astype(str) == value).to_numpy()
+
+
+def error_indicators(table: pd.DataFrame, fit: Any, task: str) -> pd.DataFrame:
+    """The three uncertainty indicators for every item of ``task`` (index item_id).
+
+    Columns: consensus_label, p_model, p_skill, p_vote, n_judgements, p_combined (their geometric mean).
+    """
+    post = fit.posteriors[task]
+    labels = pd.Index(post.columns.astype(str))
+    items = pd.Index(post.index.astype(str))
+    n, k = len(items), len(labels)
+    P = post.to_numpy(dtype=np.float64)
+    cons = fit.consensus[_is(fit.consensus["task"], task)]
+    cpos = _index_of(cons["item_id"], items)
+    ci = np.full(n, -1, dtype=np.int64)
+    ci[cpos[cpos >= 0]] = _index_of(cons["label"], labels)[cpos >= 0]
+    ci = np.where(ci < 0, P.argmax(1), ci)
+    clab = labels.to_numpy(dtype=object)[ci] if k else np.full(n, None, dtype=object)
+    rows = np.arange(n)
+    mask = np.ones((n, k), dtype=bool)
+    mask[rows, ci] = False
+    # sums of the other labels' probabilities, not 1 - p: keeps tiny error probabilities apart (no ties at 0)
+    p_model = np.clip(np.where(mask, P, 0.0).sum(1), 0.0, 1.0)
+
+    t = table[_is(table["task"], task)]
+    it = _index_of(t["item_id"], items)
+    li = _index_of(t["label"], labels)
+    ok = (it >= 0) & (li >= 0)
+    it, li = it[ok], li[ok]
+    votes = np.zeros((n, k))
+    np.add.at(votes, (it, li), 1.0)
+    nv = votes.sum(1)
+    p_vote = 1.0 - np.divide(votes[rows, ci], nv, out=np.zeros(n), where=nv > 0)
+
+    sk = fit.skill[fit.skill["task"].astype(str) == task]
+    acc = pd.Series(sk["accuracy"].to_numpy(float), index=sk["annotator_id"].astype(str))
+    ai = _index_of(t["annotator_id"], pd.Index(acc.index))[ok]
+    a = np.where(ai >= 0, acc.to_numpy(float)[np.maximum(ai, 0)] if len(acc) else np.nan, np.nan)
+    a = np.where(np.isnan(a), 1.0 / k + 0.1, a)
+    a = np.clip(a, 1.0 / k + 1e-3, 0.999)
+    w = np.log(a * (k - 1) / (1 - a)) if k > 1 else np.zeros_like(a)
+    W = np.zeros((n, k))
+    np.add.at(W, (it, li), w)
+    W -= W.max(1, keepdims=True)
+    Q = np.exp(W)
+    Q /= Q.sum(1, keepdims=True)
+    p_skill = np.clip(np.where(mask, Q, 0.0).sum(1), 0.0, 1.0)
+    tiny = 1e-300
+    p_comb = np.exp((np.log(np.maximum(p_model, tiny)) + np.log(np.maximum(p_skill, tiny))
+                     + np.log(np.maximum(p_vote, 1e-9))) / 3.0)
+    return pd.DataFrame({"consensus_label": clab, "p_model": p_model, "p_skill": p_skill, "p_vote": p_vote,
+                         "n_judgements": nv.astype(np.int64), "p_combined": p_comb,
+                         "_ci": ci}, index=pd.Index(items, name="item_id")).assign(
+        _alt=np.where(np.isfinite(P).all(1), _second_label(P, ci), ci))
+
+
+def _second_label(P: np.ndarray, ci: np.ndarray) -> np.ndarray:
+    Q = P.copy()
+    Q[np.arange(len(P)), ci] = -1.0
+    return Q.argmax(1) if P.shape[1] > 1 else ci
+
+
+def read_costs(path: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
+    """Read a cost file: CSV ``task,true_label,read_as,cost`` (task optional; missing pairs cost 1, diagonal 0)."""
+    p = str(path)
+    try:
+        df = pd.read_csv(p, dtype=str, keep_default_na=False)
+    except FileNotFoundError:
+        raise InputRefused(p, "no such file") from None
+    except Exception as exc:
+        raise InputRefused(p, f"cannot read cost file ({exc.__class__.__name__}: {exc})") from None
+    cols = {c.strip().lower(): c for c in df.columns}
+    missing = [c for c in ("true_label", "read_as", "cost") if c not in cols]
+    if missing:
+        raise InputRefused(p, f"a cost file needs columns true_label, read_as, cost; missing {', '.join(missing)}")
+    out: dict[str, list[tuple[str, str, float]]] = {}
+    for i, row in enumerate(df.itertuples(index=False), start=2):
+        r = dict(zip(df.columns, row))
+        try:
+            c = float(r[cols["cost"]])
+        except ValueError:
+            raise InputRefused(p, f"cost {r[cols['cost']]!r} is not a number", record=i, field="cost") from None
+        if not math.isfinite(c) or c < 0:
+            raise InputRefused(p, f"cost {c} must be a finite number >= 0", record=i, field="cost")
+        task = str(r[cols["task"]]).strip() if "task" in cols else "*"
+        out.setdefault(task or "*", []).append((str(r[cols["true_label"]]).strip(), str(r[cols["read_as"]]).strip(), c))
+    return {t: pd.DataFrame(v, columns=["true_label", "read_as", "cost"]) for t, v in out.items()}
+
+
+def _cost_vector(costs: dict[str, pd.DataFrame] | None, task: str, labels: pd.Index,
+                 ci: np.ndarray, P: np.ndarray) -> np.ndarray:
+    """Expected cost of an error given it is one: sum_k P(k | not consensus) cost[k, consensus]."""
+    k = len(labels)
+    C = np.ones((k, k)) - np.eye(k)
+    if costs:
+        for key in ("*", task):
+            if key in costs:
+                for tl, ra, c in costs[key].itertuples(index=False):
+                    a, b = labels.get_indexer([tl, ra])
+                    if a >= 0 and b >= 0 and a != b:
+                        C[a, b] = c
+    rows = np.arange(len(ci))
+    other = P.copy()
+    other[rows, ci] = 0.0
+    s = other.sum(1, keepdims=True)
+    other = np.divide(other, s, out=np.full_like(other, 1.0 / max(k - 1, 1)), where=s > 1e-12)
+    other[rows, ci] = 0.0
+    return (other * C[:, ci].T).sum(1)
+
+
+def read_validation_failures(folder: str | os.PathLike[str]) -> pd.DataFrame:
+    """Failing rows of critical expectations from a ``labkit validate --out DIR`` folder (item_id, expectation)."""
+    d = Path(folder)
+    f = d / "failures.csv"
+    if not d.is_dir():
+        raise InputRefused(str(d), "validation result folder not found")
+    if not f.exists():
+        pq = d / "failures.parquet"
+        if pq.exists():
+            df = pd.read_parquet(pq)
+        else:
+            raise InputRefused(str(f), "no failures.csv (or failures.parquet) in the validation result folder")
+    else:
+        df = pd.read_csv(f, dtype=str, keep_default_na=False)
+    for c in ("item_id", "severity", "expectation"):
+        if c not in df.columns:
+            raise InputRefused(str(f), f"missing column {c!r}", field=c)
+    df = df[df["severity"].astype(str) == "critical"]
+    return df[["item_id", "expectation"]].astype(str).drop_duplicates()
+
+
+def _budget(n_items: int, minutes: np.ndarray, *, hours: float | None, items: int | None,
+            fraction: float | None) -> tuple[np.ndarray, dict[str, Any]]:
+    given = [x is not None for x in (hours, items, fraction)]
+    if sum(given) != 1:
+        raise ParameterError("give exactly one budget: hours, items or fraction")
+    if hours is not None:
+        if not (hours >= 0 and math.isfinite(hours)):
+            raise ParameterError(f"budget hours must be a finite number >= 0, got {hours}")
+        cum = np.cumsum(minutes)
+        return cum <= hours * 60.0 + 1e-9, {"hours": hours}
+    if items is not None:
+        if items < 0:
+            raise ParameterError(f"budget items must be >= 0, got {items}")
+        return np.arange(n_items) < items, {"items": items}
+    assert fraction is not None
+    if not (0 <= fraction <= 1):
+        raise ParameterError(f"budget fraction must be in [0, 1], got {fraction}")
+    return np.arange(n_items) < math.ceil(fraction * n_items - 1e-9), {"fraction": fraction}
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    q = np.clip(p, 1e-300, 1.0)
+    return np.log(q) - np.log1p(-np.minimum(q, 1 - 1e-16))
+
+
+def _calibrate(score: np.ndarray, err: np.ndarray) -> np.ndarray | None:
+    """A one-feature logistic fit err ~ logit(score) by Newton steps; None when gold is too thin.
+
+    Monotone in the score, so the ranking does not change; only ``p_error`` becomes a probability.
+    """
+    if len(err) < 20 or err.sum() < 3 or (~err).sum() < 3:
+        return None
+    x = _logit(score)
+    X = np.column_stack([np.ones_like(x), x])
+    beta = np.zeros(2)
+    y = err.astype(float)
+    for _ in range(100):
+        p = 1 / (1 + np.exp(-(X @ beta)))
+        g = X.T @ (y - p) - 1e-3 * beta
+        H = (X * (p * (1 - p))[:, None]).T @ X + 1e-3 * np.eye(2)
+        step = np.linalg.solve(H, g)
+        beta += step
+        if np.abs(step).max() < 1e-8:
+            break
+    if beta[1] <= 0:  # the score does not rank errors on this gold: keep it uncalibrated
+        return None
+    return beta
+
+
+def plan_review(table: pd.DataFrame, *, budget_hours: float | None = None, budget_items: int | None = None,
+                budget_fraction: float | None = None, gold: pd.DataFrame | None = None,
+                validation: pd.DataFrame | None = None, costs: dict[str, pd.DataFrame] | None = None,
+                slice_weights: dict[str, float] | None = None, minutes_per_item: float = 1.0,
+                weights: ReviewWeights | None = None, fit: Any = None) -> ReviewPlan:
+    """Plan review of ``table`` (canonical labels) under one budget.
+
+    Parameters
+    ----------
+    table : canonical label table; stage=label rows are judged, stage=review rows give review history.
+    budget_hours, budget_items, budget_fraction : exactly one budget.
+    gold : gold table (``labkit.schema.read_gold``): calibrates ``p_error``.
+    validation : critical failing rows (:func:`read_validation_failures`): those items go first.
+    costs : cost matrices (:func:`read_costs`).
+    slice_weights : multiplier of the expected cost per slice (default 1).
+    minutes_per_item : review minutes per item when there is no review-stage duration history.
+    weights : layer weights.
+    fit : a precomputed ``fit_consensus`` result on the label-stage human rows (optional).
+
+    Returns
+    -------
+    ReviewPlan
+    """
+    from labkit.stats.truth import fit_consensus
+
+    w = weights or ReviewWeights()
+    if minutes_per_item <= 0 or not math.isfinite(minutes_per_item):
+        raise ParameterError(f"minutes_per_item must be a finite number > 0, got {minutes_per_item}")
+    is_label = _is(table["stage"], "label")
+    is_model = _is(table["source"], "model")
+    human = table[is_label & _is(table["source"], "human")]
+    if len(human) == 0:
+        raise ParameterError("no human label-stage judgements to plan review for")
+    if fit is None:
+        fit = fit_consensus(human)
+    review_hist = table[_is(table["stage"], "review") | _is(table["stage"], "adjudication")]
+    crit = set() if validation is None else set(validation["item_id"].astype(str))
+    crit_why: dict[str, list[str]] = {}
+    if validation is not None:
+        for i, e in validation[["item_id", "expectation"]].astype(str).itertuples(index=False):
+            crit_why.setdefault(i, []).append(e)
+    frames = []
+    calib: dict[str, Any] = {}
+    for task in fit.posteriors:
+        ind = error_indicators(human, fit, task)
+        items = ind.index
+        n = len(items)
+        ht = human[_is(human["task"], task)]
+        reasons: dict[int, list[str]] = {}  # rare reasons (critical checks); common ones are vectorised below
+        model_says = np.full(n, "", dtype=object)
+        fast_words = np.full(n, "", dtype=object)
+        p = ind["p_combined"].to_numpy().copy()
+        # human vs model pre-label disagreement
+        mt = table[is_label & is_model & _is(table["task"], task)]
+        if len(mt):
+            last = mt.drop_duplicates("item_id", keep="last")
+            mpos = _index_of(last["item_id"], items)
+            keep = mpos >= 0
+            mlab = np.full(n, None, dtype=object)
+            mlab[mpos[keep]] = last["label"].astype(object).to_numpy()[keep]
+            dis = pd.notna(mlab) & (mlab != ind["consensus_label"].to_numpy())
+            p = np.where(dis, p + w.model_disagreement * (1 - p), p)
+            model_says[dis] = "the model pre-label says " + mlab[dis].astype(str)
+        # too-fast judgements for the consensus label
+        dur = ht["duration_s"].to_numpy(float)
+        if np.isfinite(dur).any():
+            med = float(np.nanmedian(dur))
+            fast = np.isfinite(dur) & (dur < w.fast_ratio * med)
+            if fast.any():
+                it = _index_of(ht["item_id"], items)
+                lab_pos = _index_of(ht["label"], pd.Index(fit.posteriors[task].columns.astype(str)))
+                agrees = lab_pos == ind["_ci"].to_numpy()[np.maximum(it, 0)]
+                fv = np.bincount(it[(it >= 0) & fast & agrees], minlength=n)
+                cv = np.bincount(it[(it >= 0) & agrees], minlength=n)
+                share = np.divide(fv, cv, out=np.zeros(n), where=cv > 0)
+                p = p + w.too_fast * share * (1 - p)
+                hit = share > 0
+                fast_words[hit] = (fv[hit].astype(str).astype(object) + " of " + cv[hit].astype(str).astype(object)
+                                   + f" votes for the consensus took under {w.fast_ratio * med:.0f}s")
+        # calibrate on gold (ranking unchanged)
+        if gold is not None and len(gold):
+            g = gold[gold["task"].astype(str) == task] if "task" in gold.columns else gold
+            gl = pd.Series(g["label"].astype(str).to_numpy(), index=g["item_id"].astype(str))
+            gl = gl[gl.index.isin(items)]
+            pos = items.get_indexer(gl.index)
+            err = ind["consensus_label"].to_numpy()[pos] != gl.to_numpy()
+            cal = _calibrate(p[pos], err)
+            if cal is not None:
+                beta = cal
+                z = beta[0] + beta[1] * _logit(p)
+                p = np.exp(-np.logaddexp(0.0, -z))  # expit without overflow; keeps tiny values apart
+                calib[task] = {"gold_items": int(len(err)), "gold_errors": int(err.sum()),
+                               "intercept": float(beta[0]), "slope": float(beta[1])}
+            else:
+                calib[task] = {"gold_items": int(len(err)), "gold_errors": int(err.sum()), "calibrated": False}
+        # impact
+        post = fit.posteriors[task].to_numpy(float)
+        cost = _cost_vector(costs, task, pd.Index(fit.posteriors[task].columns.astype(str)), ind["_ci"].to_numpy(), post)
+        first = ht.drop_duplicates("item_id")
+        fpos = _index_of(first["item_id"], items)
+        sl_arr = np.full(n, None, dtype=object)
+        ok_f = fpos >= 0
+        sl_arr[fpos[ok_f]] = first["slice"].astype(object).to_numpy()[ok_f]
+        sl = pd.Series(sl_arr, index=items)
+        sw = np.ones(n)
+        if slice_weights:
+            sw = sl.map(lambda s: slice_weights.get(str(s), 1.0) if pd.notna(s) else 1.0).to_numpy(float)
+        exp_cost = p * cost * sw
+        # novelty
+        nov = np.ones(n)
+        rt = review_hist[review_hist["task"].astype(str) == task]
+        if len(rt) and w.novelty > 0:
+            reviewed = set(rt["item_id"].astype(str))
+            rev = ht[ht["item_id"].astype(str).isin(reviewed)]
+            for col in ("slice", "guideline_version"):
+                counts = rev.drop_duplicates("item_id")[col].astype(str).value_counts()
+                key = ht.drop_duplicates("item_id").set_index(ht.drop_duplicates("item_id")["item_id"].astype(str))[col].astype(str).reindex(items)
+                c = key.map(counts).fillna(0).to_numpy(float)
+                bonus = w.novelty / np.sqrt(1 + c)
+                nov *= 1 + np.where(key.notna() & (key != "nan"), bonus, 0)
+                for i in np.flatnonzero((c == 0) & key.notna().to_numpy() & (key != "nan").to_numpy()):
+                    reasons.setdefault(int(i), []).append(f"{col.replace('_', ' ')} {key.iloc[i]} has no reviewed items yet")
+            lab_counts = pd.Series(ind["consensus_label"].to_numpy()[items.get_indexer(list(reviewed & set(items)))]).value_counts()
+            c = pd.Series(ind["consensus_label"].to_numpy()).map(lab_counts).fillna(0).to_numpy(float)
+            nov *= 1 + w.novelty / np.sqrt(1 + c)
+        # minutes
+        rd = rt["duration_s"].to_numpy(float) if len(rt) else np.zeros(0)
+        rd = rd[np.isfinite(rd) & (rd > 0)]
+        est = float(np.median(rd)) / 60.0 if len(rd) else minutes_per_item
+        tier = np.where(items.isin(list(crit)), 0, 1)
+        # words (vectorised: a million items must not loop in Python)
+        nj = ind["n_judgements"].to_numpy()
+        share = 1 - ind["p_vote"].to_numpy()
+        pm = ind["p_model"].to_numpy()
+        parts = [
+            pd.Series(model_says), pd.Series(fast_words),
+            pd.Series(np.where(nj == 1, "only one judgement", "")),
+            pd.Series(np.where((nj > 1) & (share < 1), (np.round(share * 100).astype(np.int64)).astype(str) + "% of "
+                               + nj.astype(str) + " votes agree", "")),
+            pd.Series(np.where(pm >= 0.05, "consensus model gives its label "
+                               + np.round((1 - pm) * 100).astype(np.int64).astype(str) + "%", "")),
+            pd.Series(np.where(ind["p_skill"].to_numpy() - ind["p_vote"].to_numpy() > 0.1,
+                               "the agreeing voters have low estimated skill", "")),
+        ]
+        words = parts[0]
+        for part in parts[1:]:
+            words = words.str.cat(part, sep="; ")
+        extra = reasons
+        for i in np.flatnonzero(tier == 0):
+            extra.setdefault(int(i), []).insert(
+                0, "failed critical check " + ", ".join(sorted(set(crit_why.get(items[i], [])))))
+        words = words.str.replace(r"(; )+", "; ", regex=True).str.strip("; ")
+        if extra:
+            idx = np.fromiter(extra.keys(), dtype=np.int64)
+            pre = pd.Series(["; ".join(extra[int(i)]) for i in idx], index=idx)
+            merged = (pre + "; " + words.iloc[idx]).str.strip("; ")
+            words.iloc[idx] = merged.to_numpy()
+        frames.append(pd.DataFrame({
+            "item_id": items, "task": task, "consensus_label": ind["consensus_label"].to_numpy(),
+            "p_error": p, "expected_cost": exp_cost, "est_minutes": est,
+            "score": exp_cost * nov / est, "tier": tier, "reasons": words.to_numpy(),
+            "p_model": ind["p_model"].to_numpy(), "p_skill": ind["p_skill"].to_numpy(),
+            "p_vote": ind["p_vote"].to_numpy(), "n_judgements": ind["n_judgements"].to_numpy(),
+            "slice": sl.to_numpy()}))
+    q = pd.concat(frames, ignore_index=True)
+    order = np.lexsort((q["item_id"].to_numpy(), -q["score"].to_numpy(), q["tier"].to_numpy()))
+    q = q.iloc[order].reset_index(drop=True)
+    q.insert(0, "rank", np.arange(1, len(q) + 1))
+    inside, budget = _budget(len(q), q["est_minutes"].to_numpy(float), hours=budget_hours, items=budget_items,
+                             fraction=budget_fraction)
+    q["queued"] = inside
+    return ReviewPlan(queue=q[list(QUEUE_COLUMNS)], budget=budget, weights=w, calibration=calib, fit=fit)
