@@ -6,9 +6,9 @@
   for every annotator (``history_items`` judgements each, default 200, a ``gold_rate`` share of them on
   gold items, default 0.1), then :func:`labkit.incentives.credentials.decide` — the same function
   ``labkit credentials`` runs — decides on it; only holders label in the run.
-* ``review_priority``: the order in which simulated items go to review, from :mod:`labkit.review`'s planner
-  when that module provides ``simulation_priority`` (else a policy asking for ``priority: planner`` is
-  refused with a message naming the alternatives).
+* ``review_priority``: the order in which simulated items go to review, from :func:`labkit.review.plan_review`
+  — the planner ``labkit review plan`` runs — on the run's simulated judgements (it fits the default
+  consensus on them, so a planner policy costs a consensus fit per run: seconds, not milliseconds).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from labkit.errors import ParameterError
 from labkit.simulate.model import TaskModel
 from labkit.simulate.policies import Policy
 
-__all__ = ["available_hooks", "credential_pool"]
+__all__ = ["available_hooks", "credential_pool", "planner_priority"]
 
 
 def _history(tm: TaskModel, n_per: int, gold_rate: float, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -78,10 +78,25 @@ def available_hooks(policies: list[Policy]) -> dict[str, Any]:
 
         hooks["credential_pool"] = pool
     if any(p.review is not None and p.review.priority == "planner" for p in policies):
-        try:
-            from labkit.review import simulation_priority
-        except (ImportError, AttributeError):
-            pass
-        else:
-            hooks["review_priority"] = simulation_priority
+        hooks["review_priority"] = planner_priority
     return hooks
+
+
+def planner_priority(tm: TaskModel, draw: dict[str, np.ndarray], used: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Simulated items in the order labkit's review planner ranks them (best first)."""
+    from labkit.review import plan_review
+
+    labels, ann = draw["labels"], draw["annotators"]
+    n, k = labels.shape
+    mask = np.arange(k)[None, :] < used[:, None]
+    rows = np.repeat(np.arange(n), k)[mask.ravel()]
+    table = pd.DataFrame({"item_id": rows.astype(str), "task": tm.task,
+                          "annotator_id": np.asarray(tm.annotators, dtype=object)[ann.ravel()[mask.ravel()]],
+                          "label": np.asarray(tm.labels, dtype=object)[labels.ravel()[mask.ravel()]],
+                          "source": "human", "stage": "label"})
+    from labkit.stats.counts import as_label_table
+
+    plan = plan_review(as_label_table(table), budget_fraction=1.0, minutes_per_item=tm.review_minutes)
+    order = plan.queue["item_id"].astype(str).astype(int).to_numpy()
+    rest = np.setdiff1d(np.arange(n), order)  # items the planner did not list (none expected) go last
+    return np.concatenate([order, rest])
