@@ -42,7 +42,7 @@ from labkit.errors import GovernanceError
 
 GENESIS = "0" * 64
 LOG_NAME = "decisions.jsonl"
-ACTIONS = ("propose", "approve", "reject", "release", "adjudicate", "gold_edit")
+ACTIONS = ("propose", "approve", "reject", "release", "adjudicate", "gold_edit", "credential")
 
 
 def canonical_json(obj: Any) -> str:
