@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "labkit.calibration.cli",
     "labkit.guidelines.cli",
     "labkit.sample.cli",
+    "labkit.incentives.cli",
     "labkit.demo",
 )
 

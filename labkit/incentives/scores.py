@@ -27,7 +27,8 @@ from scipy import stats
 
 from labkit.errors import ParameterError
 
-__all__ = ["gold_outcomes", "ScoreModel", "fit_scores", "annotator_scores", "SCORE_COLUMNS"]
+__all__ = ["gold_outcomes", "ScoreModel", "fit_scores", "annotator_scores", "SCORE_COLUMNS", "judgement_credit",
+           "consensus_by", "scores_by", "consistency"]
 
 SCORE_COLUMNS = ["task", "annotator_id", "n_gold", "k_gold", "gold_accuracy", "n_judgements",
                  "consensus_accuracy", "prior_mean", "prior_strength", "score", "ci_low", "ci_high"]
@@ -121,7 +122,8 @@ def fit_scores(n_gold: np.ndarray, k_gold: np.ndarray, consensus_accuracy: np.nd
 
 
 def annotator_scores(table: pd.DataFrame, gold: pd.DataFrame | None = None, *, fit: object | None = None,
-                     level: float = 0.9, outcomes: pd.DataFrame | None = None) -> pd.DataFrame:
+                     level: float = 0.9, outcomes: pd.DataFrame | None = None,
+                     consensus: pd.DataFrame | None = None) -> pd.DataFrame:
     """Score every annotator per task from gold and consensus skill; ``SCORE_COLUMNS`` plus the interval level.
 
     Parameters
@@ -137,6 +139,9 @@ def annotator_scores(table: pd.DataFrame, gold: pd.DataFrame | None = None, *, f
         Two-sided interval level (``ci_low`` is the ``(1 - level) / 2`` posterior quantile).
     outcomes : DataFrame, optional
         Gold outcomes to use instead of all of ``gold`` (for instance only the first half of each person's).
+    consensus : DataFrame, optional
+        Consensus evidence to use instead of ``fit.skill`` (``task, annotator_id, n_judgements, accuracy``),
+        for instance :func:`consensus_by` for one time window, read from the same fit's posteriors.
     """
     if not 0 < level < 1:
         raise ParameterError(f"level must lie in (0, 1), got {level}")
@@ -144,7 +149,7 @@ def annotator_scores(table: pd.DataFrame, gold: pd.DataFrame | None = None, *, f
         from labkit.stats.truth import fit_consensus
 
         fit = fit_consensus(table)
-    skill = fit.skill.copy()  # type: ignore[attr-defined]
+    skill = (fit.skill if consensus is None else consensus).copy()  # type: ignore[attr-defined]
     skill["annotator_id"] = skill["annotator_id"].astype(str)
     skill["task"] = skill["task"].astype(str)
     if outcomes is None:
@@ -175,3 +180,109 @@ def annotator_scores(table: pd.DataFrame, gold: pd.DataFrame | None = None, *, f
             "ci_low": stats.beta.ppf(q, a, b), "ci_high": stats.beta.ppf(1 - q, a, b)}))
     res = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=SCORE_COLUMNS)
     return res[SCORE_COLUMNS].sort_values(["task", "annotator_id"], ignore_index=True)
+
+
+def judgement_credit(table: pd.DataFrame, fit: object) -> pd.Series:
+    """Per human judgement: the consensus posterior probability that its label is the true one.
+
+    Read from ``fit.posteriors`` (the same numbers ``fit.skill`` averages); NaN where the item or label
+    is not in the fit.
+    """
+    t = table[table["source"].astype(str) != "model"] if "source" in table.columns else table
+    out = pd.Series(np.nan, index=t.index, dtype=float)
+    tasks = t["task"].astype(str) if "task" in t.columns else pd.Series("default", index=t.index)
+    for task, post in fit.posteriors.items():  # type: ignore[attr-defined]
+        m = (tasks == str(task)).to_numpy()
+        if not m.any():
+            continue
+        sub = t[m]
+        rows = post.index.astype(str).get_indexer(sub["item_id"].astype(str))
+        cols = pd.Index(post.columns.astype(str)).get_indexer(sub["label"].astype(str))
+        ok = (rows >= 0) & (cols >= 0)
+        vals = np.full(len(sub), np.nan)
+        vals[ok] = post.to_numpy()[rows[ok], cols[ok]]
+        out[sub.index] = vals
+    return out
+
+
+def consensus_by(table: pd.DataFrame, fit: object, by: str | None) -> pd.DataFrame:
+    """Consensus accuracy per (task, annotator[, group]) from one fit's posteriors (``by``: a column or None)."""
+    t = table[table["source"].astype(str) != "model"] if "source" in table.columns else table
+    credit = judgement_credit(t, fit)
+    d = pd.DataFrame({"task": t["task"].astype(str) if "task" in t.columns else "default",
+                      "annotator_id": t["annotator_id"].astype(str), "credit": credit})
+    keys = ["task", "annotator_id"]
+    if by is not None:
+        d[by] = _group_values(t, by)
+        keys.append(by)
+    g = d.dropna(subset=["credit"]).groupby(keys, observed=True)["credit"].agg(["size", "mean"]).reset_index()
+    return g.rename(columns={"size": "n_judgements", "mean": "accuracy"})
+
+
+def _group_values(t: pd.DataFrame, by: str) -> pd.Series:
+    if by in ("week", "month"):
+        if "created_at" not in t.columns or t["created_at"].isna().all():
+            return pd.Series("all", index=t.index)
+        ts = t["created_at"].dt.tz_convert(None)
+        return ts.dt.to_period("W" if by == "week" else "M").astype(str).where(t["created_at"].notna(), "unknown")
+    if by not in t.columns:
+        raise ParameterError(f"cannot break scores down by {by!r}: the table has no such column")
+    return t[by].astype(str).where(t[by].notna(), "unknown")
+
+
+def scores_by(table: pd.DataFrame, gold: pd.DataFrame | None, by: str, *, fit: object | None = None,
+              level: float = 0.9) -> pd.DataFrame:
+    """Scores per annotator and group (``label``, ``slice``, ``guideline_version``, ``week``, ``month``).
+
+    One consensus fit for the whole table; each group's scores are shrunk toward that group's pool. For
+    ``label`` the group is the label the annotator gave (how often their "X" is right).
+    """
+    if fit is None:
+        from labkit.stats.truth import fit_consensus
+
+        fit = fit_consensus(table)
+    t = table[table["source"].astype(str) != "model"] if "source" in table.columns else table
+    groups = _group_values(t, by)
+    outs = gold_outcomes(t.assign(_g=groups), gold) if gold is not None else None
+    cons = consensus_by(t, fit, by)
+    frames = []
+    for val in sorted(pd.unique(groups)):
+        o = outs[outs["_g"] == val] if outs is not None else None
+        c = cons[cons[by] == val].drop(columns=[by])
+        if c.empty:
+            continue
+        s = annotator_scores(t[(groups == val).to_numpy()], fit=fit, level=level,
+                             outcomes=o if o is not None else pd.DataFrame(columns=["task", "annotator_id", "correct"]),
+                             consensus=c)
+        frames.append(s.assign(**{by: val}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=SCORE_COLUMNS + [by])
+
+
+def consistency(table: pd.DataFrame, gold: pd.DataFrame | None, *, fit: object | None = None, by: str = "week",
+                n_boot: int = 500, seed: int = 0) -> pd.DataFrame:
+    """Spread of each annotator's windowed score: SD across windows with a bootstrap interval over windows.
+
+    Also ``active_share`` (timeliness: share of windows since their first in which they worked, with a
+    Wilson interval). Annotators active in fewer than two windows get NaN spread.
+    """
+    from labkit.stats.scoring import wilson_interval
+
+    s = scores_by(table, gold, by, fit=fit)
+    rng = np.random.default_rng(seed)
+    windows = sorted(pd.unique(s[by]))
+    pos = {w: i for i, w in enumerate(windows)}
+    rows = []
+    for (task, a), d in s.groupby(["task", "annotator_id"], sort=True):
+        v = d["score"].to_numpy(float)
+        first = min(pos[w] for w in d[by])
+        span = len(windows) - first
+        lo_a, hi_a = wilson_interval(len(d), span)
+        lo, hi = float(lo_a), float(hi_a)
+        if len(v) >= 2:
+            boots = rng.choice(v, size=(n_boot, len(v)), replace=True).std(axis=1, ddof=1)
+            sd, b_lo, b_hi = float(v.std(ddof=1)), float(np.quantile(boots, 0.05)), float(np.quantile(boots, 0.95))
+        else:
+            sd = b_lo = b_hi = float("nan")
+        rows.append({"task": task, "annotator_id": a, "n_windows": len(v), "score_sd": sd, "sd_low": b_lo,
+                     "sd_high": b_hi, "active_share": len(d) / span, "active_low": lo, "active_high": hi})
+    return pd.DataFrame(rows)
