@@ -52,7 +52,7 @@ class Credential:
     name: str
     tau: float
     task: str | None = None
-    confidence: float = 0.8
+    confidence: float = 0.7
     weeks: int | None = None
     min_judgements: int = 10
     min_gold: int = 0
@@ -110,7 +110,7 @@ def load_policy(path: str | os.PathLike[str]) -> list[Credential]:
         out.append(Credential(
             name=name, task=None if rec.get("task") is None else str(rec["task"]),
             tau=_num(p, i, "tau", rec["tau"], 0, 1),
-            confidence=_num(p, i, "confidence", rec.get("confidence", 0.8), 0.5, 0.9999),
+            confidence=_num(p, i, "confidence", rec.get("confidence", 0.7), 0.5, 0.9999),
             weeks=None if rec.get("weeks") is None else _num(p, i, "weeks", rec["weeks"], 1, 520, True),
             min_judgements=_num(p, i, "min_judgements", rec.get("min_judgements", 10), 0, 1e9, True),
             min_gold=_num(p, i, "min_gold", rec.get("min_gold", 0), 0, 1e9, True),
@@ -167,8 +167,10 @@ def false_withdrawal_rate(p: float, tau: float, rule: WithdrawalRule, *, n_items
 def _period(table: pd.DataFrame, weeks: int | None) -> pd.DataFrame:
     if weeks is None or "created_at" not in table.columns or table["created_at"].isna().all():
         return table
-    end = table["created_at"].max()
-    return table[table["created_at"] > end - pd.Timedelta(weeks=weeks)]
+    # a timestamp in the future (a clock error validation reports) must not define "the last N weeks"
+    end = min(table["created_at"].max(), pd.Timestamp.now(tz="UTC"))
+    ts = table["created_at"]
+    return table[(ts > end - pd.Timedelta(weeks=weeks)) & (ts <= end)]
 
 
 def decide(table: pd.DataFrame, gold: pd.DataFrame | None, policy: list[Credential], *, fit: Any = None,

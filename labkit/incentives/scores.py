@@ -167,8 +167,10 @@ def annotator_scores(table: pd.DataFrame, gold: pd.DataFrame | None = None, *, f
     for task, d in df.groupby("task", sort=True):
         model = fit_scores(d["n_gold"].to_numpy(), d["k_gold"].to_numpy(), d["accuracy"].to_numpy(), task=str(task))
         mu = model.prior_mean(d["accuracy"].to_numpy())
-        a = model.kappa * mu + d["k_gold"].to_numpy()
-        b = model.kappa * (1 - mu) + d["n_gold"].to_numpy() - d["k_gold"].to_numpy()
+        # the consensus evidence is worth at most one pseudo-count per judgement it rests on
+        kappa = np.maximum(np.minimum(model.kappa, d["n_judgements"].to_numpy(float)), 2.0)
+        a = kappa * mu + d["k_gold"].to_numpy()
+        b = kappa * (1 - mu) + d["n_gold"].to_numpy() - d["k_gold"].to_numpy()
         q = (1 - level) / 2
         out.append(pd.DataFrame({
             "task": str(task), "annotator_id": d["annotator_id"].to_numpy(),
@@ -176,7 +178,7 @@ def annotator_scores(table: pd.DataFrame, gold: pd.DataFrame | None = None, *, f
             "gold_accuracy": np.divide(d["k_gold"].to_numpy(), d["n_gold"].to_numpy(),
                                        out=np.full(len(d), np.nan), where=d["n_gold"].to_numpy() > 0),
             "n_judgements": d["n_judgements"].to_numpy(), "consensus_accuracy": d["accuracy"].to_numpy(),
-            "prior_mean": mu, "prior_strength": model.kappa, "score": a / (a + b),
+            "prior_mean": mu, "prior_strength": kappa, "score": a / (a + b),
             "ci_low": stats.beta.ppf(q, a, b), "ci_high": stats.beta.ppf(1 - q, a, b)}))
     res = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=SCORE_COLUMNS)
     return res[SCORE_COLUMNS].sort_values(["task", "annotator_id"], ignore_index=True)
