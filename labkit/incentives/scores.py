@@ -104,6 +104,8 @@ def fit_scores(n_gold: np.ndarray, k_gold: np.ndarray, consensus_accuracy: np.nd
         slope = float(np.sum(w * (x - xm) * (y - ym)) / np.sum(w * (x - xm) ** 2))
         slope = float(np.clip(slope, 0.0, 2.0))
         intercept = float(ym - slope * xm)
+    elif np.isfinite(c).any():  # too little gold to calibrate: take the consensus skill as it stands
+        slope, intercept = 1.0, 0.0
     else:
         slope, intercept = 0.0, pooled
     model = ScoreModel(task, intercept, slope, max_kappa, int(use.sum()))
