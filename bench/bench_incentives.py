@@ -85,6 +85,9 @@ def main(argv: list[str]) -> int:
     print("\nSpearman with accuracy on the checking half of each annotator's gold (annotators with >= 5)")
     print(pd.DataFrame(spear).round(3).to_string(index=False))
 
+    if "--no-ab" in argv:
+        print(f"\n{time.perf_counter() - t0:.0f} s")
+        return 0
     n_null = 200 if quick else 1000
     n_pow = 150 if quick else 500
     kw = dict(clusters=60, mean_size=30, cv=0.8, icc=0.05)

@@ -52,7 +52,7 @@ class Credential:
     name: str
     tau: float
     task: str | None = None
-    confidence: float = 0.7
+    confidence: float = 0.8
     weeks: int | None = None
     min_judgements: int = 10
     min_gold: int = 0
@@ -110,7 +110,7 @@ def load_policy(path: str | os.PathLike[str]) -> list[Credential]:
         out.append(Credential(
             name=name, task=None if rec.get("task") is None else str(rec["task"]),
             tau=_num(p, i, "tau", rec["tau"], 0, 1),
-            confidence=_num(p, i, "confidence", rec.get("confidence", 0.7), 0.5, 0.9999),
+            confidence=_num(p, i, "confidence", rec.get("confidence", 0.8), 0.5, 0.9999),
             weeks=None if rec.get("weeks") is None else _num(p, i, "weeks", rec["weeks"], 1, 520, True),
             min_judgements=_num(p, i, "min_judgements", rec.get("min_judgements", 10), 0, 1e9, True),
             min_gold=_num(p, i, "min_gold", rec.get("min_gold", 0), 0, 1e9, True),

@@ -46,7 +46,7 @@ Rule = Callable[[pd.DataFrame, pd.DataFrame, object, float], pd.Series]
 
 
 def rule_labkit(table: pd.DataFrame, decide: pd.DataFrame, fit: object, tau: float, *,
-                confidence: float = 0.7) -> pd.Series:
+                confidence: float = 0.8) -> pd.Series:
     """labkit: the score's one-sided lower bound at ``confidence`` is at least ``tau``."""
     s = annotator_scores(table, fit=fit, outcomes=decide, level=2 * confidence - 1)
     return pd.Series(s["ci_low"].to_numpy() >= tau, index=s["annotator_id"].to_numpy())

@@ -30,6 +30,9 @@ from labkit.errors import ParameterError
 __all__ = ["gold_outcomes", "ScoreModel", "fit_scores", "annotator_scores", "SCORE_COLUMNS", "judgement_credit",
            "consensus_by", "scores_by", "consistency"]
 
+#: Most pseudo-counts one judgement's consensus evidence may add to the prior.
+PSEUDO_PER_JUDGEMENT = 10.0
+
 SCORE_COLUMNS = ["task", "annotator_id", "n_gold", "k_gold", "gold_accuracy", "n_judgements",
                  "consensus_accuracy", "prior_mean", "prior_strength", "score", "ci_low", "ci_high"]
 
@@ -169,8 +172,8 @@ def annotator_scores(table: pd.DataFrame, gold: pd.DataFrame | None = None, *, f
     for task, d in df.groupby("task", sort=True):
         model = fit_scores(d["n_gold"].to_numpy(), d["k_gold"].to_numpy(), d["accuracy"].to_numpy(), task=str(task))
         mu = model.prior_mean(d["accuracy"].to_numpy())
-        # the consensus evidence is worth at most one pseudo-count per judgement it rests on
-        kappa = np.maximum(np.minimum(model.kappa, d["n_judgements"].to_numpy(float)), 2.0)
+        # the consensus evidence is worth at most PSEUDO_PER_JUDGEMENT pseudo-counts per judgement it rests on
+        kappa = np.maximum(np.minimum(model.kappa, PSEUDO_PER_JUDGEMENT * d["n_judgements"].to_numpy(float)), 2.0)
         a = kappa * mu + d["k_gold"].to_numpy()
         b = kappa * (1 - mu) + d["n_gold"].to_numpy() - d["k_gold"].to_numpy()
         q = (1 - level) / 2
