@@ -114,7 +114,7 @@ def append(root: str | os.PathLike[str], action: str, who: str, *, at: dt.dateti
     root : path
         The guidelines folder (the log is ``<root>/decisions.jsonl``) or the log file itself.
     action : str
-        One of ``propose``, ``approve``, ``reject``, ``release``, ``adjudicate``, ``gold_edit``.
+        One of ``propose``, ``approve``, ``reject``, ``release``, ``adjudicate``, ``gold_edit``, ``credential``.
     who : str
         The member deciding (a pseudonymous id from ``governance.yaml``).
     at : datetime or ISO string, optional
