@@ -85,6 +85,8 @@ def main(argv: list[str]) -> int:
     print("\nSpearman with accuracy on the checking half of each annotator's gold (annotators with >= 5)")
     print(pd.DataFrame(spear).round(3).to_string(index=False))
 
+    if "--ab-only" not in argv:
+        pass
     if "--no-ab" in argv:
         print(f"\n{time.perf_counter() - t0:.0f} s")
         return 0
@@ -92,19 +94,21 @@ def main(argv: list[str]) -> int:
     n_pow = 150 if quick else 500
     kw = dict(clusters=60, mean_size=30, cv=0.8, icc=0.05)
     rng = np.random.default_rng(2026)
-    rej = sum(analyze(simulate_experiment(rng, **kw, base=0.8, effect=0.0)).p_value < 0.05 for _ in range(n_null))
-    rej1 = 0
-    rng = np.random.default_rng(2026)
-    for _ in range(n_null):
-        rej1 += analyze(simulate_experiment(rng, **kw, base=0.8, effect=0.0), vcov="CR1").p_value < 0.05
-    ab = [{"effect": 0.0, "predicted": 0.05, "simulated CR2 (labkit)": rej / n_null,
-           "simulated CR1 (statsmodels' sandwich)": rej1 / n_null, "runs": n_null}]
+    rej = np.zeros(3)
+    for i in range(n_null):
+        f = simulate_experiment(rng, **kw, base=0.8, effect=0.0)
+        a = analyze(f, seed=i)
+        rej += [a.p_permutation < 0.05, a.p_value < 0.05, analyze(f, vcov="CR1", n_perm=0).p_value < 0.05]
+    ab = [{"effect": 0.0, "predicted": 0.05, "simulated, permutation (labkit's test)": rej[0] / n_null,
+           "simulated, CR2 t": rej[1] / n_null, "simulated, CR1 t (statsmodels' sandwich)": rej[2] / n_null,
+           "runs": n_null}]
     for eff in (0.03, 0.05, 0.08):
         pred = power(eff, **kw, sd=float(np.sqrt((0.8 + eff / 2) * (0.2 - eff / 2))))
         rng = np.random.default_rng(int(eff * 1000))
-        sim = np.mean([analyze(simulate_experiment(rng, **kw, base=0.8, effect=eff)).p_value < 0.05
-                       for _ in range(n_pow)])
-        ab.append({"effect": eff, "predicted": pred, "simulated CR2 (labkit)": sim, "runs": n_pow})
+        sims = [analyze(simulate_experiment(rng, **kw, base=0.8, effect=eff), seed=i) for i in range(n_pow)]
+        ab.append({"effect": eff, "predicted": pred,
+                   "simulated, permutation (labkit's test)": np.mean([s.p_permutation < 0.05 for s in sims]),
+                   "simulated, CR2 t": np.mean([s.p_value < 0.05 for s in sims]), "runs": n_pow})
     print(f"\nA/B tests: {kw['clusters']} annotators, mean {kw['mean_size']} gold judgements, CV {kw['cv']}, "
           f"ICC {kw['icc']}, alpha 0.05")
     print(pd.DataFrame(ab).round(3).to_string(index=False))

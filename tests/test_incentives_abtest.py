@@ -75,10 +75,33 @@ def test_cr2_matches_a_dense_bell_mccaffrey_computation() -> None:
 def test_null_false_positive_rate_seeded() -> None:
     """200 seeded null experiments: rejections within a 99.9% binomial band around 5% (1000 runs: bench)."""
     rng = np.random.default_rng(11)
-    rej = sum(analyze(simulate_experiment(rng, clusters=40, mean_size=25, cv=0.8, icc=0.05, base=0.8,
-                                          effect=0.0)).p_value < 0.05 for _ in range(200))
+    res = [analyze(simulate_experiment(rng, clusters=40, mean_size=25, cv=0.8, icc=0.05, base=0.8, effect=0.0),
+                   seed=i) for i in range(200)]
     lo, hi = stats.binom.ppf([0.0005, 0.9995], 200, 0.05)
-    assert lo <= rej <= hi
+    assert lo <= sum(r.p_permutation < 0.05 for r in res) <= hi
+    assert lo <= sum(r.p_value < 0.05 for r in res) <= hi
+
+
+def test_permutation_p_against_full_enumeration() -> None:
+    """Six annotators, three treated: the 20 assignments enumerated by hand give the exact p-value."""
+    from itertools import combinations
+
+    from labkit.incentives.abtest import permutation_p
+
+    rng = np.random.default_rng(0)
+    sizes = [3, 5, 2, 8, 4, 6]
+    g = np.repeat(np.arange(6), sizes)
+    y = rng.random(len(g))
+    x = np.isin(g, [0, 2, 3]).astype(float)
+
+    def diff(treated: tuple[int, ...]) -> float:
+        m = np.isin(g, treated)
+        return float(y[m].mean() - y[~m].mean())
+
+    obs = abs(diff((0, 2, 3)))
+    exact = np.mean([abs(diff(c)) >= obs - 1e-12 for c in combinations(range(6), 3)])
+    approx = permutation_p(y, x, g, n_perm=20000, seed=1)
+    assert approx == pytest.approx(exact, abs=0.015)
 
 
 def test_predicted_power_close_to_simulated_at_one_effect() -> None:

@@ -90,19 +90,26 @@ class ABResult:
     n_obs: int
     mean_control: float
     mean_treatment: float
+    p_permutation: float = float("nan")
 
     def to_dict(self) -> dict[str, float | int]:
         return asdict(self)
 
 
 def analyze(frame: pd.DataFrame, *, outcome: str = "y", arm: str = "arm", cluster: str = "annotator_id",
-            treatment: str = "treatment", alpha: float = 0.05, vcov: str = "CR2") -> ABResult:
+            treatment: str = "treatment", alpha: float = 0.05, vcov: str = "CR2",
+            df_method: str = "bm", n_perm: int = 999, seed: int = 0) -> ABResult:
     """Difference in mean outcome (treatment minus control) with an annotator-clustered interval.
 
     ``vcov="CR2"`` (default) is Bell and McCaffrey's bias-reduced sandwich, which keeps the false
     positive rate near ``alpha`` with tens of clusters of unequal size; ``"CR1"`` is the Stata/statsmodels
-    sandwich (``G/(G-1) (n-1)/(n-k)`` scaling), which over-rejects there. Both use t with ``G - 1`` df.
+    sandwich (``G/(G-1) (n-1)/(n-k)`` scaling), which over-rejects there. CR2 uses t with Bell and
+    McCaffrey's degrees of freedom (``df_method="bm"``, default) or ``G - 1`` (``"g-1"``); CR1 uses ``G - 1``.
+    ``p_permutation`` (``n_perm`` re-randomizations of the arms over annotators; 0 to skip) is the test to
+    decide on: its size is exact by construction, where the sandwich's is only approximately ``alpha``.
     """
+    if df_method not in ("bm", "g-1"):
+        raise ParameterError(f"df_method must be bm or g-1, got {df_method!r}")
     if vcov not in ("CR1", "CR2"):
         raise ParameterError(f"vcov must be CR1 or CR2, got {vcov!r}")
     for c in (outcome, arm, cluster):
@@ -119,6 +126,7 @@ def analyze(frame: pd.DataFrame, *, outcome: str = "y", arm: str = "arm", cluste
     beta = XtX_inv @ X.T @ y
     u = y - X @ beta
     k = 2
+    df = float(G - 1)
     if vcov == "CR1":
         S = np.zeros((G, 2))
         np.add.at(S, g, X * u[:, None])
@@ -127,7 +135,9 @@ def analyze(frame: pd.DataFrame, *, outcome: str = "y", arm: str = "arm", cluste
         order = np.argsort(g, kind="stable")
         bounds = np.flatnonzero(np.diff(g[order])) + 1
         meat = np.zeros((2, 2))
-        for idx in np.split(order, bounds):
+        ell = XtX_inv[:, 1]  # (X'X)^-1 l for the arm coefficient
+        Gm = np.zeros((n, G)) if df_method == "bm" else None
+        for gi, idx in enumerate(np.split(order, bounds)):
             Xg, ug = X[idx], u[idx]
             U, sv, Vt = np.linalg.svd(Xg, full_matrices=False)
             keep = sv > 1e-10 * sv.max()
@@ -139,13 +149,47 @@ def analyze(frame: pd.DataFrame, *, outcome: str = "y", arm: str = "arm", cluste
             adj = ug - U @ Uu + U @ (root @ Uu)  # (I - H_gg)^(-1/2) u_g
             s_g = Xg.T @ adj
             meat += np.outer(s_g, s_g)
+            if Gm is not None:
+                v = Xg @ ell
+                Uv = U.T @ v
+                Gm[idx, gi] = v - U @ Uv + U @ (root @ Uv)  # A_g X_g (X'X)^-1 l
         V = XtX_inv @ meat @ XtX_inv
+        if Gm is not None:  # Bell-McCaffrey degrees of freedom (Imbens and Kolesar 2016): G = (I - H) [A_g X_g (X'X)^-1 l]
+            Gm = Gm - X @ (XtX_inv @ (X.T @ Gm))
+            M = Gm.T @ Gm
+            df = float(np.trace(M) ** 2 / np.sum(M * M))
     se = float(np.sqrt(V[1, 1]))
-    t = stats.t.ppf(1 - alpha / 2, G - 1)
+    t = stats.t.ppf(1 - alpha / 2, df)
     stat = beta[1] / se if se > 0 else np.inf
-    p = float(2 * stats.t.sf(abs(stat), G - 1))
+    p = float(2 * stats.t.sf(abs(stat), df))
+    p_perm = permutation_p(y, x, g, n_perm=n_perm, seed=seed) if n_perm else float("nan")
     return ABResult(float(beta[1]), se, float(beta[1] - t * se), float(beta[1] + t * se), p, G, n,
-                    float(beta[0]), float(beta[0] + beta[1]))
+                    float(beta[0]), float(beta[0] + beta[1]), p_perm)
+
+
+def permutation_p(y: np.ndarray, x: np.ndarray, g: np.ndarray, *, n_perm: int = 999, seed: int = 0) -> float:
+    """Randomization p-value: the arms re-drawn over annotators (same number treated), difference in means.
+
+    Exact in size under the sharp null whatever the clustering or volume, because the test re-does the
+    experiment's own assignment (annotators, not judgements, are permuted).
+    """
+    G = int(g.max()) + 1
+    sums = np.bincount(g, weights=y, minlength=G)
+    sizes = np.bincount(g, minlength=G).astype(float)
+    arm = np.zeros(G)
+    arm[g[x == 1]] = 1.0
+    k = int(arm.sum())
+    rng = np.random.default_rng(seed)
+    perms = np.argsort(rng.random((n_perm, G)), axis=1) < k  # each row: k treated annotators
+    tot_s, tot_n = sums.sum(), sizes.sum()
+
+    def diff(mask: np.ndarray) -> np.ndarray:
+        st, nt = mask @ sums, mask @ sizes
+        return st / nt - (tot_s - st) / (tot_n - nt)
+
+    obs = abs(float(diff(arm[None, :].astype(bool))[0]))
+    ge = int(np.sum(np.abs(diff(perms)) >= obs - 1e-12))
+    return (1 + ge) / (1 + n_perm)
 
 
 def simulate_experiment(rng: np.random.Generator, *, clusters: int, mean_size: float, cv: float, icc: float,

@@ -224,6 +224,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     r = analyze(frame, alpha=float(pol.get("alpha", 0.05)))
     res = {"experiment": pol.get("name"), **r.to_dict()}
     emit(args, res, f"{treatment} - {arms[0]}: {r.effect:+.4f} [{r.ci_low:+.4f}, {r.ci_high:+.4f}] "
-                    f"p={r.p_value:.3f} ({r.n_clusters} annotators, {r.n_obs} gold judgements)")
+                    f"permutation p={r.p_permutation:.3f} (CR2 t p={r.p_value:.3f}; {r.n_clusters} annotators, "
+                    f"{r.n_obs} gold judgements)")
     return 0
 
