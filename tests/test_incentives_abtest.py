@@ -118,3 +118,14 @@ def test_analyze_refuses_one_arm() -> None:
     f = _frame().assign(arm="control")
     with pytest.raises(ParameterError, match="both arms need judgements"):
         analyze(f)
+
+
+def test_incentives_doctests() -> None:
+    import doctest
+    import importlib
+
+    for name in ("abtest", "credentials", "scores"):
+        mod = importlib.import_module(f"labkit.incentives.{name}")
+        res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert res.failed == 0, name
+    assert res.attempted >= 1

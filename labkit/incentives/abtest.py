@@ -38,7 +38,7 @@ def assign(annotator_ids: Sequence[str] | pd.Series, arms: Sequence[str] = ("con
 def design_effect(mean_size: float, icc: float, cv: float = 0.0) -> float:
     """Variance inflation of a judgement-level mean from clustering: ``1 + ((1 + cv^2) m - 1) icc``.
 
-    >>> design_effect(20, 0.05, 0.0)
+    >>> round(design_effect(20, 0.05, 0.0), 10)
     1.95
     """
     if mean_size < 1 or not 0 <= icc <= 1 or cv < 0:
