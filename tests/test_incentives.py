@@ -305,6 +305,9 @@ def test_report_is_pseudonymous_and_feedback_section() -> None:
                                                "A/B test design"}
     t = load_labels(str(ROOT / "sample/labels.csv"))
     g = read_gold(ROOT / "sample/gold.csv")
+    import labkit.incentives
+
+    assert labkit.incentives.feedback_section is feedback_section
     sec = feedback_section(t, g, "101", policy=str(ROOT / "sample/policies/credentials.yaml"))
     assert isinstance(sec, Section) and len(sec.blocks) == 2
     assert sec.blocks[0].text.startswith("toxicity-certified: ")
