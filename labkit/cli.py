@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "labkit.sample.cli",
     "labkit.simulate.cli",
     "labkit.review.cli",
+    "labkit.incentives.cli",
     "labkit.demo",
     "labkit.automation.cli",
 )

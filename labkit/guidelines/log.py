@@ -45,7 +45,7 @@ from labkit.errors import GovernanceError
 
 GENESIS = "0" * 64
 LOG_NAME = "decisions.jsonl"
-ACTIONS = ("propose", "approve", "reject", "release", "adjudicate", "gold_edit", "govern")
+ACTIONS = ("propose", "approve", "reject", "release", "adjudicate", "gold_edit", "govern", "credential")
 
 
 def canonical_json(obj: Any) -> str:
@@ -107,7 +107,7 @@ def append(root: str | os.PathLike[str], action: str, who: str, *, at: dt.dateti
     root : path
         The guidelines folder (the log is ``<root>/decisions.jsonl``) or the log file itself.
     action : str
-        One of ``propose``, ``approve``, ``reject``, ``release``, ``adjudicate``, ``gold_edit``.
+        One of ``propose``, ``approve``, ``reject``, ``release``, ``adjudicate``, ``gold_edit``, ``credential``.
     who : str
         The member deciding (a pseudonymous id from ``governance.yaml``).
     at : datetime or ISO string, optional

@@ -1,0 +1,163 @@
+"""The incentives report (``notebooks/incentives_report.ipynb``) and the feedback page's badges section.
+
+Annotators appear only by pseudonym (:class:`labkit.reports.display.Pseudonyms`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from labkit.reports.model import Finding, Report, Section, Table, Text
+
+__all__ = ["build", "feedback_section"]
+
+
+def _load(labels: str, gold: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    from labkit.io import load_labels
+    from labkit.schema import read_gold
+
+    return load_labels(labels), (read_gold(gold) if gold else None)
+
+
+def build(labels: str = "sample/labels.csv", gold: str = "sample/gold.csv",
+          credentials: str = "sample/policies/credentials.yaml", rewards: str = "sample/policies/rewards.yaml",
+          abtest: str = "sample/policies/abtest.yaml", groups: str = "", group_column: str = "group",
+          key: bytes | None = None) -> Report:
+    """Scores, credentials, rewards with fairness, and the A/B design, as one pseudonymous report."""
+    from labkit.incentives.abtest import design_effect, mde, power
+    from labkit.incentives.credentials import decide, load_policy
+    from labkit.incentives.rewards import compute_rewards, fairness_for, load_reward_policy
+    from labkit.incentives.scores import annotator_scores, consistency
+    from labkit.reports.display import Pseudonyms
+    from labkit.stats.truth import fit_consensus
+
+    P = Pseudonyms(key)
+    table, g = _load(labels, gold)
+    fit = fit_consensus(table)
+    scores = annotator_scores(table, g, fit=fit)
+    cons = consistency(table, g, fit=fit)
+    rep = Report(title="Incentives: sustained accuracy, credentials and rewards",
+                 subtitle=f"{scores['annotator_id'].nunique()} annotators, {int(scores['n_judgements'].sum())} human judgements")
+
+    s = Section("Annotator scores", intro="Accuracy from all of each person's work: gold plus the consensus "
+                "model's skill, shrunk toward the pool (90% intervals). Consistency is the spread of weekly "
+                "scores; active share is the share of weeks since their first in which they worked.")
+    show = scores.merge(cons[["task", "annotator_id", "score_sd", "active_share"]], on=["task", "annotator_id"],
+                        how="left").sort_values("score", ascending=False)
+    s.blocks.append(Table(P.frame(show[["task", "annotator_id", "n_gold", "gold_accuracy", "n_judgements",
+                                        "consensus_accuracy", "score", "ci_low", "ci_high", "score_sd",
+                                        "active_share"]]),
+                          formats={c: "{:.1%}" for c in ("gold_accuracy", "consensus_accuracy", "score", "ci_low",
+                                                          "ci_high", "active_share")} | {"score_sd": "{:.3f}"}))
+    rep.sections.append(s)
+
+    dec = pd.DataFrame()
+    if credentials:
+        dec = decide(table, g, load_policy(credentials), fit=fit)
+        s = Section("Credentials", intro="Granted when the lower bound of sustained accuracy clears the level's "
+                    "threshold with the minimum evidence; withdrawn only after consecutive bad windows.")
+        summ = dec.groupby("credential").agg(annotators=("annotator_id", "size"), granted=("granted", "sum")).reset_index()
+        s.blocks.append(Table(summ, caption="Credentials granted"))
+        s.blocks.append(Table(P.frame(dec[["annotator_id", "credential", "granted", "lower_bound", "n_gold",
+                                           "n_judgements", "reason"]]), formats={"lower_bound": "{:.3f}"}))
+        rep.sections.append(s)
+        for cred, d in dec.groupby("credential"):
+            rep.headline[f"granted {cred}"] = int(d["granted"].sum())
+
+    if rewards:
+        pol = load_reward_policy(rewards)
+        rw = compute_rewards(table, g, pol)
+        per = rw.groupby("annotator_id", as_index=False).agg(n_judgements=("n_judgements", "sum"),
+                                                            score=("score", "mean"), total=("total", "sum"))
+        per["pay_per_judgement"] = per["total"] / per["n_judgements"].clip(lower=1)
+        declared = None
+        if groups:
+            gd = pd.read_csv(groups, dtype=str)
+            declared = gd.set_index("annotator_id")[group_column]
+        fair = fairness_for(per, table, declared, value="pay_per_judgement")
+        s = Section("Rewards", intro=f"Schemes: {', '.join(sc.name + ' (' + sc.kind + ')' for sc in pol.schemes)}; "
+                    f"per {'period' if pol.period == 'all' else {'D': 'day', 'W': 'week', 'M': 'month'}[pol.period]}.")
+        s.blocks.append(Table(P.frame(per.sort_values("total", ascending=False)),
+                              formats={"score": "{:.1%}", "total": "{:.2f}", "pay_per_judgement": "{:.3f}"},
+                              caption="Totals over all periods"))
+        last = rw.sort_values("period").groupby("annotator_id").tail(1).head(3)
+        for r in last.itertuples(index=False):
+            s.blocks.append(Text(f"{P(r.annotator_id)}: {r.statement}", note=True))
+        rep.sections.append(s)
+        s = Section("Fairness", intro="Gaps in pay per judgement by group, raw and conditional on measured "
+                    "accuracy (within accuracy bands). A group paid less only because it is less accurate shows "
+                    "an adjusted gap near zero.")
+        s.blocks.append(Table(fair, formats={"mean_accuracy": "{:.1%}", "mean_pay_per_judgement": "{:.3f}",
+                                             "raw_gap": "{:+.3f}", "adjusted_gap": "{:+.3f}"}))
+        rep.sections.append(s)
+        worst = float(fair["adjusted_gap"].abs().max()) if len(fair) else 0.0
+        mean_pay = float(per["pay_per_judgement"].mean()) if len(per) else 0.0
+        rep.headline["total paid"] = round(float(rw["total"].sum()), 2)
+        rep.headline["largest adjusted pay gap per judgement"] = round(worst, 4)
+        sev = "warning" if mean_pay and worst > 0.1 * mean_pay else "ok"
+        rep.findings.append(Finding(f"Largest pay gap per judgement between groups at equal measured accuracy: "
+                                    f"{worst:.3f} ({worst / mean_pay:.0%} of the mean)" if mean_pay else
+                                    "No pay computed.", sev))  # type: ignore[arg-type]
+
+    if abtest:
+        import yaml
+
+        doc: dict[str, Any] = yaml.safe_load(open(abtest, encoding="utf-8")) or {}
+        d = doc.get("design") or {}
+        if d:
+            sd = (float(d["baseline"]) * (1 - float(d["baseline"]))) ** 0.5
+            kw = dict(clusters=int(d["clusters"]), mean_size=float(d["mean_size"]), icc=float(d["icc"]),
+                      cv=float(d.get("cv", 0)), sd=sd, alpha=float(doc.get("alpha", 0.05)))
+            m = mde(**kw)
+            rows = [{"quantity": "design effect", "value": design_effect(kw["mean_size"], kw["icc"], kw["cv"])},
+                    {"quantity": "minimum detectable effect (80% power)", "value": m}]
+            if d.get("effect") is not None:
+                pw = power(float(d["effect"]), **kw)
+                rows.append({"quantity": f"power for an effect of {float(d['effect']):g}", "value": pw})
+                rep.findings.append(Finding(f"A/B test '{doc.get('name', '')}': power {pw:.0%} for an effect of "
+                                            f"{float(d['effect']):g} with {kw['clusters']} annotators",
+                                            "warning" if pw < 0.8 else "ok"))
+            s = Section("A/B test design", intro="Annotators are the unit of assignment; the power accounts for "
+                        "clustering and unequal volume (design effect with the volume's CV).")
+            s.blocks.append(Table(pd.DataFrame(rows), formats={"value": "{:.3f}"}))
+            rep.sections.append(s)
+    rep.headline["annotators"] = int(scores["annotator_id"].nunique())
+    if len(dec):
+        rep.findings.append(Finding(f"{int(dec['granted'].sum())} credentials held across "
+                                    f"{dec.loc[dec['granted'], 'annotator_id'].nunique()} annotators", "info"))
+    return rep
+
+
+def feedback_section(labels: pd.DataFrame, gold: pd.DataFrame | None, annotator_id: str, *,
+                     policy: str | None = "sample/policies/credentials.yaml", tau: float = 0.8,
+                     fit: Any = None) -> Section:
+    """Badges and credential status for one annotator, addressed to them (for the feedback page).
+
+    Parameters
+    ----------
+    labels, gold : DataFrame
+        The label table and gold table (as the feedback page already loads them).
+    annotator_id : str
+        The real id (the page shows no ids; the section names no one).
+    policy : str or None
+        Credentials policy file; ``None`` uses one accuracy credential at ``tau``.
+    fit : ConsensusFit, optional
+        Reuse the page's consensus fit.
+    """
+    from labkit.incentives.credentials import decide, load_policy, threshold_policy
+
+    pol = load_policy(policy) if policy else threshold_policy(tau)
+    dec = decide(labels, gold, pol, fit=fit)
+    mine = dec[dec["annotator_id"] == str(annotator_id)]
+    sec = Section("Your credentials", intro="Credentials reward sustained accuracy, not volume: each is granted "
+                  "when we are confident your accuracy is at least the level's threshold.")
+    if mine.empty:
+        sec.unavailable = "no judgements of yours in the period these credentials look at"
+        return sec
+    for r in mine.itertuples(index=False):
+        badge = "held" if r.granted else "not yet"
+        sec.blocks.append(Finding(f"{r.credential}: {badge}. {str(r.reason)[0].upper()}{str(r.reason)[1:]}.",
+                                  "ok" if r.granted else "info"))
+    return sec
