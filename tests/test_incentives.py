@@ -384,3 +384,15 @@ def test_cli_scores_and_rewards_json(tmp_path: Path) -> None:
     assert s["total"] == pytest.approx(rw["total"].sum())
     assert set(fair["dimension"]) == {"volume tertile", "main slice", "declared group"}
     assert rw["statement"].str.contains("Total: ").all()
+
+
+def test_feedback_page_carries_the_credential_status() -> None:
+    from labkit.reports.feedback import build
+
+    root = Path(__file__).resolve().parents[1]
+    rep = build(f"{root / 'sample' / 'label_studio_export.json'}:{root / 'sample' / 'labels.csv'}", "103",
+                str(root / "sample" / "gold.csv"), str(root / "sample" / "items.csv"), str(root / "guidelines"))
+    (sec,) = [s for s in rep.sections if s.title == "Your credentials"]
+    (f,) = sec.blocks
+    assert f.text.startswith("accuracy>=0.8: ") and "gold judgements" in f.text
+    assert "103" not in f.text  # addressed to them, naming no id

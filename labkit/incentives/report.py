@@ -161,3 +161,17 @@ def feedback_section(labels: pd.DataFrame, gold: pd.DataFrame | None, annotator_
         sec.blocks.append(Finding(f"{r.credential}: {badge}. {str(r.reason)[0].upper()}{str(r.reason)[1:]}.",
                                   "ok" if r.granted else "info"))
     return sec
+
+
+def feedback_provider(program: Any, raw_id: str, fb: Any, pseudonym: Any) -> Section | None:
+    """The feedback page's credentials section (registered in :data:`labkit.reports.feedback.EXTRA_SECTIONS`).
+
+    Uses the policy file named by ``$LABKIT_CREDENTIALS_POLICY`` when set, else one accuracy credential at 0.8
+    with the default evidence rule (``labkit credentials --threshold 0.8``). Needs gold; without it, nothing.
+    """
+    import os
+
+    if not getattr(program, "has_gold", False):
+        return None
+    policy = os.environ.get("LABKIT_CREDENTIALS_POLICY") or None
+    return feedback_section(program.comparable, program.gold_for_task, raw_id, policy=policy)  # in the gold's guideline terms

@@ -238,9 +238,10 @@ EXTRA_SECTIONS: list[SectionProvider] = []
 
 
 def _default_sections() -> None:
+    from labkit.incentives.report import feedback_provider
     from labkit.reports.whatchanged import what_changed_section
 
-    EXTRA_SECTIONS.append(what_changed_section)
+    EXTRA_SECTIONS.extend([what_changed_section, feedback_provider])
 
 
 _default_sections()
