@@ -23,7 +23,8 @@ class DuckDBEngine(SQLEngine):
 
         self.con = duckdb.connect(":memory:")
         if self.memory_limit is not None:
-            self.con.execute(f"SET memory_limit = '{int(self.memory_limit) // (1 << 20)}MB'")
+            # DuckDB needs a few dozen MB to run at all: a smaller budget still picks it, capped at 64 MB
+            self.con.execute(f"SET memory_limit = '{max(64, int(self.memory_limit) // (1 << 20))}MB'")
         if self.temp_dir is not None:
             os.makedirs(self.temp_dir, exist_ok=True)
             self.con.execute(f"SET temp_directory = {self._lit(str(self.temp_dir))}")

@@ -42,8 +42,7 @@ def read_ids(inp: ParquetInput, columns: tuple[str, ...] = READ_COLUMNS) -> pd.D
         arr = tbl.column(c)
         if not pa.types.is_dictionary(arr.type):
             arr = arr.dictionary_encode()
-        arr = arr.unify_dictionaries() if arr.num_chunks > 1 else arr
-        s = arr.to_pandas()
+        s = arr.to_pandas()  # unifies the row groups' dictionaries (faster than ChunkedArray.unify_dictionaries)
         if not isinstance(s.dtype, pd.CategoricalDtype):
             s = s.astype("category")
         if c in ("item_id", "annotator_id", "label") and s.isna().any():
