@@ -197,11 +197,15 @@ class SQLEngine(Engine):
                                     "a": np.arange(Jn, dtype=np.int64)}))
         self._put(lb, pd.DataFrame({"label": np.asarray(labs, dtype=object), "l": np.arange(K, dtype=np.int64)}))
         self._say(f"Dawid-Skene on task {task}: judgement counts")
-        self._make(jal, f"SELECT j.item_id AS item_id, an.a AS a, lb.l AS l, CAST(COUNT(*) AS DOUBLE) AS n "
-                        f"FROM {J} j JOIN {an} an ON j.annotator_id = an.annotator_id JOIN {lb} lb ON j.label = lb.label "
-                        f"WHERE {w} GROUP BY j.item_id, an.a, lb.l")
+        items = self._name("items")
+        # integer item keys: every EM step joins on them
+        self._make(items, f"SELECT item_id, CAST(ROW_NUMBER() OVER (ORDER BY item_id) AS BIGINT) AS i FROM "
+                          f"(SELECT DISTINCT item_id FROM {J} WHERE {w}) d")
+        self._make(jal, f"SELECT it.i AS i, an.a AS a, lb.l AS l, CAST(COUNT(*) AS DOUBLE) AS n "
+                        f"FROM {J} j JOIN {items} it ON j.item_id = it.item_id JOIN {an} an ON j.annotator_id = an.annotator_id "
+                        f"JOIN {lb} lb ON j.label = lb.label WHERE {w} GROUP BY it.i, an.a, lb.l")
         P = [f"p{k}" for k in range(K)]
-        tables: list[str] = [an, lb, jal]
+        tables: list[str] = [an, lb, items, jal]
 
         def new(stem: str, sql: str) -> str:
             name = self._name(stem)
@@ -214,8 +218,8 @@ class SQLEngine(Engine):
                 tables.remove(name)
                 self._drop(name)
 
-        T = new("T", f"SELECT item_id, {', '.join(f'SUM(CASE WHEN l = {k} THEN n ELSE 0 END) / SUM(n) AS p{k}' for k in range(K))}, "
-                     f"SUM(n) AS m FROM {jal} GROUP BY item_id")
+        T = new("T", f"SELECT i, {', '.join(f'SUM(CASE WHEN l = {k} THEN n ELSE 0 END) / SUM(n) AS p{k}' for k in range(K))}, "
+                     f"SUM(n) AS m FROM {jal} GROUP BY i")
         stats0 = self._df(f"SELECT COUNT(*) AS i, SUM(m) AS nj FROM {T}")
         I, n_j = int(stats0["i"].iloc[0] or 0), int(stats0["nj"].iloc[0] or 0)
         s = float(smoothing)
@@ -223,7 +227,7 @@ class SQLEngine(Engine):
 
         def em(Tn: str) -> tuple[str, float]:
             Cdf = self._df(f"SELECT x.a AS a, x.l AS l, {', '.join(f'SUM(x.n * t.p{k}) AS c{k}' for k in range(K))} "
-                           f"FROM {jal} x JOIN {Tn} t ON x.item_id = t.item_id GROUP BY x.a, x.l")
+                           f"FROM {jal} x JOIN {Tn} t ON x.i = t.i GROUP BY x.a, x.l")
             C3 = np.zeros((K, Jn, K))
             a_ = Cdf["a"].to_numpy(np.int64)
             l_ = Cdf["l"].to_numpy(np.int64)
@@ -245,9 +249,9 @@ class SQLEngine(Engine):
             mx = f"greatest({', '.join(f'L{k}' for k in range(K))})" if K > 1 else "L0"
             es = ", ".join(f"exp(L{k} - mx) AS e{k}" for k in range(K))
             z = " + ".join(f"e{k}" for k in range(K))
-            Tn1 = new("T", f"SELECT item_id, {', '.join(f'e{k} / ({z}) AS p{k}' for k in range(K))}, mx + ln({z}) AS ll "
-                           f"FROM (SELECT item_id, mx, {es} FROM (SELECT e.*, {mx} AS mx FROM (SELECT x.item_id AS item_id, "
-                           f"{Ls} FROM {jal} x JOIN {lt} lt ON x.a = lt.a AND x.l = lt.l GROUP BY x.item_id) e) q) r")
+            Tn1 = new("T", f"SELECT i, {', '.join(f'e{k} / ({z}) AS p{k}' for k in range(K))}, mx + ln({z}) AS ll "
+                           f"FROM (SELECT i, mx, {es} FROM (SELECT e.*, {mx} AS mx FROM (SELECT x.i AS i, "
+                           f"{Ls} FROM {jal} x JOIN {lt} lt ON x.a = lt.a AND x.l = lt.l GROUP BY x.i) e) q) r")
             drop(lt)
             ll = float(self._df(f"SELECT SUM(ll) AS ll FROM {Tn1}")["ll"].iloc[0] or 0.0)
             if s > 0:
@@ -257,7 +261,7 @@ class SQLEngine(Engine):
 
         def maxdiff(A: str, B: str) -> float:
             e = f"greatest({', '.join(f'abs(a.p{k} - b.p{k})' for k in range(K))})" if K > 1 else "abs(a.p0 - b.p0)"
-            v = self._df(f"SELECT MAX({e}) AS d FROM {A} a JOIN {B} b ON a.item_id = b.item_id")["d"].iloc[0]
+            v = self._df(f"SELECT MAX({e}) AS d FROM {A} a JOIN {B} b ON a.i = b.i")["d"].iloc[0]
             return 0.0 if v is None or pd.isna(v) else float(v)
 
         converged = False
@@ -285,7 +289,7 @@ class SQLEngine(Engine):
             evals += 1
             sq = self._df(f"SELECT SUM({' + '.join(f'(b.p{k} - a.p{k}) * (b.p{k} - a.p{k})' for k in range(K))}) AS rr, "
                           f"SUM({' + '.join(f'(c.p{k} - 2 * b.p{k} + a.p{k}) * (c.p{k} - 2 * b.p{k} + a.p{k})' for k in range(K))}) AS vv "
-                          f"FROM {T} a JOIN {T1} b ON a.item_id = b.item_id JOIN {T2} c ON a.item_id = c.item_id")
+                          f"FROM {T} a JOIN {T1} b ON a.i = b.i JOIN {T2} c ON a.i = c.i")
             rr, vv = float(sq["rr"].iloc[0] or 0.0), float(sq["vv"].iloc[0] or 0.0)
             nv = math.sqrt(vv)
             alpha = -math.sqrt(rr) / nv if nv > 0 else -1.0
@@ -297,8 +301,8 @@ class SQLEngine(Engine):
             al = self._num(alpha)
             q = ", ".join(f"greatest(a.p{k} - 2 * {al} * (b.p{k} - a.p{k}) + {al} * {al} * (c.p{k} - 2 * b.p{k} + a.p{k}), 0.0) AS p{k}"
                           for k in range(K))
-            Q = new("Q", f"SELECT a.item_id AS item_id, {q} FROM {T} a JOIN {T1} b ON a.item_id = b.item_id "
-                         f"JOIN {T2} c ON a.item_id = c.item_id")
+            Q = new("Q", f"SELECT a.i AS i, {q} FROM {T} a JOIN {T1} b ON a.i = b.i "
+                         f"JOIN {T2} c ON a.i = c.i")
             zmin = self._df(f"SELECT MIN({' + '.join(P)}) AS z FROM {Q}")["z"].iloc[0]
             drop(T)
             drop(T1)
@@ -307,7 +311,7 @@ class SQLEngine(Engine):
                 T = T2
                 continue
             zs = " + ".join(P)
-            Tx = new("T", f"SELECT item_id, {', '.join(f'p{k} / ({zs}) AS p{k}' for k in range(K))} FROM {Q}")
+            Tx = new("T", f"SELECT i, {', '.join(f'p{k} / ({zs}) AS p{k}' for k in range(K))} FROM {Q}")
             drop(Q)
             T3, llx = em(Tx)
             evals += 1
@@ -321,10 +325,10 @@ class SQLEngine(Engine):
         logtheta, logpi = state["logtheta"], state["logpi"]
         mxp = f"greatest({', '.join(P)})" if K > 1 else "p0"
         lab = "CASE " + " ".join(f"WHEN p{k} = mxp THEN {self._lit(labs[k])}" for k in range(K)) + " END"
-        cons = new("cons", f"SELECT t.item_id AS item_id, {self._lit(task)} AS task, {lab} AS label, mxp AS confidence, "
-                           f"CAST(m.m AS BIGINT) AS n_judgements, 'ds' AS method FROM (SELECT item_id, {', '.join(P)}, "
-                           f"{mxp} AS mxp FROM {T}) t JOIN (SELECT item_id, SUM(n) AS m FROM {jal} GROUP BY item_id) m "
-                           f"ON t.item_id = m.item_id")
+        cons = new("cons", f"SELECT it.item_id AS item_id, {self._lit(task)} AS task, {lab} AS label, mxp AS confidence, "
+                           f"CAST(m.m AS BIGINT) AS n_judgements, 'ds' AS method FROM (SELECT i, {', '.join(P)}, "
+                           f"{mxp} AS mxp FROM {T}) t JOIN (SELECT i, SUM(n) AS m FROM {jal} GROUP BY i) m "
+                           f"ON t.i = m.i JOIN {items} it ON t.i = it.i")
         stats = self._cons_stats(cons, threshold, gold, task)
         if out is not None:
             self._say(f"writing {out}")
