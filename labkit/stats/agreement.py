@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -117,7 +117,7 @@ def _delta(level: str, labels: pd.Index, marginals: np.ndarray | None = None) ->
 
 
 # --------------------------------------------------------------------------- core on count matrices
-Counts = sp.csr_matrix | np.ndarray | CountTables | ItemLabelCounts
+Counts: TypeAlias = "sp.csr_matrix | np.ndarray | CountTables | ItemLabelCounts"
 
 
 def _dense(N: Counts) -> np.ndarray:
@@ -355,6 +355,16 @@ def _counts(table: pd.DataFrame | CountTables | ItemLabelCounts, task: str | Non
     return CountTables.from_labels(table, task=task, source=source, order=order, labels=labels)
 
 
+def _paired_counts(table: pd.DataFrame | CountTables | ItemLabelCounts, task: str | None, source: str | None,
+                   order: list[str] | tuple[str, ...] | None = None) -> CountTables:
+    """Per-judgement count tables (Cohen's kappa pairs raters; folded item counts cannot)."""
+    if isinstance(table, ItemLabelCounts):
+        raise ParameterError("Cohen's kappa pairs two raters' labels per item: it needs CountTables or a label "
+                             "table, not folded item x label counts")
+    return table if isinstance(table, CountTables) else CountTables.from_labels(table, task=task, source=source,
+                                                                                 order=order)
+
+
 def krippendorff_alpha(table: pd.DataFrame | CountTables | ItemLabelCounts, level: Level = "nominal", order: list[str] | None = None, *,
                        ci: float | None = None, n_boot: int = 1000, seed: int | None = 0, task: str | None = None,
                        source: str | None = "human") -> AgreementResult:
@@ -497,7 +507,7 @@ def cohen_kappa(table: pd.DataFrame | CountTables, a: str, b: str, weights: Weig
     check_ci(ci, n_boot)
     if weights not in (None, "linear", "quadratic"):
         raise ParameterError(f"weights must be None, 'linear' or 'quadratic', got {weights!r}")
-    ct = _counts(table, task, source, order)
+    ct = _paired_counts(table, task, source, order)
     metric_level = weights
     for who in (a, b):
         if str(who) not in set(ct.annotators):
@@ -552,7 +562,7 @@ def pairwise_cohen(table: pd.DataFrame | CountTables, annotators: list[str] | No
     """
     if weights not in (None, "linear", "quadratic"):
         raise ParameterError(f"weights must be None, 'linear' or 'quadratic', got {weights!r}")
-    ct = _counts(table, task, source, order)
+    ct = _paired_counts(table, task, source, order)
     if annotators is None:
         vol = np.bincount(ct.annotator, minlength=ct.n_annotators)
         pick = np.argsort(-vol, kind="stable")[:max_annotators]
