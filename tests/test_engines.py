@@ -268,6 +268,13 @@ def test_cli_engines_agree(tmp_path) -> None:
     rc, a, _ = _cli("score", src, "--gold", "sample/gold.csv", "--engine", "pandas")
     rc2, b, _ = _cli("score", src, "--gold", "sample/gold.csv", "--engine", "duckdb")
     assert rc == rc2 == 0 and a["annotators"] == b["annotators"] and a["accuracy"] == b["accuracy"]
+    for by in ("label", "task"):  # breakdowns: one-vs-rest from folded counts, one task at a time
+        rc, a, _ = _cli("agreement", src, "--engine", "pandas", "--by", by, "--metric", "ac1")
+        rc2, b, _ = _cli("agreement", src, "--engine", "duckdb", "--by", by, "--metric", "ac1")
+        assert rc == rc2 == 0 and len(a["groups"]) == len(b["groups"]) >= 1
+        for ga, gb in zip(a["groups"], b["groups"]):
+            assert ga[by] == gb[by] and ga["n_items"] == gb["n_items"] and ga["n_judgements"] == gb["n_judgements"]
+            assert abs(ga["ac1"] - gb["ac1"]) <= TOL
     rc, _, err = _cli("agreement", src, "--engine", "duckdb", "--metric", "cohen")
     assert rc == 2 and "--metric cohen needs paired labels and runs in memory" in err
     rc, _, err = _cli("agreement", "sample/labels.csv", "--engine", "duckdb")
