@@ -121,16 +121,14 @@ def test_duckdb_matches_in_memory(prog: pd.DataFrame, hive: bool, source: str | 
     assert duck.tasks(inp) == pand.tasks(inp) == sorted(table["task"].astype(str).unique())
     gold = table.drop_duplicates("item_id").iloc[::2][["item_id", "label", "task"]].reset_index(drop=True)
     for task in pand.tasks(inp):
-        if not (table["task"].astype(str).eq(task) & (source is None or table["source"].eq(source))).any():
-            with pytest.raises(ParameterError):
-                CountTables.from_labels(table, task=task, source=source).counts().sum() or (_ for _ in ()).throw(
-                    ParameterError("empty"))
-            continue
         ct = CountTables.from_labels(table, task=task, source=source)  # the in-memory path, on the full table
         a = pand.item_label_counts(inp, task=task, source=source)
         b = duck.item_label_counts(inp, task=task, source=source)
         assert a.equals(b), (a, b)
         assert b.n_items == ct.n_items and b.n_judgements == ct.n_judgements
+        if ct.n_judgements == 0:  # a task with only model pre-labels: nothing to measure, on every engine
+            assert b.n_items == 0 and not (table["task"].astype(str).eq(task) & table["source"].eq(source)).any()
+            continue
         _check_stats(b, ct)
         # annotator x gold x label counts and leave-one-out counts = score_annotators' numbers
         g1 = pand.gold_counts(inp, gold, task=task, source=source)

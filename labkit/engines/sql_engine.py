@@ -224,6 +224,7 @@ class SQLEngine(Engine):
         I, n_j = int(stats0["i"].iloc[0] or 0), int(stats0["nj"].iloc[0] or 0)
         s = float(smoothing)
         state: dict[str, np.ndarray] = {}
+        sums: dict[str, np.ndarray] = {}
 
         def em(Tn: str) -> tuple[str, float]:
             Cdf = self._df(f"SELECT x.a AS a, x.l AS l, {', '.join(f'SUM(x.n * t.p{k}) AS c{k}' for k in range(K))} "
@@ -233,8 +234,10 @@ class SQLEngine(Engine):
             l_ = Cdf["l"].to_numpy(np.int64)
             for k in range(K):
                 C3[k, a_, l_] = Cdf[f"c{k}"].to_numpy(np.float64)
-            tot = self._df(f"SELECT {', '.join(f'SUM(p{k}) AS p{k}' for k in range(K))} FROM {Tn}")
-            Tsum = tot.to_numpy(np.float64).ravel() if I else np.zeros(K)
+            if Tn not in sums:  # posteriors made by an E-step carry their column sums already
+                tot = self._df(f"SELECT {', '.join(f'SUM(p{k}) AS p{k}' for k in range(K))} FROM {Tn}")
+                sums[Tn] = tot.to_numpy(np.float64).ravel()
+            Tsum = sums[Tn] if I else np.zeros(K)
             with np.errstate(divide="ignore"):
                 logtheta = np.log(C3 + s) - np.log(C3.sum(axis=2) + K * s)[:, :, None]
                 logpi = np.log(Tsum / max(I, 1))
@@ -253,7 +256,9 @@ class SQLEngine(Engine):
                            f"FROM (SELECT i, mx, {es} FROM (SELECT e.*, {mx} AS mx FROM (SELECT x.i AS i, "
                            f"{Ls} FROM {jal} x JOIN {lt} lt ON x.a = lt.a AND x.l = lt.l GROUP BY x.i) e) q) r")
             drop(lt)
-            ll = float(self._df(f"SELECT SUM(ll) AS ll FROM {Tn1}")["ll"].iloc[0] or 0.0)
+            tot = self._df(f"SELECT SUM(ll) AS ll, {', '.join(f'SUM(p{k}) AS p{k}' for k in range(K))} FROM {Tn1}")
+            sums[Tn1] = tot[P].to_numpy(np.float64).ravel()
+            ll = float(tot["ll"].iloc[0] or 0.0)
             if s > 0:
                 ll += s * float(np.where(np.isfinite(logtheta), logtheta, 0.0).sum())
             state["logtheta"], state["logpi"] = logtheta, logpi
