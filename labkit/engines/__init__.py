@@ -22,16 +22,15 @@ dependency) and ``spark`` (``pip install 'labkit[spark]'`` plus Java 17).
 
 from __future__ import annotations
 
-from labkit.engines.base import (
-    ENGINES,
-    Engine,
-    EngineChoice,
-    EngineMissing,
-    ParquetInput,
-    choose_engine,
-    get_engine,
-    parquet_input,
-)
+from typing import Any
 
 __all__ = ["ENGINES", "Engine", "EngineChoice", "EngineMissing", "ParquetInput", "choose_engine", "get_engine",
            "parquet_input"]
+
+
+def __getattr__(name: str) -> Any:  # lazy: the CLI imports labkit.engines.args while building its parser
+    if name in __all__:
+        from labkit.engines import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module 'labkit.engines' has no attribute {name!r}")

@@ -25,7 +25,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", choices=["human", "model", "all"], default="human",
                    help="whose judgements count (default human: model pre-labels are not raters)")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
-    from labkit.engines.cli import add_engine_args
+    from labkit.engines.args import add_engine_args
 
     add_engine_args(p)
 
