@@ -111,7 +111,7 @@ def duck():
         yield eng
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(prog=programs(), hive=st.booleans(), source=st.sampled_from(["human", None]))
 def test_duckdb_matches_in_memory(prog: pd.DataFrame, hive: bool, source: str | None, tmp_path_factory, duck) -> None:
     where = tmp_path_factory.mktemp("prog")

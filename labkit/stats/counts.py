@@ -341,8 +341,8 @@ class ItemLabelCounts:
     @classmethod
     def from_patterns(cls, task: str, labels: list[str] | pd.Index, patterns: np.ndarray, weight: np.ndarray) -> ItemLabelCounts:
         """From engine output: rows may come in any order and need not be distinct."""
-        P = np.asarray(patterns, dtype=np.int64).reshape(-1, len(labels))
         w = np.asarray(weight, dtype=np.int64)
+        P = np.asarray(patterns, dtype=np.int64).reshape(w.size, len(labels))
         if P.shape[0]:
             expanded_key = np.ascontiguousarray(P).view([("", np.int64)] * P.shape[1]).ravel()
             order = np.argsort(expanded_key, kind="stable")
