@@ -21,13 +21,17 @@ def check_ci(ci: float | None, n_boot: int) -> None:
 
 
 def bootstrap_ci(stats: np.ndarray | sp.spmatrix, f: Callable[[np.ndarray], np.ndarray], *, ci: float | None,
-                 n_boot: int, seed: int | None) -> tuple[float, float]:
+                 n_boot: int, seed: int | None, weights: np.ndarray | None = None) -> tuple[float, float]:
     """Percentile interval of ``f(column sums of resampled items)``.
 
     ``stats`` holds one row per item (dense or sparse); a replicate draws as many items with
     replacement (``numpy.random.default_rng(seed)``) and sums their rows. ``f`` maps a
     (replicates x columns) array of sums to one value per replicate. Replicates where the statistic
     is undefined (NaN) are left out of the percentiles. Returns (nan, nan) when ``ci`` is None.
+
+    ``weights`` (folded item rows, :class:`~labkit.stats.counts.ItemLabelCounts`): row ``r`` stands for
+    ``weights[r]`` items; a replicate draws ``sum(weights)`` items from the rows with probabilities
+    ``weights / sum(weights)`` (one multinomial draw), the same resampling distribution as drawing items.
     """
     if ci is None:
         return float("nan"), float("nan")
@@ -35,6 +39,9 @@ def bootstrap_ci(stats: np.ndarray | sp.spmatrix, f: Callable[[np.ndarray], np.n
     if n == 0:
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
+    if weights is not None:
+        return _folded_ci(np.asarray(stats, dtype=np.float64), f, np.asarray(weights, dtype=np.float64), ci=float(ci),
+                          n_boot=n_boot, rng=rng)
     chunk = max(1, min(n_boot, _CHUNK_CELLS // max(n, 1)))
     dense = not sp.issparse(stats)
     S = np.asarray(stats, dtype=np.float64) if dense else sp.csc_matrix(stats, dtype=np.float64)
@@ -52,5 +59,25 @@ def bootstrap_ci(stats: np.ndarray | sp.spmatrix, f: Callable[[np.ndarray], np.n
     if out.size == 0:
         return float("nan"), float("nan")
     alpha = (1.0 - float(ci)) / 2.0
+    lo, hi = np.quantile(out, [alpha, 1.0 - alpha])
+    return float(lo), float(hi)
+
+
+def _folded_ci(S: np.ndarray, f: Callable[[np.ndarray], np.ndarray], weights: np.ndarray, *, ci: float, n_boot: int,
+               rng: np.random.Generator) -> tuple[float, float]:
+    n_items = int(round(float(weights.sum())))
+    p = weights / weights.sum()
+    chunk = max(1, min(n_boot, _CHUNK_CELLS // max(S.shape[0], 1)))
+    out = np.empty(n_boot)
+    done = 0
+    while done < n_boot:
+        b = min(chunk, n_boot - done)
+        w = rng.multinomial(n_items, p, size=b).astype(np.float64)
+        out[done:done + b] = f(w @ S)
+        done += b
+    out = out[np.isfinite(out)]
+    if out.size == 0:
+        return float("nan"), float("nan")
+    alpha = (1.0 - ci) / 2.0
     lo, hi = np.quantile(out, [alpha, 1.0 - alpha])
     return float(lo), float(hi)

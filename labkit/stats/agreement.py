@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,7 @@ import scipy.sparse as sp
 
 from labkit.errors import ParameterError
 from labkit.stats._boot import bootstrap_ci, check_ci
-from labkit.stats.counts import CountTables, as_label_table, resolve_task
+from labkit.stats.counts import CountTables, ItemLabelCounts, as_label_table, resolve_task
 
 __all__ = ["AgreementResult", "krippendorff_alpha", "fleiss_kappa", "cohen_kappa", "pairwise_cohen", "gwet_ac1",
            "percent_agreement", "agreement_by", "METRICS", "LEVELS"]
@@ -117,55 +117,82 @@ def _delta(level: str, labels: pd.Index, marginals: np.ndarray | None = None) ->
 
 
 # --------------------------------------------------------------------------- core on count matrices
-def _dense(N: sp.csr_matrix | np.ndarray | CountTables) -> np.ndarray:
-    if isinstance(N, CountTables):
+Counts: TypeAlias = "sp.csr_matrix | np.ndarray | CountTables | ItemLabelCounts"
+
+
+def _dense(N: Counts) -> np.ndarray:
+    if isinstance(N, (CountTables, ItemLabelCounts)):
         return N.counts()
     return N.toarray() if isinstance(N, sp.spmatrix | sp.sparray) else np.asarray(N)
 
 
-def _pairable(N: sp.csr_matrix | np.ndarray | CountTables) -> tuple[np.ndarray, np.ndarray]:
-    """Dense float counts of pairable items (m_u >= 2) and their m_u."""
+def _rows_m(N: Counts, Nd: np.ndarray) -> np.ndarray:
+    return N.raters_per_item if isinstance(N, (CountTables, ItemLabelCounts)) else Nd.sum(axis=1)
+
+
+def _weight(N: Counts) -> np.ndarray | None:
+    """Multiplicity of each count row: folded rows (:class:`ItemLabelCounts`) stand for several items."""
+    return N.weight.astype(np.float64) if isinstance(N, ItemLabelCounts) else None
+
+
+def _wsum(x: np.ndarray, wt: np.ndarray | None) -> Any:
+    """Sum over items (axis 0), each row counted ``wt`` times."""
+    return x.sum(axis=0) if wt is None else wt @ x
+
+
+def _pairable(N: Counts) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Dense float counts of pairable items (m_u >= 2), their m_u and row weights (None: one item per row)."""
     Nd = _dense(N)
-    m = N.raters_per_item if isinstance(N, CountTables) else Nd.sum(axis=1)
+    m = _rows_m(N, Nd)
+    wt = _weight(N)
     keep = m >= 2
     P = Nd if keep.all() else Nd[keep]
-    return P.astype(np.float64), m[keep].astype(np.float64)
+    return P.astype(np.float64), m[keep].astype(np.float64), None if wt is None else wt[keep]
 
 
 def _stats_value(parts: list[np.ndarray], f: Any, ci: float | None, n_boot: int,
-                 seed: int | None) -> tuple[float, float, float]:
-    """Value from column sums of the per-item statistics; the per-item matrix only for a bootstrap."""
-    sums = np.concatenate([np.atleast_1d(p.sum(axis=0)) for p in parts])[None, :]
+                 seed: int | None, wt: np.ndarray | None = None) -> tuple[float, float, float]:
+    """Value from column sums of the per-item statistics; the per-item matrix only for a bootstrap.
+    With row weights ``wt`` (folded rows), the bootstrap draws items from the rows in proportion."""
+    sums = np.concatenate([np.atleast_1d(_wsum(p, wt)) for p in parts])[None, :]
     value = float(f(sums)[0])
     if ci is None or not np.isfinite(value):
         return value, float("nan"), float("nan")
     S = np.column_stack(parts)
-    lo, hi = bootstrap_ci(S, f, ci=ci, n_boot=n_boot, seed=seed)
+    lo, hi = bootstrap_ci(S, f, ci=ci, n_boot=n_boot, seed=seed, weights=wt)
     return value, lo, hi
 
 
-def _alpha_sums(N: sp.csr_matrix | np.ndarray | CountTables, level: str, D: np.ndarray) -> tuple[np.ndarray, int] | None:
+def _alpha_sums(N: Counts, level: str, D: np.ndarray) -> tuple[np.ndarray, int] | None:
     """Column sums [sum_u d_u, n_c...] for the value alone (no bootstrap), without copying the pairable
     rows: the fast path for nominal, interval and ratio. None when nothing is pairable."""
     Nd = _dense(N)
-    m = N.raters_per_item if isinstance(N, CountTables) else Nd.sum(axis=1)
+    m = _rows_m(N, Nd)
+    wt = _weight(N)
     keep = m >= 2
     if not keep.any():
         return None
     mf = m.astype(np.float64)
     w = np.zeros(len(m))
     np.divide(1.0, mf - 1.0, out=w, where=keep)
+    if wt is not None:
+        w *= wt
     if level == "nominal":
         d = mf * mf - np.einsum("ij,ij->i", Nd, Nd)
     else:
         d = np.einsum("ij,ij->i", Nd @ D, Nd)
-    nc = Nd.sum(axis=0)
-    if not keep.all():
-        nc = nc - Nd[~keep].sum(axis=0)
-    return np.concatenate([[float(d @ w)], nc.astype(np.float64)])[None, :], int(m[keep].sum())
+    if wt is None:
+        nc = Nd.sum(axis=0)
+        if not keep.all():
+            nc = nc - Nd[~keep].sum(axis=0)
+        n_pair = int(m[keep].sum())
+    else:
+        nc = (wt * keep) @ Nd
+        n_pair = int((m * wt)[keep].sum())
+    return np.concatenate([[float(d @ w)], nc.astype(np.float64)])[None, :], n_pair
 
 
-def _alpha_counts(N: sp.csr_matrix | np.ndarray, labels: pd.Index, level: str, *, ci: float | None, n_boot: int,
+def _alpha_counts(N: Counts, labels: pd.Index, level: str, *, ci: float | None, n_boot: int,
                   seed: int | None) -> tuple[float, float, float, int, str]:
     if ci is None and level != "ordinal":
         D = _delta(level, labels)
@@ -178,8 +205,8 @@ def _alpha_counts(N: sp.csr_matrix | np.ndarray, labels: pd.Index, level: str, *
         if De <= 0:
             return float("nan"), float("nan"), float("nan"), n_pair, _ONE_LABEL
         return 1.0 - (float(nc.sum()) - 1.0) * float(sums[0, 0]) / De, float("nan"), float("nan"), n_pair, ""
-    P, m = _pairable(N)
-    n_pair = int(m.sum())
+    P, m, wt = _pairable(N)
+    n_pair = int(m.sum()) if wt is None else int(m @ wt)
     if P.shape[0] == 0:
         return float("nan"), float("nan"), float("nan"), n_pair, _NO_PAIRS
     L = P.shape[1]
@@ -218,47 +245,52 @@ def _alpha_counts(N: sp.csr_matrix | np.ndarray, labels: pd.Index, level: str, *
             De = np.einsum("bi,ij,bj->b", nc, D, nc)
             with np.errstate(divide="ignore", invalid="ignore"):
                 return np.where(De > 0, 1.0 - (n - 1.0) * sums[:, 0] / De, np.nan)
-    value, lo, hi = _stats_value(parts, f, ci, n_boot, seed)
+    value, lo, hi = _stats_value(parts, f, ci, n_boot, seed, wt)
     if not np.isfinite(value):
         return float("nan"), float("nan"), float("nan"), n_pair, _ONE_LABEL
     return value, lo, hi, n_pair, ""
 
 
-def _fleiss_value(N: sp.csr_matrix | np.ndarray | CountTables, percent: bool) -> tuple[float, float, float, int, str]:
+def _fleiss_value(N: Counts, percent: bool) -> tuple[float, float, float, int, str]:
     """Fleiss' kappa (or P-bar) alone, without per-item copies: the path without a bootstrap."""
     Nd = _dense(N)
-    m = N.raters_per_item if isinstance(N, CountTables) else Nd.sum(axis=1)
+    m = _rows_m(N, Nd)
+    wt = _weight(N)
     pair = m >= 2
-    n_pair = int(m[pair].sum())
+    n_pair = int(m[pair].sum()) if wt is None else int((m * wt)[pair].sum())
     if not pair.any():
         return float("nan"), float("nan"), float("nan"), n_pair, _NO_PAIRS
     mf = m.astype(np.float64)
     agree = np.zeros(len(m))
     np.divide(np.einsum("ij,ij->i", Nd, Nd) - mf, mf * (mf - 1.0), out=agree, where=pair)
-    pbar = float(agree.sum()) / float(pair.sum())
+    pbar = float(_wsum(agree, wt)) / float(_wsum(pair.astype(np.float64) if wt is not None else pair, wt))
     if percent:
         return pbar, float("nan"), float("nan"), n_pair, ""
     rated = m >= 1
     inv = np.zeros(len(m))
     np.divide(1.0, mf, out=inv, where=rated)
-    p = (inv @ Nd) / float(rated.sum())
+    if wt is not None:
+        inv *= wt
+    p = (inv @ Nd) / float(_wsum(rated.astype(np.float64) if wt is not None else rated, wt))
     pe = float(p @ p)
     if pe >= 1.0:
         return float("nan"), float("nan"), float("nan"), n_pair, _ONE_LABEL
     return (pbar - pe) / (1.0 - pe), float("nan"), float("nan"), n_pair, ""
 
 
-def _fleiss_counts(N: sp.csr_matrix | np.ndarray, *, ci: float | None, n_boot: int, seed: int | None,
+def _fleiss_counts(N: Counts, *, ci: float | None, n_boot: int, seed: int | None,
                    percent: bool = False) -> tuple[float, float, float, int, str]:
     if ci is None:
         return _fleiss_value(N, percent)
     Nd = _dense(N).astype(np.float64)
+    wt = _weight(N)
     m = Nd.sum(axis=1)
     rated = m >= 1
     if not rated.all():
         Nd, m = Nd[rated], m[rated]
+        wt = None if wt is None else wt[rated]
     pair = m >= 2
-    n_pair = int(m[pair].sum())
+    n_pair = int(m[pair].sum()) if wt is None else int((m * wt)[pair].sum())
     if not pair.any():
         return float("nan"), float("nan"), float("nan"), n_pair, _NO_PAIRS
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -278,20 +310,22 @@ def _fleiss_counts(N: sp.csr_matrix | np.ndarray, *, ci: float | None, n_boot: i
                 p = sums[:, 3:] / sums[:, 2:3]
                 pe = (p * p).sum(axis=1)
                 return np.where(pe < 1.0, (pbar - pe) / (1.0 - pe), np.nan)
-    value, lo, hi = _stats_value(parts, f, ci, n_boot, seed)
+    value, lo, hi = _stats_value(parts, f, ci, n_boot, seed, wt)
     if not np.isfinite(value):
         return float("nan"), float("nan"), float("nan"), n_pair, _ONE_LABEL
     return value, lo, hi, n_pair, ""
 
 
-def _ac1_counts(N: sp.csr_matrix | np.ndarray, *, ci: float | None, n_boot: int,
+def _ac1_counts(N: Counts, *, ci: float | None, n_boot: int,
                 seed: int | None) -> tuple[float, float, float, int, str]:
     Nd = _dense(N).astype(np.float64)
+    wt = _weight(N)
     m = Nd.sum(axis=1)
     rated = m >= 1
     Nd, m = Nd[rated], m[rated]
+    wt = None if wt is None else wt[rated]
     pair = m >= 2
-    n_pair = int(m[pair].sum())
+    n_pair = int(m[pair].sum()) if wt is None else int((m * wt)[pair].sum())
     q = Nd.shape[1]
     if not pair.any():
         return float("nan"), float("nan"), float("nan"), n_pair, _NO_PAIRS
@@ -307,21 +341,31 @@ def _ac1_counts(N: sp.csr_matrix | np.ndarray, *, ci: float | None, n_boot: int,
             pi = sums[:, 3:] / sums[:, 2:3]
             pe = (pi * (1.0 - pi)).sum(axis=1) / (q - 1.0)
             return np.where(pe < 1.0, (pa - pe) / (1.0 - pe), np.nan)
-    value, lo, hi = _stats_value(parts, f, ci, n_boot, seed)
+    value, lo, hi = _stats_value(parts, f, ci, n_boot, seed, wt)
     if not np.isfinite(value):
         return float("nan"), float("nan"), float("nan"), n_pair, _ONE_LABEL
     return value, lo, hi, n_pair, ""
 
 
 # --------------------------------------------------------------------------- public coefficients
-def _counts(table: pd.DataFrame | CountTables, task: str | None, source: str | None,
-            order: list[str] | tuple[str, ...] | None = None, labels: list[str] | None = None) -> CountTables:
-    if isinstance(table, CountTables):
+def _counts(table: pd.DataFrame | CountTables | ItemLabelCounts, task: str | None, source: str | None,
+            order: list[str] | tuple[str, ...] | None = None, labels: list[str] | None = None) -> CountTables | ItemLabelCounts:
+    if isinstance(table, (CountTables, ItemLabelCounts)):
         return table
     return CountTables.from_labels(table, task=task, source=source, order=order, labels=labels)
 
 
-def krippendorff_alpha(table: pd.DataFrame | CountTables, level: Level = "nominal", order: list[str] | None = None, *,
+def _paired_counts(table: pd.DataFrame | CountTables | ItemLabelCounts, task: str | None, source: str | None,
+                   order: list[str] | tuple[str, ...] | None = None) -> CountTables:
+    """Per-judgement count tables (Cohen's kappa pairs raters; folded item counts cannot)."""
+    if isinstance(table, ItemLabelCounts):
+        raise ParameterError("Cohen's kappa pairs two raters' labels per item: it needs CountTables or a label "
+                             "table, not folded item x label counts")
+    return table if isinstance(table, CountTables) else CountTables.from_labels(table, task=task, source=source,
+                                                                                 order=order)
+
+
+def krippendorff_alpha(table: pd.DataFrame | CountTables | ItemLabelCounts, level: Level = "nominal", order: list[str] | None = None, *,
                        ci: float | None = None, n_boot: int = 1000, seed: int | None = 0, task: str | None = None,
                        source: str | None = "human") -> AgreementResult:
     r"""Krippendorff's alpha at the nominal, ordinal, interval or ratio level.
@@ -361,7 +405,7 @@ def krippendorff_alpha(table: pd.DataFrame | CountTables, level: Level = "nomina
                            n_boot if ci is not None else 0, ct.task)
 
 
-def fleiss_kappa(table: pd.DataFrame | CountTables, *, ci: float | None = None, n_boot: int = 1000,
+def fleiss_kappa(table: pd.DataFrame | CountTables | ItemLabelCounts, *, ci: float | None = None, n_boot: int = 1000,
                  seed: int | None = 0, task: str | None = None, source: str | None = "human") -> AgreementResult:
     r"""Fleiss' kappa, with any number of raters per item.
 
@@ -382,7 +426,7 @@ def fleiss_kappa(table: pd.DataFrame | CountTables, *, ci: float | None = None, 
                            n_boot if ci is not None else 0, ct.task)
 
 
-def percent_agreement(table: pd.DataFrame | CountTables, *, ci: float | None = None, n_boot: int = 1000,
+def percent_agreement(table: pd.DataFrame | CountTables | ItemLabelCounts, *, ci: float | None = None, n_boot: int = 1000,
                       seed: int | None = 0, task: str | None = None, source: str | None = "human") -> AgreementResult:
     r"""Observed pairwise agreement: the mean over pairable items of
     :math:`\sum_c n_{uc}(n_{uc}-1) / (m_u(m_u-1))` (the share of agreeing rater pairs; Fleiss' :math:`\bar P`)."""
@@ -393,7 +437,7 @@ def percent_agreement(table: pd.DataFrame | CountTables, *, ci: float | None = N
                            n_boot if ci is not None else 0, ct.task)
 
 
-def gwet_ac1(table: pd.DataFrame | CountTables, *, labels: list[str] | None = None, ci: float | None = None,
+def gwet_ac1(table: pd.DataFrame | CountTables | ItemLabelCounts, *, labels: list[str] | None = None, ci: float | None = None,
              n_boot: int = 1000, seed: int | None = 0, task: str | None = None,
              source: str | None = "human") -> AgreementResult:
     r"""Gwet's AC1 for any number of raters (Gwet 2008, Br. J. Math. Stat. Psychol. 61(1),
@@ -463,7 +507,7 @@ def cohen_kappa(table: pd.DataFrame | CountTables, a: str, b: str, weights: Weig
     check_ci(ci, n_boot)
     if weights not in (None, "linear", "quadratic"):
         raise ParameterError(f"weights must be None, 'linear' or 'quadratic', got {weights!r}")
-    ct = _counts(table, task, source, order)
+    ct = _paired_counts(table, task, source, order)
     metric_level = weights
     for who in (a, b):
         if str(who) not in set(ct.annotators):
@@ -518,7 +562,7 @@ def pairwise_cohen(table: pd.DataFrame | CountTables, annotators: list[str] | No
     """
     if weights not in (None, "linear", "quadratic"):
         raise ParameterError(f"weights must be None, 'linear' or 'quadratic', got {weights!r}")
-    ct = _counts(table, task, source, order)
+    ct = _paired_counts(table, task, source, order)
     if annotators is None:
         vol = np.bincount(ct.annotator, minlength=ct.n_annotators)
         pick = np.argsort(-vol, kind="stable")[:max_annotators]

@@ -6,7 +6,14 @@ import argparse
 import math
 from typing import Any
 
-from labkit.cli import emit
+from labkit.cli import emit as _emit
+
+
+def emit(args: argparse.Namespace, summary: dict[str, Any], human: str | None = None) -> None:
+    """:func:`labkit.cli.emit` with the engine choice in the JSON summary."""
+    from labkit.engines.cli import engine_summary
+
+    _emit(args, {**summary, "engine": engine_summary(args)}, human)
 
 _VALUE_KEY = {"krippendorff": "alpha", "fleiss": "kappa", "cohen": "kappa", "ac1": "ac1", "percent": "agreement"}
 
@@ -18,6 +25,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", choices=["human", "model", "all"], default="human",
                    help="whose judgements count (default human: model pre-labels are not raters)")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
+    from labkit.engines.args import add_engine_args
+
+    add_engine_args(p)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -78,10 +88,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_score)
 
 
-def _load(args: argparse.Namespace) -> Any:
-    from labkit.io import load_labels
+def _route(args: argparse.Namespace, extra: tuple[str, ...] = ()) -> tuple[Any, Any, Any]:
+    """(table, None, None) for the in-memory path (only the id columns when the input is canonical
+    Parquet), or (None, choice, input) when an out-of-core engine runs the verb."""
+    from labkit.engines.cli import choose, load_in_memory
 
-    return load_labels(args.labels)
+    choice, inp = choose(args)
+    if choice.name != "pandas" and inp is not None:
+        return None, choice, inp
+    return load_in_memory(args, inp, extra), None, None
 
 
 def _source(args: argparse.Namespace) -> str | None:
@@ -96,7 +111,7 @@ def _fmt(x: Any) -> str:
     return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"
 
 
-def _order(args: argparse.Namespace, table: Any) -> list[str] | None:
+def _order(args: argparse.Namespace, table: Any, engine_task: Any = None) -> list[str] | None:
     """Label order from --order: a comma-separated list, or the task's latest guideline version."""
     if not args.order:
         return None
@@ -106,7 +121,7 @@ def _order(args: argparse.Namespace, table: Any) -> list[str] | None:
     from labkit.guidelines.model import Guidelines
     from labkit.stats.counts import as_label_table, resolve_task
 
-    task = resolve_task(as_label_table(table), args.task)
+    task = engine_task() if table is None else resolve_task(as_label_table(table), args.task)
     g = Guidelines.load(args.guidelines)
     if task not in g.tasks:
         raise ParameterError(f"--order guidelines: no guideline versions for task {task!r} in {args.guidelines}")
@@ -117,11 +132,15 @@ def run_agreement(args: argparse.Namespace) -> int:
     from labkit.errors import ParameterError
     from labkit.stats import agreement as ag
 
-    table = _load(args)
+    key = _VALUE_KEY[args.metric]
+    extra = (args.by,) if args.by in ("slice", "guideline_version") else ("created_at",) if args.by in (
+        "day", "week", "month") else ()
+    table, choice, inp = _route(args, extra)
+    if table is None:
+        return _agreement_offloaded(args, choice, inp, key)
     src = _source(args)
     order = _order(args, table)
     kw = dict(ci=args.ci, n_boot=args.n_boot, seed=args.seed, task=args.task, source=src)
-    key = _VALUE_KEY[args.metric]
     if args.by:
         if args.metric == "cohen":
             raise ParameterError("--by works with --metric krippendorff, fleiss, ac1 or percent, not cohen")
@@ -169,6 +188,36 @@ def run_agreement(args: argparse.Namespace) -> int:
         res = ag.gwet_ac1(table, **kw)
     else:
         res = ag.percent_agreement(table, **kw)
+    return _emit_agreement(args, res, key)
+
+
+def _agreement_offloaded(args: argparse.Namespace, choice: Any, inp: Any, key: str) -> int:
+    from labkit.engines import cli as ecli
+    from labkit.engines.base import get_engine
+
+    def engine_task() -> str:
+        with get_engine(choice.name, memory_limit=args.memory_limit, temp_dir=args.temp_dir,
+                        master=args.spark_master) as eng:
+            return eng.resolve_task(inp, args.task)
+
+    order = _order(args, None, engine_task)
+    out = ecli.agreement(args, choice, inp, order)
+    if "result" in out:
+        return _emit_agreement(args, out["result"], key)
+    groups = [{args.by: name, key: _num(r.value), "ci": [_num(r.ci_low), _num(r.ci_high)], "n_items": r.n_items,
+               "n_pairable": r.n_pairable, "n_judgements": nj, "reason": r.reason} for name, _c, r, nj in out["groups"]]
+    summary = {"metric": args.metric, "level": args.level if args.metric == "krippendorff" else None,
+               "by": args.by, "groups": groups, "ci_level": args.ci}
+    lines = [f"{args.metric}{' (' + args.level + ')' if args.metric == 'krippendorff' else ''} by {args.by}"]
+    for g in groups:
+        ci = f"  [{_fmt(g['ci'][0])}, {_fmt(g['ci'][1])}]" if args.ci else ""
+        lines.append(f"  {str(g[args.by]):<24} {_fmt(g[key])}{ci}  items={g['n_items']} pairable={g['n_pairable']}"
+                     + (f"  ({g['reason']})" if g["reason"] else ""))
+    emit(args, summary, "\n".join(lines))
+    return 0
+
+
+def _emit_agreement(args: argparse.Namespace, res: Any, key: str) -> int:
     summary = {"metric": res.metric, key: _num(res.value), "ci": [_num(res.ci_low), _num(res.ci_high)],
                "ci_level": res.ci, "n_items": res.n_items, "n_pairable": res.n_pairable, "reason": res.reason,
                "task": res.task}
@@ -198,8 +247,10 @@ def run_consensus(args: argparse.Namespace) -> int:
     from labkit.schema import read_gold
     from labkit.stats.consensus import DawidSkene, adjudication_queue, consensus_accuracy, majority_vote
 
-    table = _load(args)
     gold = read_gold(args.gold) if args.gold else None
+    table, choice, inp = _route(args)
+    if table is None:
+        return _consensus_offloaded(args, choice, inp, gold)
     src = _source(args)
     summary: dict[str, Any] = {"method": args.method}
     if args.method == "mv":
@@ -260,14 +311,52 @@ def run_consensus(args: argparse.Namespace) -> int:
     return 0
 
 
+def _consensus_offloaded(args: argparse.Namespace, choice: Any, inp: Any, gold: Any) -> int:
+    from labkit.engines import cli as ecli
+
+    fits = ecli.consensus(args, choice, inp, gold)["fits"]
+    n = sum(f.n_items for f in fits)
+    mean = sum((f.stats["mean_confidence"] or 0.0) * f.n_items for f in fits) / n if n else None
+    summary: dict[str, Any] = {"method": "ds", "converged": all(f.converged for f in fits),
+                               "n_iter": {f.task: f.n_iter for f in fits}, "n_items": n,
+                               "tasks": sorted(f.task for f in fits), "mean_confidence": _num(mean),
+                               "adjudication_queue": sum(f.stats["adjudication_queue"] for f in fits),
+                               "threshold": args.threshold}
+    if gold is not None:
+        ng = sum(f.stats["n_gold_items"] for f in fits)
+        nc = sum(f.stats["n_correct"] for f in fits)
+        summary.update({"accuracy": _num(nc / ng if ng else float("nan")), "n_gold_items": ng, "n_correct": nc})
+    if args.out:
+        summary["out"] = str(args.out)
+    steps = summary["n_iter"]
+    steps_txt = (f"{next(iter(steps.values()))} EM steps" if len(steps) == 1
+                 else "EM steps " + ", ".join(f"{k}: {v}" for k, v in steps.items()))
+    human = (f"Dawid-Skene: {n} items, mean confidence {_fmt(summary['mean_confidence'])}, "
+             f"{'converged' if summary['converged'] else f'did NOT converge within --max-iter {args.max_iter}'} ({steps_txt})")
+    if gold is not None:
+        human += f"\naccuracy on {summary['n_gold_items']} gold items: {_fmt(summary['accuracy'])}"
+    human += f"\n{summary['adjudication_queue']} items to adjudicate (confidence < {args.threshold:g}"
+    human += " or consensus differs from gold)" if gold is not None else ")"
+    if args.out:
+        human += f"\nwrote {args.out}"
+    emit(args, summary, human)
+    return 0
+
+
 def run_score(args: argparse.Namespace) -> int:
     from labkit.schema import read_gold
     from labkit.stats.scoring import score_annotators, wilson_interval
 
-    table = _load(args)
     gold = read_gold(args.gold)
     notes: list[str] = []
     if args.guidelines:
+        args.engine = "pandas" if args.engine == "auto" else args.engine
+    table, choice, inp = _route(args, ("created_at",) if args.guidelines else ())
+    if table is None:
+        from labkit.engines import cli as ecli
+
+        df = ecli.score(args, choice, inp, gold)
+    elif args.guidelines:
         from labkit.errors import ParameterError
         from labkit.guidelines.migrate import in_gold_terms
         from labkit.guidelines.model import Guidelines
@@ -277,7 +366,8 @@ def run_score(args: argparse.Namespace) -> int:
         if task is None:
             raise ParameterError(f"--guidelines: the labels hold several tasks ({', '.join(tasks)}); choose one with --task")
         table, notes = in_gold_terms(table, gold, Guidelines.load(args.guidelines), task)
-    df = score_annotators(table, gold, ci=args.ci, task=args.task, source=_source(args))
+    if table is not None:
+        df = score_annotators(table, gold, ci=args.ci, task=args.task, source=_source(args))
     on_gold = df[df["reference"] == "gold"]
     n, c = int(on_gold["n"].sum()), int(on_gold["correct"].sum())
     lo, hi = wilson_interval(c, n, args.ci)

@@ -26,7 +26,7 @@ import scipy.sparse as sp
 
 from labkit.errors import ParameterError, SchemaError
 
-__all__ = ["CountTables", "as_label_table", "label_order", "resolve_task"]
+__all__ = ["CountTables", "ItemLabelCounts", "as_label_table", "label_order", "resolve_task"]
 
 
 def as_label_table(table: pd.DataFrame) -> pd.DataFrame:
@@ -288,3 +288,92 @@ class CountTables:
         """Labels as numbers (interval/ratio metrics), or None when a label is not numeric."""
         return _numeric(self.labels)
 
+
+
+def _fold_rows(N: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of a non-negative int count matrix (lexicographic order) and how often each occurs."""
+    N = np.asarray(N, dtype=np.int64)
+    if N.shape[0] == 0:
+        return N.reshape(0, N.shape[1]), np.zeros(0, np.int64)
+    base = int(N.max()) + 1 if N.size else 1
+    if N.shape[1] * np.log2(max(base, 2)) < 62:  # mixed-radix key fits an int64: sort keys, not rows
+        key = np.zeros(N.shape[0], np.int64)
+        for c in range(N.shape[1]):
+            key = key * base + N[:, c]
+        uk, first, cnt = np.unique(key, return_index=True, return_counts=True)
+        return N[first], cnt.astype(np.int64)
+    rows, cnt = np.unique(N, axis=0, return_counts=True)
+    return rows.astype(np.int64), cnt.astype(np.int64)
+
+
+@dataclass(frozen=True)
+class ItemLabelCounts:
+    """Item x label counts folded to their distinct rows: the reduced table an engine returns.
+
+    Every agreement coefficient of :mod:`labkit.stats.agreement` (alpha at every level, Fleiss,
+    percent agreement, AC1) is a sum over items of a function of the item's count row, so items with
+    equal rows are interchangeable: ``patterns[r]`` occurs ``weight[r]`` times. The table is as small
+    as the number of distinct count rows (thousands), whatever the number of items; an out-of-core
+    engine (:mod:`labkit.engines`) builds it with one GROUP BY, and the statistics run on it in numpy.
+    Rows are sorted lexicographically so every engine returns the same table.
+
+    Attributes
+    ----------
+    task : the task measured.
+    labels : label order (columns of ``patterns``).
+    patterns : (k, L) int64 distinct count rows.
+    weight : (k,) int64 number of items with that row.
+    n_judgements : judgements counted.
+    """
+
+    task: str
+    labels: pd.Index
+    patterns: np.ndarray
+    weight: np.ndarray
+    n_judgements: int
+
+    @classmethod
+    def from_count_tables(cls, ct: CountTables) -> ItemLabelCounts:
+        """Fold :meth:`CountTables.counts` to distinct rows."""
+        rows, w = _fold_rows(ct.counts())
+        return cls(task=ct.task, labels=ct.labels, patterns=rows, weight=w, n_judgements=ct.n_judgements)
+
+    @classmethod
+    def from_patterns(cls, task: str, labels: list[str] | pd.Index, patterns: np.ndarray, weight: np.ndarray) -> ItemLabelCounts:
+        """From engine output: rows may come in any order and need not be distinct."""
+        w = np.asarray(weight, dtype=np.int64)
+        P = np.asarray(patterns, dtype=np.int64).reshape(w.size, len(labels))
+        if P.shape[0]:
+            expanded_key = np.ascontiguousarray(P).view([("", np.int64)] * P.shape[1]).ravel()
+            order = np.argsort(expanded_key, kind="stable")
+            P, w = P[order], w[order]
+            new = np.ones(P.shape[0], bool)
+            new[1:] = (P[1:] != P[:-1]).any(axis=1)
+            starts = np.flatnonzero(new)
+            w = np.add.reduceat(w, starts)
+            P = P[starts]
+        return cls(task=task, labels=pd.Index([str(x) for x in labels], dtype="str"), patterns=P, weight=w,
+                   n_judgements=int((P.sum(axis=1) * w).sum()))
+
+    def counts(self) -> np.ndarray:
+        """The distinct count rows (k x L int64); weigh them with :attr:`weight`."""
+        return self.patterns
+
+    @property
+    def raters_per_item(self) -> np.ndarray:
+        """Judgements per distinct row."""
+        return self.patterns.sum(axis=1)
+
+    @property
+    def n_items(self) -> int:
+        return int(self.weight.sum())
+
+    @property
+    def n_labels(self) -> int:
+        return len(self.labels)
+
+    def equals(self, other: ItemLabelCounts) -> bool:
+        """Same task, labels, rows and weights."""
+        return (self.task == other.task and list(self.labels) == list(other.labels)
+                and self.patterns.shape == other.patterns.shape and bool((self.patterns == other.patterns).all())
+                and bool((self.weight == other.weight).all()))

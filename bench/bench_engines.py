@@ -1,0 +1,227 @@
+"""Engines beside each other and beside hand-written DuckDB SQL, on generated programs.
+
+    .venv/bin/python bench/bench_engines.py            # 10M judgements (every engine) and ~100M (DuckDB, 2 GB cap)
+    .venv/bin/python bench/bench_engines.py --quick    # 1M judgements, a smoke run
+
+The program is bench_stats' synthetic one (5,000 annotators with Zipf-like volume, 1 + Poisson(2.5)
+raters per item, 5 labels, 5% spammers), written once per size as canonical Parquet; the ~100M program
+is ten 10M files with distinct item ids in one folder. Every case runs in its own process (the CLI
+path a user runs: read Parquet, build the reduced tables, compute the statistic); wall time is that
+process's, peak memory is the summed RSS of its whole process tree (the JVM included for Spark),
+sampled every 50 ms. Cases:
+
+* ``pandas (load_labels)``: today's in-memory path before issue 20 (every column read and validated);
+* ``pandas``: the in-memory engine (only the id columns, dictionary-encoded, straight to categoricals);
+* ``duckdb``: the DuckDB engine (folded item x label counts, Dawid-Skene posteriors in DuckDB tables);
+* ``spark``: the Spark engine on ``local[2]`` (only when pyspark and Java are installed);
+* ``duckdb SQL (hand-written)``: one SQL statement per statistic, the reference for DuckDB's speed.
+
+Statistics: Krippendorff's alpha (nominal), Fleiss' kappa, Dawid-Skene to convergence (tol 1e-6);
+the values must agree across engines (printed, and checked: the run fails when they differ).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+ALPHA_SQL = """
+WITH il AS (SELECT item_id, label, COUNT(*) AS n FROM read_parquet({src}) WHERE source = 'human' GROUP BY item_id, label),
+it AS (SELECT item_id, SUM(n) AS m, SUM(n * n) AS s2 FROM il GROUP BY item_id HAVING SUM(n) >= 2),
+nc AS (SELECT il.label, SUM(il.n) AS nc FROM il SEMI JOIN it ON il.item_id = it.item_id GROUP BY il.label)
+SELECT 1 - (SUM(nc) - 1) * (SELECT SUM((m * m - s2) / (m - 1)) FROM it) / (SUM(nc) * SUM(nc) - SUM(nc * nc)) FROM nc
+"""
+FLEISS_SQL = """
+WITH il AS (SELECT item_id, label, COUNT(*) AS n FROM read_parquet({src}) WHERE source = 'human' GROUP BY item_id, label),
+it AS (SELECT item_id, SUM(n) AS m, SUM(n * n) AS s2 FROM il GROUP BY item_id),
+p AS (SELECT il.label, SUM(il.n / it.m) AS s FROM il JOIN it ON il.item_id = it.item_id GROUP BY il.label),
+pb AS (SELECT AVG((s2 - m) / (m * (m - 1.0))) AS pbar FROM it WHERE m >= 2)
+SELECT (pbar - pe) / (1 - pe) FROM pb, (SELECT SUM((s / (SELECT COUNT(*) FROM it)) * (s / (SELECT COUNT(*) FROM it))) AS pe FROM p)
+"""
+
+
+# ----------------------------------------------------------------------------- child: one case
+def run_case(engine: str, stat: str, src: str, mem: str | None, tmp: str) -> dict[str, Any]:
+    import numpy as np
+
+    from labkit.engines import get_engine, parquet_input
+    from labkit.stats import agreement as ag
+
+    inp = parquet_input(src)
+    if engine == "sql":
+        import duckdb
+
+        con = duckdb.connect()
+        if mem:
+            con.execute(f"SET memory_limit = '{mem}'")
+        con.execute(f"SET temp_directory = '{tmp}'")
+        files = "[" + ", ".join(f"'{f}'" for f in inp.files) + "]"
+        q = {"alpha": ALPHA_SQL, "fleiss": FLEISS_SQL}[stat].format(src=files)
+        return {"value": float(con.execute(q).fetchone()[0])}
+    if engine == "load_labels":
+        from labkit.io import load_labels
+        from labkit.stats.consensus import DawidSkene
+
+        table = load_labels(inp.files[0] if len(inp.files) == 1 else list(inp.files))
+        if stat == "ds":
+            ds = DawidSkene().fit(table)
+            return {"value": float(ds.consensus_["confidence"].mean()), "n_iter": ds.n_iter_}
+        f = ag.krippendorff_alpha if stat == "alpha" else ag.fleiss_kappa
+        return {"value": f(table).value}
+    kw = {"master": "local[2]"} if engine == "spark" else {}
+    with get_engine(engine, memory_limit=mem, temp_dir=tmp, **kw) as eng:
+        if stat == "ds":
+            r = eng.dawid_skene(inp, out=str(Path(tmp) / "consensus.parquet"))
+            return {"value": float(r.stats["mean_confidence"]), "n_iter": r.n_iter, "converged": r.converged}
+        if engine == "pandas":
+            c = eng.count_tables(inp)  # the in-memory path: per-judgement codes, as the CLI uses them
+        else:
+            c = eng.item_label_counts(inp)
+        f = ag.krippendorff_alpha if stat == "alpha" else ag.fleiss_kappa
+        res = f(c)
+        assert np.isfinite(res.value)
+        return {"value": res.value}
+
+
+# ----------------------------------------------------------------------------- parent
+def measure(engine: str, stat: str, src: str, mem: str | None, timeout: float) -> dict[str, Any]:
+    import psutil
+
+    tmp = tempfile.mkdtemp(prefix="labkit-bench-")
+    out = Path(tmp) / "result.json"
+    cmd = [sys.executable, __file__, "--child", engine, stat, src, mem or "", tmp, str(out)]
+    t0 = time.perf_counter()
+    proc = psutil.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    try:
+        while proc.poll() is None:
+            rss = 0
+            for p in [proc, *proc.children(recursive=True)]:
+                try:
+                    rss += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            peak = max(peak, rss)
+            if time.perf_counter() - t0 > timeout:
+                for p in [*proc.children(recursive=True), proc]:
+                    p.kill()
+                proc.wait()
+                return {"error": f"stopped after {timeout:.0f} s", "peak_mb": peak / 2**20}
+            time.sleep(0.05)
+        wall = time.perf_counter() - t0
+        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        if proc.returncode or not out.exists():
+            return {"error": (err.strip().splitlines() or ["failed"])[-1][:120], "peak_mb": peak / 2**20}
+        res = json.loads(out.read_text())
+        res.update({"wall_s": wall, "peak_mb": peak / 2**20})
+        return res
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def data(n: int, root: Path) -> Path:
+    """The 10M-style program of ``n`` judgements (cached in ``root``)."""
+    from bench_stats import generate
+
+    d = root / f"n{n}"
+    if not (d / "program.parquet").exists():
+        print(f"generating {n:,} judgements in {d} ...", flush=True)
+        generate(n, d)
+    return d / "program.parquet"
+
+
+def data_100m(base: Path, root: Path, copies: int = 10) -> Path:
+    """``copies`` copies of ``base`` with distinct item ids (prefix per copy) in one folder."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    d = root / f"x{copies}"
+    if len(list(d.glob("*.parquet"))) == copies:
+        return d
+    d.mkdir(parents=True, exist_ok=True)
+    t = pq.read_table(base, read_dictionary=["item_id"])
+    for k in range(copies):
+        col = t.column("item_id").combine_chunks()
+        dic = pc.binary_join_element_wise(pa.scalar(f"c{k}-"), col.dictionary, "")
+        new = pa.DictionaryArray.from_arrays(col.indices, dic)
+        pq.write_table(t.set_column(t.schema.get_field_index("item_id"), "item_id", new), d / f"part-{k:02d}.parquet")
+    return d
+
+
+def have_spark() -> bool:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return False
+    return shutil.which("java") is not None
+
+
+def main(argv: list[str]) -> int:
+    if argv and argv[0] == "--child":
+        engine, stat, src, mem, tmp, out = argv[1:7]
+        Path(out).write_text(json.dumps(run_case(engine, stat, src, mem or None, tmp)))
+        return 0
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="1M judgements only (smoke run)")
+    ap.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "labkit-bench-engines"))
+    ap.add_argument("--timeout", type=float, default=900.0, help="stop a case after this many seconds")
+    ap.add_argument("--no-spark", action="store_true", help="leave the Spark engine out")
+    ap.add_argument("--no-100m", action="store_true", help="leave the ~100M program out")
+    args = ap.parse_args(argv)
+    root = Path(args.workdir)
+    n = 1_000_000 if args.quick else 10_000_000
+    base = data(n, root)
+    engines = ["load_labels", "pandas", "duckdb", "sql"] + (["spark"] if have_spark() and not args.no_spark else [])
+    plan: list[tuple[str, str, str, str, str | None]] = []
+    for stat in ("alpha", "fleiss", "ds"):
+        for e in engines:
+            if e == "sql" and stat == "ds":
+                continue
+            if e == "spark" and stat == "ds" and not args.quick:
+                continue  # hours on local[2] at 10M (505 s at 1M measured); see docs/scale.md
+            plan.append((f"{n / 1e6:.0f}M", e, stat, str(base), None))
+    if not args.quick and not args.no_100m:
+        big = data_100m(base, root)
+        for stat in ("alpha", "fleiss"):
+            plan.append(("~100M", "duckdb", stat, str(big), "2GB"))
+            plan.append(("~100M", "sql", stat, str(big), "2GB"))
+    import os
+
+    print(f"load average before the run: {os.getloadavg()}", flush=True)
+    names = {"load_labels": "pandas (load_labels, before)", "pandas": "pandas engine", "duckdb": "duckdb engine",
+             "sql": "duckdb SQL (hand-written)", "spark": "spark engine local[2]"}
+    rows = []
+    print(f"{'size':<6} {'statistic':<9} {'engine':<30} {'cap':>5} {'wall s':>8} {'peak MB':>8}  value", flush=True)
+    for size, e, stat, src, mem in plan:
+        r = measure(e, stat, src, mem, args.timeout)
+        rows.append((size, e, stat, r))
+        val = f"{r['value']:.12f}" if "value" in r else r.get("error", "")
+        extra = f"  ({r['n_iter']} EM steps)" if "n_iter" in r else ""
+        wall = f"{r['wall_s']:8.1f}" if "wall_s" in r else f"{'-':>8}"
+        print(f"{size:<6} {stat:<9} {names[e]:<30} {mem or '-':>5} {wall} {r['peak_mb']:8.0f}  {val}{extra}", flush=True)
+    print(f"load average after the run: {os.getloadavg()}")
+    bad = []
+    for size in {r[0] for r in rows}:
+        for stat in ("alpha", "fleiss", "ds"):
+            vals = [r[3]["value"] for r in rows if r[0] == size and r[2] == stat and "value" in r[3]]
+            if vals and max(vals) - min(vals) > (1e-9 if stat != "ds" else 1e-6):
+                bad.append(f"{size} {stat}: values differ across engines ({min(vals)} .. {max(vals)})")
+    for b in bad:
+        print("MISMATCH " + b)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

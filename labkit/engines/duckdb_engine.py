@@ -1,0 +1,80 @@
+"""DuckDB engine: reads Parquet directly, spills to ``temp_dir`` under ``memory_limit``; no JVM."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pandas as pd
+
+from labkit.engines.base import ParquetInput
+from labkit.engines.sql_engine import J, SQLEngine
+from labkit.errors import InputRefused
+
+
+class DuckDBEngine(SQLEngine):
+    """Reduced tables and Dawid-Skene in an in-process DuckDB database (``:memory:``, spilling to disk)."""
+
+    name = "duckdb"
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        import duckdb
+
+        self.con = duckdb.connect(":memory:")
+        if self.memory_limit is not None:
+            # DuckDB needs a few dozen MB to run at all: a smaller budget still picks it, capped at 64 MB
+            self.con.execute(f"SET memory_limit = '{max(64, int(self.memory_limit) // (1 << 20))}MB'")
+        if self.temp_dir is not None:
+            os.makedirs(self.temp_dir, exist_ok=True)
+            self.con.execute(f"SET temp_directory = {self._lit(str(self.temp_dir))}")
+        self.con.execute("SET preserve_insertion_order = false")
+        self.con.execute("SET enable_progress_bar = false")
+
+    def _lit(self, s: str) -> str:
+        return "'" + str(s).replace("'", "''") + "'"
+
+    def _inf(self, positive: bool) -> str:
+        return "CAST('inf' AS DOUBLE)" if positive else "CAST('-inf' AS DOUBLE)"
+
+    def _df(self, sql: str) -> pd.DataFrame:
+        return self.con.execute(sql).df()
+
+    def _make(self, name: str, sql: str) -> None:
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+
+    def _drop(self, name: str) -> None:
+        self.con.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def _put(self, name: str, df: pd.DataFrame) -> None:
+        self.con.register("labkit_frame", df)
+        try:
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM labkit_frame")
+        finally:
+            self.con.unregister("labkit_frame")
+
+    def _register(self, inp: ParquetInput) -> None:
+        if inp.table is not None:
+            raise InputRefused(inp.spec, "a table name is for --engine spark; DuckDB reads Parquet files")
+        files = "[" + ", ".join(self._lit(f) for f in inp.files) + "]"
+        cols = {r[0] for r in self.con.execute(
+            f"DESCRIBE SELECT * FROM read_parquet({files}, hive_partitioning = {str(inp.hive).lower()}, "
+            f"union_by_name = true)").fetchall()}
+        missing = [c for c in ("item_id", "annotator_id", "label") if c not in cols]
+        if missing:
+            raise InputRefused(inp.files[0], f"not a label table: no {', '.join(missing)} column", field=missing[0])
+        sel = ["CAST(item_id AS VARCHAR) AS item_id", "CAST(annotator_id AS VARCHAR) AS annotator_id",
+               "CAST(label AS VARCHAR) AS label",
+               "CAST(task AS VARCHAR) AS task" if "task" in cols else "'default' AS task",
+               "CAST(source AS VARCHAR) AS source" if "source" in cols else "'human' AS source"]
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {J} AS SELECT {', '.join(sel)} FROM read_parquet({files}, "
+                         f"hive_partitioning = {str(inp.hive).lower()}, union_by_name = true)")
+
+    def _write_parquet(self, sql: str, path: str) -> None:
+        from labkit._atomic import atomic_path
+
+        with atomic_path(path, suffix=".parquet") as tmp:
+            self.con.execute(f"COPY ({sql}) TO {self._lit(str(tmp))} (FORMAT parquet)")
+
+    def close(self) -> None:
+        self.con.close()
