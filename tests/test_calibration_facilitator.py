@@ -83,7 +83,7 @@ def test_short_proposal_ids_file_with_url_item_ids(tmp_path: Path) -> None:
     items = [SessionItem(URLS[0], "first", gold="ok"), SessionItem(URLS[1], "second")]
     spec = SessionSpec(id="cal-urls", task="toxicity", guideline=g.get("toxicity", "1.1.0"), items=items,
                        participants=[Participant("f1", "facilitator"), Participant("a1"), Participant("a2")],
-                       scheduled_at=T0, sources={"guidelines": str(gdir)}, file_proposals=True)
+                       scheduled_at=T0, sources={"guidelines": str(gdir), "filed_by": "g-facil-1"}, file_proposals=True)
     s = CalibrationSession.create(tmp_path / "s", spec)
     s.advance("f1")
     c = s.propose_clarification("a1", URLS[0], "ok", "Praise of a product is ok.", "unclear")

@@ -69,8 +69,13 @@ def test_first_week_from_an_empty_folder(tmp_path: Path, monkeypatch: pytest.Mon
     assert run(capsys, "init", str(export), "--lead", "lead-1", code=2)["err"].endswith(
         "task 'sentiment' already has released versions; change them through proposals (labkit guidelines propose)\n")
 
-    # validate without --guidelines uses ./guidelines: every guideline check runs, and passes
-    res = run(capsys, "validate", str(export), "--out", "val")
+    # the export records no guideline version: as is, every row is "(blank)" and the gate refuses it (issue 15);
+    # tagged on import with the version the labels were made under, every guideline check runs, and passes
+    run(capsys, "validate", str(export), "--out", "val0", code=1)
+    assert "expect_guideline_version_to_be_known" in json.loads(Path("val0/validation.json").read_text())["summary"]["critical_failed"]
+    run(capsys, "import", str(export), "--guideline-version", "1.0.0", "--out", "labels.parquet")
+    # validate without --guidelines uses ./guidelines
+    res = run(capsys, "validate", "labels.parquet", "--out", "val")
     assert res["guidelines"] == "guidelines" and res["gate"] == "passed"
     outcomes = {o["name"]: o for o in json.loads(Path("val/validation.json").read_text())["expectations"]}
     assert len(outcomes) == 19 and all(o["status"] != "failed" or o["severity"] == "warning" for o in outcomes.values())

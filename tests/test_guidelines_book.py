@@ -151,7 +151,7 @@ def test_exemplar_from_the_calibration_session_reaches_the_next_release_book(gro
     assert change["label"] == "insult" and change["op"] == "add_exemplar"
     assert change["source"] == "calibration session cal-2026-09-28, item c-00019"
     assert main(["guidelines", "approve", out["proposal"], "--as", "g-qa-2", "--guidelines", str(groot)]) == 0
-    assert main(["guidelines", "release", out["proposal"], "--as", "g-lead-1", "--guidelines", str(groot)]) == 0
+    assert main(["guidelines", "release", out["proposal"], "--as", "g-qa-2", "--guidelines", str(groot)]) == 0
     assert main(["log", "verify", str(groot / "decisions.jsonl")]) == 0  # the promotion went through governance
     gl = Guidelines.load(groot)
     new = gl.latest("toxicity")
@@ -304,7 +304,7 @@ def test_calibration_reveal_shows_the_labels_exemplars(groot: Path, tmp_path: Pa
                  "--rationale", "Calls the author a <moron>: a personal attack.", "--guidelines", str(groot)]) == 0
     pid = sorted((groot / "toxicity" / "proposals").glob("*exemplars*"))[0].stem
     assert main(["guidelines", "approve", pid, "--as", "g-qa-2", "--guidelines", str(groot)]) == 0
-    assert main(["guidelines", "release", pid, "--as", "g-lead-1", "--guidelines", str(groot)]) == 0
+    assert main(["guidelines", "release", pid, "--as", "g-qa-2", "--guidelines", str(groot)]) == 0
     v = Guidelines.load(groot).get("toxicity", "2.0.1")
     spec = SessionSpec(id="cal-ex", task="toxicity", guideline=v,
                        items=[SessionItem("i1", "What a moron.", gold="insult", gold_rationale="Attack.")],

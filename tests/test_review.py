@@ -180,13 +180,7 @@ def _vote_peers(t: pd.DataFrame, items: pd.Index, cons: np.ndarray) -> dict[str,
     return {"agreement": 1 - share[np.arange(len(items)), ci], "entropy": ent}
 
 
-_WSD = pytest.param("snow2008_wsd", marks=pytest.mark.xfail(
-    strict=True, reason="known miss: one consensus error in 177 gold items, 9 of 10 votes and a confident "
-                        "consensus model; labkit ranks it 19th with 18 slots (vote agreement ties it with 15 others)"))
-
-
-@pytest.mark.parametrize("name", [_WSD if p.name == "snow2008_wsd" else p.name
-                                  for p in sorted(PUBLIC.iterdir()) if (p / "gold.csv").exists()])
+@pytest.mark.parametrize("name", [p.name for p in sorted(PUBLIC.iterdir()) if (p / "gold.csv").exists()])
 def test_ranking_not_worse_than_vote_peers(name):
     from labkit.schema import read_gold
 

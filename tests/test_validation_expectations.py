@@ -207,15 +207,21 @@ def test_one_blank_version_row_labelled_drop_table_fails_validation():
 
 
 def test_guideline_checks_not_applicable_to_tasks_no_guideline_governs():
-    rows = base_rows()
-    rows["guideline_version"] = None
-    rows["task"] = "other"
-    report = run(rows)
-    na = {o.name for o in report.outcomes if o.status == "not applicable"}
-    assert na == {"expect_guideline_version_to_be_known", "expect_label_to_be_allowed_by_guideline_version",
-                  "expect_labels_to_respect_exclusivity", "expect_labels_to_respect_hierarchy",
-                  "expect_guideline_version_not_retired"}
-    assert failed(report) == na and report.gate
+    """Rows of a task no guideline governs (blank version, labels no guideline knows) are left out of the
+    guideline checks, beside a governed task's rows; a folder governing none of the data's tasks is refused."""
+    from labkit.errors import GuidelineError
+
+    other = base_rows()
+    other["guideline_version"] = None
+    other["task"] = "other"
+    other["item_id"] = "o-" + other["item_id"].astype(str)
+    other["label"] = "something-else"
+    report = run(pd.concat([base_rows(), other], ignore_index=True))
+    assert report.gate
+    bad = report.failures
+    assert not bad["item_id"].astype(str).str.startswith("o-").any()
+    with pytest.raises(GuidelineError, match=r"the labels are for task 'other', but these guidelines define 'demo'"):
+        run(other)
 
 
 def test_raise_for_gate_carries_the_critical_rows():

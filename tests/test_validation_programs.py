@@ -226,10 +226,10 @@ def test_cli_drop_table_with_a_blank_version_exits_1(tmp_path: Path, capsys: pyt
     assert main(["validate", str(f), "--guidelines", str(Path(__file__).resolve().parents[1] / "guidelines"), "--json"]) == 2
     # refused whole: no label of the data is a label of any toxicity version (issue 14's mismatch check)
     assert "(DROP TABLE) is a label of any toxicity guideline version" in capsys.readouterr().err
-    # among real labels the same row fails the gate: its blank version is read as the version in force
+    # among real labels the same row fails the gate: a blank version is an unknown one
     f.write_text("item_id,annotator_id,task,label,guideline_version,created_at\n"
                  "c-00501,136,toxicity,DROP TABLE,,2026-09-07T18:31:59Z\n"
                  "c-00502,136,toxicity,ok,1.0.0,2026-09-07T18:32:59Z\n", encoding="utf-8")
     assert main(["validate", str(f), "--guidelines", str(Path(__file__).resolve().parents[1] / "guidelines"), "--json"]) == 1
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert out["gate"] == "failed" and "expect_label_to_be_allowed_by_guideline_version" in out["critical_failed"]
+    assert out["gate"] == "failed" and "expect_guideline_version_to_be_known" in out["critical_failed"]

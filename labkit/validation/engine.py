@@ -178,43 +178,28 @@ def _outcome(exp: dict[str, Any], suite: Suite, result: Any, frame: pd.DataFrame
     return outcome, failing
 
 
-#: Kept for readers of older outputs: blank versions are now read as the version in force (see below).
+#: What a blank guideline version of a governed task is validated as: a version no guideline has.
 BLANK_VERSION = "(blank)"
 
 
 def _blank_versions_marked(frame: pd.DataFrame, guidelines: Guidelines) -> pd.DataFrame:
-    """Rows of a governed task without a guideline version of their own are validated under the version in
-    force when they were made (``created_at``; before the first release, the first version; without a
-    timestamp, the latest), so every guideline check applies to them: a label no version allows (``DROP
-    TABLE`` with a blank version) fails the label check and closes the gate, and an export made before its
-    guidelines existed (``labkit init``) is checked against them. Rows of tasks no guideline governs keep
-    their blank version (the guideline checks do not apply to them)."""
+    """Rows of a task that has released guideline versions but no version of their own are marked
+    :data:`BLANK_VERSION`, so the unknown-version expectation (critical) fails them: a label made under
+    no known guideline (``DROP TABLE`` with a blank version) never passes the gate. Rows of tasks no
+    guideline governs keep their blank version (the guideline checks do not apply to them)."""
     if "guideline_version" not in frame.columns or "task" not in frame.columns:
         return frame
-    governed = [t for t in guidelines.tasks if guidelines.versions(t)]
+    governed = set(guidelines.tasks)
     blank = frame["guideline_version"].isna() & frame["task"].astype("object").isin(governed)
     if not blank.any():
         return frame
     out = frame.copy()
-    fill = pd.Series(pd.NA, index=out.index, dtype="object")
-    times = pd.to_datetime(out["created_at"], utc=True, errors="coerce") if "created_at" in out.columns else None
-    for task in governed:
-        rows = blank & (out["task"].astype("object") == task)
-        if not rows.any():
-            continue
-        vs = guidelines.versions(task)
-        fill[rows] = vs[-1].version
-        if times is not None:
-            for idx in out.index[rows & times.notna()]:
-                v = guidelines.in_force(task, times[idx].to_pydatetime())
-                fill[idx] = (v or vs[0]).version
     col = out["guideline_version"]
     if isinstance(col.dtype, pd.CategoricalDtype):
-        new = [v for v in pd.unique(fill[blank]) if v not in col.cat.categories]
-        col = col.cat.add_categories(new) if new else col
+        col = col.cat.add_categories([BLANK_VERSION]) if BLANK_VERSION not in col.cat.categories else col
     else:
         col = col.astype("object")
-    col[blank] = fill[blank]
+    col[blank] = BLANK_VERSION
     out["guideline_version"] = col
     return out
 
@@ -247,11 +232,13 @@ def check_guidelines_match(table: pd.DataFrame, guidelines: Guidelines, where: s
     if "task" not in table or "label" not in table or not len(table):
         return
     tasks = sorted({str(t) for t in table["task"].dropna().unique()})
-    for task in tasks:
-        if task not in guidelines.tasks:
-            raise GuidelineError(f"{where}: the labels are for task {task!r}, but these guidelines define "
-                                 f"{', '.join(map(repr, guidelines.tasks)) or 'no task'}; pass the guidelines of "
-                                 f"{task!r} (or create them with `labkit init LABELS --task {task}`)")
+    governed = [t for t in tasks if t in guidelines.tasks]
+    if not governed:  # guidelines for other tasks only: the wrong folder (tasks they do not govern are n/a)
+        task = tasks[0]
+        raise GuidelineError(f"{where}: the labels are for task {', '.join(map(repr, tasks))}, but these guidelines "
+                             f"define {', '.join(map(repr, guidelines.tasks)) or 'no task'}; pass the guidelines of "
+                             f"{task!r} (or create them with `labkit init LABELS --task {task}`)")
+    for task in governed:
         data_labels = {str(v) for v in table.loc[table["task"].astype(str) == task, "label"].dropna().unique()}
         known = {name for v in guidelines.versions(task) for name in v.label_names}
         if data_labels and not data_labels & known:
