@@ -335,3 +335,19 @@ def test_feedback_page_says_what_changed_since_the_annotators_last_version() -> 
     assert "toxicity-changes-1.1.0-to-2.0.0.html" in sec.blocks[2].text
     # annotator 103 already works under 2.0.0: nothing to say
     assert not [s for s in build(labels, "103", *args).sections if s.title.startswith("What changed")]
+
+
+def test_book_renders_for_a_guideline_made_by_init_from_a_public_dataset(tmp_path: Path) -> None:
+    """labkit init on a public dataset (RTE, labels 0/1 with no task), then the book: one page, every label
+    with its anchor and placeholder definition, no decision tree yet, nothing external."""
+    src = REPO / "tests" / "data" / "public" / "snow2008_rte" / "long.csv"
+    g = tmp_path / "guidelines"
+    assert main(["init", str(src), "--guidelines", str(g), "--lead", "lead-1", "--at", "2026-11-01T00:00:00Z"]) == 0
+    task = Guidelines.load(g).tasks[0]
+    out = tmp_path / "book"
+    assert main(["guidelines", "render", task, "--out", str(out), "--guidelines", str(g)]) == 0
+    page = (out / version_filename(task, "1.0.0")).read_text(encoding="utf-8")
+    p = _parse(page)
+    for label in ("0", "1"):
+        assert anchor(label) in p.ids and "TODO: define " + label in page
+    assert "This version has no decision tree." in page and p.external == []
