@@ -235,20 +235,10 @@ class DawidSkene:
             # extrapolate along two EM steps, keep the result only if the likelihood does not drop.
             T2, ll1 = em(T1)
             evals += 1
-            r = T1 - T
-            v = T2 - T1 - r
-            nv = float(np.sqrt((v * v).sum()))
-            alpha = -float(np.sqrt((r * r).sum())) / nv if nv > 0 else -1.0
-            if alpha > -1.0:
+            Tx = squarem_point(T, T1, T2, axis=0)
+            if Tx is None:
                 T = T2
                 continue
-            Tx = T - 2.0 * alpha * r + alpha * alpha * v
-            np.clip(Tx, 0.0, None, out=Tx)
-            zs = Tx.sum(axis=0)
-            if (zs <= 0).any():
-                T = T2
-                continue
-            Tx /= zs
             T3, llx = em(Tx)
             evals += 1
             if llx >= ll1:
@@ -291,6 +281,26 @@ class DawidSkene:
         out = _concat(frames)
         out.attrs["dawid_skene"] = info
         return out
+
+
+def squarem_point(T: np.ndarray, T1: np.ndarray, T2: np.ndarray, *, axis: int) -> np.ndarray | None:
+    """The SQUAREM extrapolation from ``T`` along two EM steps ``T1``, ``T2`` (Varadhan & Roland 2008, step
+    length S3), projected back onto probability vectors along ``axis``; None when plain EM's ``T2`` is as far
+    as it goes (step length >= -1, or an extrapolated column with no mass). Shared by :class:`DawidSkene` and
+    :class:`labkit.stats.robust.RobustDawidSkene`; the caller keeps the result only if the likelihood holds."""
+    r = T1 - T
+    v = T2 - T1 - r
+    nv = float(np.sqrt((v * v).sum()))
+    alpha = -float(np.sqrt((r * r).sum())) / nv if nv > 0 else -1.0
+    if alpha > -1.0:
+        return None
+    Tx = T - 2.0 * alpha * r + alpha * alpha * v
+    np.clip(Tx, 0.0, None, out=Tx)
+    zs = Tx.sum(axis=axis, keepdims=True)
+    if (zs <= 0).any():
+        return None
+    Tx /= zs
+    return Tx
 
 
 def _gold_lookup(consensus: pd.DataFrame, gold: pd.DataFrame) -> pd.Series:

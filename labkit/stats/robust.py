@@ -43,6 +43,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from labkit.errors import ParameterError
+from labkit.stats.consensus import squarem_point
 from labkit.stats.counts import CountTables
 
 __all__ = ["RobustDawidSkene", "ConvergenceWarning", "eb_strength"]
@@ -147,20 +148,10 @@ def _em(A: sp.csr_matrix, AT: Any, N: np.ndarray, I: int, J: int, K: int, s: flo
             continue
         T2, ll2 = step(T1)
         evals += 1
-        r = T1 - T
-        v = T2 - T1 - r
-        nv = float(np.sqrt((v * v).sum()))
-        alpha = -float(np.sqrt((r * r).sum())) / nv if nv > 0 else -1.0
-        if alpha > -1.0:
+        Tx = squarem_point(T, T1, T2, axis=1)
+        if Tx is None:
             T = T2
             continue
-        Tx = T - 2.0 * alpha * r + alpha * alpha * v
-        np.clip(Tx, 0.0, None, out=Tx)
-        zs = Tx.sum(axis=1, keepdims=True)
-        if (zs <= 0).any():
-            T = T2
-            continue
-        Tx /= zs
         T3, llx = step(Tx)
         evals += 1
         T = T3 if llx >= ll2 else T2
