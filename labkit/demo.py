@@ -76,9 +76,11 @@ def run(args: argparse.Namespace) -> int:
     # the guideline book annotators read (every version, flowchart, what changed)
     from labkit.guidelines.book import write_book
 
-    pages = [p for task in guidelines.tasks for p in write_book(guidelines, task, out / "book")]
-    summary["book"] = {"index": str(out / "book" / "index.html"), "pages": len(pages)}
-    _say(args, f"      guideline book: {len(pages)} pages -> {out / 'book' / 'index.html'}")
+    books = {task: write_book(guidelines, task, out / "book" / task) for task in guidelines.tasks}  # one folder a task
+    summary["book"] = {task: {"index": str(out / "book" / task / "index.html"), "pages": len(pages)}
+                       for task, pages in books.items()}
+    for task, pages in books.items():
+        _say(args, f"      guideline book ({task}): {len(pages)} pages -> {out / 'book' / task / 'index.html'}")
 
     # 3. reports
     if not args.no_reports:

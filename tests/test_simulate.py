@@ -46,7 +46,6 @@ def test_fit_recovers_skills_and_item_easiness_of_a_generated_program() -> None:
     true_theta = np.repeat(rng.normal(1.2, 0.8, J)[:, None], K, axis=1)
     true_beta = rng.normal(0, 1.0, I)
     truth = rng.integers(0, K, I)
-    tm = _model(true_theta, true_beta, truth, K)
     # every item labeled by 6 annotators: the generator is the engine's own draw, on the items in order
     ann = np.argsort(rng.random((I, J)), axis=1)[:, :6]
     p = 1 / (1 + np.exp(-(true_theta[ann, truth[:, None]] + true_beta[:, None])))
@@ -63,7 +62,6 @@ def test_fit_recovers_skills_and_item_easiness_of_a_generated_program() -> None:
     assert np.corrcoef(est, true_theta[order, 0])[0, 1] > 0.95
     items_order = np.argsort(np.arange(I).astype(str))
     assert np.corrcoef(fit.beta, true_beta[items_order])[0, 1] > 0.6  # 6 binary judgements per item: noisy, shrunk
-    assert tm.n_labels == 2
 
 
 def test_adaptive_rule_uses_the_expected_number_of_labels() -> None:

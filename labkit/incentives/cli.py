@@ -160,14 +160,10 @@ def run_rewards(args: argparse.Namespace) -> int:
 def _ab_policy(path: str | None) -> dict[str, Any]:
     if not path:
         return {}
-    import yaml
-
     from labkit.errors import InputRefused
+    from labkit.incentives.credentials import read_policy_yaml
 
-    try:
-        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputRefused(path, "no such file") from None
+    doc = read_policy_yaml(path)
     if not isinstance(doc, dict):
         raise InputRefused(path, "an abtest policy is a mapping (name, salt, arms, treatment, design)")
     return doc

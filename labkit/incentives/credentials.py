@@ -72,20 +72,25 @@ def _num(path: str, rec: int, key: str, v: Any, lo: float, hi: float, integer: b
     return int(v) if integer else float(v)
 
 
+def read_policy_yaml(path: str) -> Any:
+    """A policy file's YAML document; a missing file or bad YAML is refused naming the file."""
+    import yaml
+
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputRefused(path, "no such file") from None
+    except yaml.YAMLError as exc:
+        raise InputRefused(path, f"not valid YAML ({exc})") from None
+
+
 def load_policy(path: str | os.PathLike[str]) -> list[Credential]:
     """Read a credentials policy (YAML: ``credentials:`` a list of levels); errors name file, record and field.
 
     Records are numbered from 1 in the order of the ``credentials`` list.
     """
-    import yaml
-
     p = str(path)
-    try:
-        doc = yaml.safe_load(Path(p).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputRefused(p, "no such file") from None
-    except yaml.YAMLError as exc:
-        raise InputRefused(p, f"not valid YAML ({exc})") from None
+    doc = read_policy_yaml(p)
     if not isinstance(doc, dict) or not isinstance(doc.get("credentials"), list) or not doc["credentials"]:
         raise InputRefused(p, "a credentials policy needs a non-empty 'credentials:' list", field="credentials")
     out, seen = [], set()

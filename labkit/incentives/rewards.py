@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -46,15 +45,10 @@ class RewardPolicy:
 
 def load_reward_policy(path: str | os.PathLike[str]) -> RewardPolicy:
     """Read ``rewards.yaml`` (``period``: D/W/M, ``currency``, ``schemes``: list); errors name record and field."""
-    import yaml
+    from labkit.incentives.credentials import read_policy_yaml
 
     p = str(path)
-    try:
-        doc = yaml.safe_load(Path(p).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputRefused(p, "no such file") from None
-    except yaml.YAMLError as exc:
-        raise InputRefused(p, f"not valid YAML ({exc})") from None
+    doc = read_policy_yaml(p)
     if not isinstance(doc, dict) or not isinstance(doc.get("schemes"), list) or not doc["schemes"]:
         raise InputRefused(p, "a reward policy needs a non-empty 'schemes:' list", field="schemes")
     period = str(doc.get("period", "W"))

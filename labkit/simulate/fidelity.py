@@ -80,8 +80,10 @@ def check(table: pd.DataFrame, gold: pd.DataFrame, *, task: str | None = None, s
     g = gold_for_task(gold, task)
     gmap = pd.Series(g["label"].astype(str).to_numpy(), index=g["item_id"].astype(str).to_numpy())
     gmap = gmap[~gmap.index.duplicated(keep="last")]
-    ct = CountTables.from_labels(table, task=task, source="human", labels=sorted(
-        set(map(str, CountTables.from_labels(table, task=task, source="human").labels)) | set(gmap)))
+    ct = CountTables.from_labels(table, task=task, source="human")
+    extra = sorted(set(gmap) - set(map(str, ct.labels)))
+    if extra:  # gold labels nobody gave still need a class (the rule of labkit.stats.scoring.join_gold)
+        ct = CountTables.from_labels(table, task=task, source="human", labels=list(map(str, ct.labels)) + extra)
     labels = [str(x) for x in ct.labels]
     K, J = len(labels), ct.n_annotators
     truth_all = pd.Index(labels).get_indexer(gmap.reindex(np.asarray(ct.items).astype(str)).fillna("\0").to_numpy())

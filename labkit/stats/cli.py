@@ -148,15 +148,7 @@ def run_agreement(args: argparse.Namespace) -> int:
         groups = [{args.by: r[args.by], key: _num(r["value"]), "ci": [_num(r["ci_low"]), _num(r["ci_high"])],
                    "n_items": int(r["n_items"]), "n_pairable": int(r["n_pairable"]),
                    "n_judgements": int(r["n_judgements"]), "reason": r["reason"]} for r in df.to_dict("records")]
-        summary = {"metric": args.metric, "level": args.level if args.metric == "krippendorff" else None,
-                   "by": args.by, "groups": groups, "ci_level": args.ci}
-        lines = [f"{args.metric}{' (' + args.level + ')' if args.metric == 'krippendorff' else ''} by {args.by}"]
-        for g in groups:
-            ci = f"  [{_fmt(g['ci'][0])}, {_fmt(g['ci'][1])}]" if args.ci else ""
-            lines.append(f"  {str(g[args.by]):<24} {_fmt(g[key])}{ci}  items={g['n_items']} pairable={g['n_pairable']}"
-                         + (f"  ({g['reason']})" if g["reason"] else ""))
-        emit(args, summary, "\n".join(lines))
-        return 0
+        return _emit_groups(args, groups, key)
     if args.metric == "cohen":
         if args.pair:
             res = ag.cohen_kappa(table, args.pair[0], args.pair[1], weights=args.weights, order=order, **kw)
@@ -206,6 +198,11 @@ def _agreement_offloaded(args: argparse.Namespace, choice: Any, inp: Any, key: s
         return _emit_agreement(args, out["result"], key)
     groups = [{args.by: name, key: _num(r.value), "ci": [_num(r.ci_low), _num(r.ci_high)], "n_items": r.n_items,
                "n_pairable": r.n_pairable, "n_judgements": nj, "reason": r.reason} for name, _c, r, nj in out["groups"]]
+    return _emit_groups(args, groups, key)
+
+
+def _emit_groups(args: argparse.Namespace, groups: list[dict[str, Any]], key: str) -> int:
+    """Print an agreement breakdown (``--by``), whichever engine computed it."""
     summary = {"metric": args.metric, "level": args.level if args.metric == "krippendorff" else None,
                "by": args.by, "groups": groups, "ci_level": args.ci}
     lines = [f"{args.metric}{' (' + args.level + ')' if args.metric == 'krippendorff' else ''} by {args.by}"]

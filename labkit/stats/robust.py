@@ -59,7 +59,7 @@ class _Fit:
     logtheta: np.ndarray     # [true, annotator, observed]
     logpi: np.ndarray
     C: np.ndarray            # M-step counts [true, annotator, observed]
-    pooled: np.ndarray       # prior means [true, annotator, observed]
+    prior: np.ndarray        # prior means [true, annotator, observed]
     n_iter: int
     converged: bool
     heldout: float = float("nan")
@@ -160,7 +160,7 @@ def _em(A: sp.csr_matrix, AT: Any, N: np.ndarray, I: int, J: int, K: int, s: flo
     # parameters consistent with the returned posteriors
     step(T)
     return _Fit(T=T, logtheta=state["logtheta"], logpi=state["logpi"], C=np.ascontiguousarray(state["C3"]),
-                pooled=state["prior"], n_iter=evals, converged=converged)
+                prior=state["prior"], n_iter=evals, converged=converged)
 
 
 def eb_strength(C: np.ndarray, prior: np.ndarray, lo: float = 0.1, hi: float = 1000.0) -> float:
@@ -184,7 +184,6 @@ def eb_strength(C: np.ndarray, prior: np.ndarray, lo: float = 0.1, hi: float = 1
         return -float(v[keep].sum())
 
     r = minimize_scalar(nll, bounds=(np.log(lo), np.log(hi)), method="bounded", options={"xatol": 1e-3})
-    eb_strength.last_nll = float(r.fun)  # type: ignore[attr-defined]
     return float(np.exp(r.x))
 
 
@@ -251,7 +250,6 @@ class RobustDawidSkene:
                           f"reaching tol {self.tol:g}", ConvergenceWarning, stacklevel=2)
         self.strength_ = s
         self.accuracy_strength_ = sa
-        self.eb_nll_ = float(getattr(eb_strength, "last_nll", float("nan")))
         self.strength_path_ = path
         self.converged_ = f.converged
         self.n_iter_ = total
@@ -266,7 +264,6 @@ class RobustDawidSkene:
 
     def temper(self, ct: CountTables, grid: tuple[float, ...] = (1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 6.0)) -> float:
         """The exponent 1/t for the posteriors that maximizes the held-out judgement likelihood (label-only)."""
-        K = ct.n_labels
         j, lab, i = ct.annotator.astype(np.int64), ct.label.astype(np.int64), ct.item.astype(np.int64)
         lt = self._fit.logtheta
         own = lt[:, j, lab].T
@@ -280,7 +277,6 @@ class RobustDawidSkene:
             ll = float(np.log(np.maximum((P * np.exp(own)).sum(axis=1), 1e-300)).sum())
             if ll > best_ll + 1e-9:
                 best_t, best_ll = t, ll
-        del K
         return best_t
 
 

@@ -24,7 +24,6 @@ predicts held-out judgements (label-only, weaker: it cannot see errors that anno
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,17 +92,13 @@ def fit_consensus(table: pd.DataFrame, *, task: str | None = None, source: str |
     ``gold`` (item_id, task, label; a gold table naming no task applies to every task) is used only to
     calibrate confidence, cross-fitted; labels come from the judgements alone.
     """
-    from labkit.stats.robust import ConvergenceWarning, RobustDawidSkene, calibrate_on_gold
+    from labkit.stats.robust import RobustDawidSkene, calibrate_on_gold
 
     frames, skills = [], []
     fit = ConsensusFit(consensus=pd.DataFrame())
     for t in _tasks(table, task):
         ct = CountTables.from_labels(table, task=t, source=source)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ConvergenceWarning)
-            model = RobustDawidSkene().fit_counts(ct)
-        for w in caught:
-            warnings.warn(w.message, ConvergenceWarning, stacklevel=2)
+        model = RobustDawidSkene().fit_counts(ct)  # warns (ConvergenceWarning) itself when a cap is hit
         P = model.posteriors_.to_numpy()
         K = ct.n_labels
         win = P.argmax(axis=1) if K else np.zeros(ct.n_items, np.int64)
