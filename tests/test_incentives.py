@@ -61,13 +61,14 @@ def test_no_gold_sits_at_calibrated_prior_and_gold_pulls_toward_its_rate() -> No
     fit = fit_consensus(t)
     out = gold_outcomes(t, g)
     keep = out["annotator_id"] != out["annotator_id"].iloc[0]
-    s = annotator_scores(t, fit=fit, outcomes=out[keep], level=0.9).set_index("annotator_id")
+    # the one-number score (per_label=False; the per-label one is tested in test_incentives_labels.py)
+    s = annotator_scores(t, fit=fit, outcomes=out[keep], level=0.9, per_label=False).set_index("annotator_id")
     a = out["annotator_id"].iloc[0]
     assert s.loc[a, "n_gold"] == 0
     assert s.loc[a, "score"] == pytest.approx(s.loc[a, "prior_mean"])
     # the consensus evidence counts at most one pseudo-count per judgement
     assert (s["prior_strength"] <= np.maximum(10 * s["n_judgements"], 2) + 1e-9).all()
-    full = annotator_scores(t, g, fit=fit).set_index("annotator_id")
+    full = annotator_scores(t, g, fit=fit, per_label=False).set_index("annotator_id")
     busy = full["n_gold"].idxmax()
     assert abs(full.loc[busy, "score"] - full.loc[busy, "gold_accuracy"]) < abs(
         full.loc[busy, "prior_mean"] - full.loc[busy, "gold_accuracy"]) + 1e-12
@@ -300,8 +301,8 @@ def test_report_is_pseudonymous_and_feedback_section() -> None:
                 shown = set(b.frame["annotator_id"].astype(str))
                 assert not shown & ids
                 assert shown <= {P(a) for a in ids}
-    assert n_tables == 3 and P("101") in html
-    assert {s.title for s in rep.sections} >= {"Annotator scores", "Credentials", "Rewards", "Fairness",
+    assert n_tables == 4 and P("101") in html
+    assert {s.title for s in rep.sections} >= {"Annotator scores", "Skill per label", "Credentials", "Rewards", "Fairness",
                                                "A/B test design"}
     t = load_labels(str(ROOT / "sample/labels.csv"))
     g = read_gold(ROOT / "sample/gold.csv")

@@ -21,8 +21,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "model's skill, empirical Bayes) with an interval; optionally per label, slice "
                                    "or week, and consistency across weeks.")
     _labels(p)
-    p.add_argument("--by", choices=["label", "slice", "guideline_version", "week", "month"],
-                   help="break the scores down by this")
+    p.add_argument("--by", choices=["label", "true_label", "slice", "guideline_version", "week", "month"],
+                   help="break the scores down by this (label: how often the label a person gives is right; "
+                        "true_label: their recall on items whose truth is that label, from the consensus "
+                        "confusion and gold, with its weight in their score)")
     p.add_argument("--consistency", action="store_true", help="spread of weekly scores and share of active weeks")
     p.add_argument("--level", type=float, default=0.9, help="interval level (default 0.9)")
     p.add_argument("--out", help="write the table (.csv or .parquet)")
@@ -89,13 +91,15 @@ def _write(df: Any, path: str) -> None:
 
 
 def run_scores(args: argparse.Namespace) -> int:
-    from labkit.incentives.scores import annotator_scores, consistency, scores_by
+    from labkit.incentives.scores import annotator_scores, consistency, gold_outcomes, label_skill, scores_by
     from labkit.stats.truth import fit_consensus
 
     table, gold = _load(args)
     fit = fit_consensus(table)
     if args.consistency:
         df = consistency(table, gold, fit=fit)
+    elif args.by == "true_label":
+        df = label_skill(table, fit, gold_outcomes(table, gold) if gold is not None else None, level=args.level)
     elif args.by:
         df = scores_by(table, gold, args.by, fit=fit, level=args.level)
     else:

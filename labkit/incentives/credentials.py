@@ -32,6 +32,11 @@ from labkit.errors import InputRefused, ParameterError
 __all__ = ["Credential", "WithdrawalRule", "load_policy", "threshold_policy", "decide", "record_decisions",
            "false_withdrawal_rate", "withdrawal_check", "DECISION_COLUMNS"]
 
+#: One-sided level of the lower bound when a policy names none. Chosen on the public datasets' judgement
+#: split (0.75 / 0.8 / 0.85 / 0.9: the smallest false denial with precision >= .90 and a volume-tertile gap
+#: <= .10); the item split is the check (docs/incentives.md).
+DEFAULT_CONFIDENCE = 0.85
+
 DECISION_COLUMNS = ["annotator_id", "credential", "task", "granted", "change", "lower_bound", "score",
                     "n_gold", "n_judgements", "reason"]
 
@@ -52,7 +57,7 @@ class Credential:
     name: str
     tau: float
     task: str | None = None
-    confidence: float = 0.8
+    confidence: float = DEFAULT_CONFIDENCE
     weeks: int | None = None
     min_judgements: int = 10
     min_gold: int = 0
@@ -115,7 +120,7 @@ def load_policy(path: str | os.PathLike[str]) -> list[Credential]:
         out.append(Credential(
             name=name, task=None if rec.get("task") is None else str(rec["task"]),
             tau=_num(p, i, "tau", rec["tau"], 0, 1),
-            confidence=_num(p, i, "confidence", rec.get("confidence", 0.8), 0.5, 0.9999),
+            confidence=_num(p, i, "confidence", rec.get("confidence", DEFAULT_CONFIDENCE), 0.5, 0.9999),
             weeks=None if rec.get("weeks") is None else _num(p, i, "weeks", rec["weeks"], 1, 520, True),
             min_judgements=_num(p, i, "min_judgements", rec.get("min_judgements", 10), 0, 1e9, True),
             min_gold=_num(p, i, "min_gold", rec.get("min_gold", 0), 0, 1e9, True),

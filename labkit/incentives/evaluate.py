@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from labkit.incentives.credentials import DEFAULT_CONFIDENCE
 from labkit.incentives.scores import annotator_scores, gold_outcomes
 
 __all__ = ["split_outcomes", "rule_labkit", "rule_label_studio", "rule_beta", "evaluate", "RULES"]
@@ -46,7 +47,7 @@ Rule = Callable[[pd.DataFrame, pd.DataFrame, object, float], pd.Series]
 
 
 def rule_labkit(table: pd.DataFrame, decide: pd.DataFrame, fit: object, tau: float, *,
-                confidence: float = 0.8) -> pd.Series:
+                confidence: float = DEFAULT_CONFIDENCE) -> pd.Series:
     """labkit: the score's one-sided lower bound at ``confidence`` is at least ``tau``."""
     s = annotator_scores(table, fit=fit, outcomes=decide, level=2 * confidence - 1)
     return pd.Series(s["ci_low"].to_numpy() >= tau, index=s["annotator_id"].to_numpy())

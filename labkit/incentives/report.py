@@ -5,13 +5,16 @@ Annotators appear only by pseudonym (:class:`labkit.reports.display.Pseudonyms`)
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from labkit.reports.model import Finding, Report, Section, Table, Text
 
-__all__ = ["build", "feedback_section"]
+__all__ = ["build", "feedback_section", "cached_decisions"]
 
 
 def _load(labels: str, gold: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -29,7 +32,7 @@ def build(labels: str = "sample/labels.csv", gold: str = "sample/gold.csv",
     from labkit.incentives.abtest import design_effect, mde, power
     from labkit.incentives.credentials import decide, load_policy
     from labkit.incentives.rewards import compute_rewards, fairness_for, load_reward_policy
-    from labkit.incentives.scores import annotator_scores, consistency
+    from labkit.incentives.scores import annotator_scores, consistency, gold_outcomes, label_skill
     from labkit.reports.display import Pseudonyms
     from labkit.stats.truth import fit_consensus
 
@@ -52,6 +55,21 @@ def build(labels: str = "sample/labels.csv", gold: str = "sample/gold.csv",
                           formats={c: "{:.1%}" for c in ("gold_accuracy", "consensus_accuracy", "score", "ci_low",
                                                           "ci_high", "active_share")} | {"score_sd": "{:.3f}"}))
     rep.sections.append(s)
+
+    ls = label_skill(table, fit, gold_outcomes(table, g) if g is not None else None)
+    s = Section("Skill per label", intro="Each person's recall on the items whose truth is each label: the "
+                "consensus model's confusion (shrunk toward the crowd) combined with their gold on that label, "
+                "shrunk toward the pool (90% intervals). A score is these recalls weighted by the share of the "
+                "person's work with that truth; gold on one label says nothing about another.")
+    s.blocks.append(Table(P.frame(ls[["task", "annotator_id", "label", "weight", "n_gold", "k_gold",
+                                      "consensus_recall", "skill", "ci_low", "ci_high"]]),
+                          formats={c: "{:.1%}" for c in ("weight", "consensus_recall", "skill", "ci_low", "ci_high")}))
+    rep.sections.append(s)
+    weakest = ls[ls["weight"] > 0].sort_values("ci_high").head(1)
+    for r in weakest.itertuples(index=False):
+        rep.findings.append(Finding(f"Weakest label skill: {P(str(r.annotator_id))} on true label {r.label!r}, "
+                                    f"recall {r.skill:.0%} (90% interval {r.ci_low:.0%} to {r.ci_high:.0%})",
+                                    "info"))
 
     dec = pd.DataFrame()
     if credentials:
@@ -130,6 +148,57 @@ def build(labels: str = "sample/labels.csv", gold: str = "sample/gold.csv",
     return rep
 
 
+#: Decisions per (table, gold, policy, tau) content: a report run renders one feedback page per annotator
+#: (in one warm kernel, or in one process), and every page needs the same decisions, so the consensus is
+#: fitted once per run, not once per page. Small: the last few programs only.
+_DECISIONS: dict[tuple[Any, ...], pd.DataFrame] = {}
+_DECISIONS_MAX = 4
+
+
+def _content_key(df: pd.DataFrame | None) -> tuple[Any, ...] | None:
+    """A key that is equal for equal tables (values, columns, order), whatever the object; None if unhashable."""
+    if df is None:
+        return ("none",)
+    try:
+        h = pd.util.hash_pandas_object(df.reset_index(drop=True), index=False).to_numpy()
+    except TypeError:  # unhashable cells (lists, dicts): not cached
+        return None
+    w = np.arange(1, len(h) + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    return (len(df), tuple(map(str, df.columns)), int(np.bitwise_xor.reduce(h * w)) if len(h) else 0,
+            int(h.sum(dtype=np.uint64)) if len(h) else 0)
+
+
+def cached_decisions(labels: pd.DataFrame, gold: pd.DataFrame | None, policy: str | None, tau: float, *,
+                     fit: Any = None) -> pd.DataFrame:
+    """:func:`labkit.incentives.credentials.decide` for every annotator, computed once per table content.
+
+    The key is the content of the label and gold tables, the policy file's path and bytes (``None``: one
+    accuracy credential at ``tau``), so a page for another annotator of the same program reuses the
+    decisions (and the one consensus fit behind them); a changed table or policy is decided afresh.
+    """
+    from labkit.incentives.credentials import decide, load_policy, threshold_policy
+
+    pol_key: tuple[Any, ...] = ("threshold", float(tau))
+    if policy:
+        try:
+            pol_key = ("policy", str(policy), hashlib.sha256(Path(policy).read_bytes()).hexdigest())
+        except OSError:
+            pol_key = ("policy", str(policy), "unreadable")  # load_policy below says why
+    kl, kg = _content_key(labels), _content_key(gold)
+    key = (kl, kg, pol_key)
+    hit = _DECISIONS.get(key) if kl is not None and kg is not None else None
+    if hit is not None:
+        return hit
+    pol = load_policy(policy) if policy else threshold_policy(tau)
+    dec = decide(labels, gold, pol, fit=fit)
+    if kl is None or kg is None:
+        return dec
+    while len(_DECISIONS) >= _DECISIONS_MAX:
+        _DECISIONS.pop(next(iter(_DECISIONS)))
+    _DECISIONS[key] = dec
+    return dec
+
+
 def feedback_section(labels: pd.DataFrame, gold: pd.DataFrame | None, annotator_id: str, *,
                      policy: str | None = "sample/policies/credentials.yaml", tau: float = 0.8,
                      fit: Any = None) -> Section:
@@ -145,11 +214,11 @@ def feedback_section(labels: pd.DataFrame, gold: pd.DataFrame | None, annotator_
         Credentials policy file; ``None`` uses one accuracy credential at ``tau``.
     fit : ConsensusFit, optional
         Reuse the page's consensus fit.
-    """
-    from labkit.incentives.credentials import decide, load_policy, threshold_policy
 
-    pol = load_policy(policy) if policy else threshold_policy(tau)
-    dec = decide(labels, gold, pol, fit=fit)
+    The decisions for the whole program are computed once per table content (:func:`cached_decisions`),
+    so pages for every annotator of one program cost one consensus fit.
+    """
+    dec = cached_decisions(labels, gold, policy, tau, fit=fit)
     mine = dec[dec["annotator_id"] == str(annotator_id)]
     sec = Section("Your credentials", intro="Credentials reward sustained accuracy, not volume: each is granted "
                   "when we are confident your accuracy is at least the level's threshold.")

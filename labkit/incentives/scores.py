@@ -28,7 +28,8 @@ from scipy import stats
 from labkit.errors import ParameterError
 
 __all__ = ["gold_outcomes", "ScoreModel", "fit_scores", "annotator_scores", "SCORE_COLUMNS", "judgement_credit",
-           "consensus_by", "scores_by", "consistency"]
+           "consensus_by", "scores_by", "consistency", "label_skill",
+           "LABEL_SKILL_COLUMNS"]
 
 #: Most pseudo-counts one judgement's consensus evidence may add to the prior.
 PSEUDO_PER_JUDGEMENT = 10.0
@@ -114,34 +115,160 @@ def fit_scores(n_gold: np.ndarray, k_gold: np.ndarray, consensus_accuracy: np.nd
     model = ScoreModel(task, intercept, slope, max_kappa, int(use.sum()))
     g = n > 0
     if g.sum() >= 3:
-        mu = model.prior_mean(c[g])
-        y = k[g] / n[g]
-        w = n[g]
-        resid = np.average((y - mu) ** 2, weights=w)
-        noise = np.average(mu * (1 - mu) / n[g], weights=w)
-        between = max(resid - noise, 1e-6)
-        kappa = float(np.average(mu * (1 - mu), weights=w) / between - 1)
+        kappa = _moment_strength(n[g], k[g], model.prior_mean(c[g]))
     else:
         kappa = min_kappa
     return ScoreModel(task, intercept, slope, float(np.clip(kappa, min_kappa, max_kappa)), model.n_annotators_with_gold)
 
 
+LABEL_SKILL_COLUMNS = ["task", "annotator_id", "label", "weight", "n_expected", "n_gold", "k_gold",
+                       "consensus_recall", "prior_mean", "prior_strength", "skill", "ci_low", "ci_high"]
+
+
+def _beta_quantiles(mean: np.ndarray, var: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided quantiles of the Beta with this mean and variance (moment matched)."""
+    m = np.clip(mean, 1e-9, 1 - 1e-9)
+    v = np.clip(var, 1e-12, m * (1 - m) * (1 - 1e-9))
+    nu = m * (1 - m) / v - 1
+    q = (1 - level) / 2
+    return stats.beta.ppf(q, m * nu, (1 - m) * nu), stats.beta.ppf(1 - q, m * nu, (1 - m) * nu)
+
+
+def label_skill(table: pd.DataFrame, fit: object, outcomes: pd.DataFrame | None = None, *,
+                level: float = 0.9) -> pd.DataFrame:
+    """Per annotator and true label: recall with an interval (``LABEL_SKILL_COLUMNS``); see :func:`_label_skill`.
+
+    Examples
+    --------
+    >>> from labkit.schema import conform_labels
+    >>> from labkit.stats.truth import fit_consensus
+    >>> t = conform_labels(pd.DataFrame({"item_id": list("aabbcc"), "annotator_id": list("xyxyxy"),
+    ...                                  "label": list("yyyynn")})).table
+    >>> ls = label_skill(t, fit_consensus(t))
+    >>> sorted(ls["label"].unique()), bool(ls.groupby("annotator_id")["weight"].sum().round(9).eq(1).all())
+    (['n', 'y'], True)
+    """
+    return _label_skill(table, fit, outcomes, level=level)[LABEL_SKILL_COLUMNS]
+
+
+def _label_skill(table: pd.DataFrame, fit: object, outcomes: pd.DataFrame | None = None, *,
+                 level: float = 0.9) -> pd.DataFrame:
+    """Per annotator and true label: recall (how often they give the right label on items whose truth is it).
+
+    Evidence per (task, annotator, label ``c``):
+
+    * consensus: the diagonal ``confusion[j, c, c]`` of the consensus fit (``fit.confusion``, already shrunk
+      toward the crowd by the model), resting on ``n_expected``, the expected number of their judgements
+      whose true label is ``c`` (sum of ``fit.posteriors`` of ``c`` over the items they labelled);
+    * gold: ``k_gold`` right of ``n_gold`` judgements on gold items whose gold label is ``c``
+      (``outcomes`` from :func:`gold_outcomes`).
+
+    Combined per label as in :func:`fit_scores`: across the task's annotators, gold recall is regressed on
+    the consensus recall (that line is the prior mean, its spread the prior strength), the consensus
+    evidence worth at most ``PSEUDO_PER_JUDGEMENT`` pseudo-counts per expected judgement; ``skill`` is the
+    posterior mean of ``Beta(kappa mu + k, kappa (1 - mu) + n - k)`` and the interval its quantiles. A
+    label with gold from fewer than three annotators cannot calibrate the consensus: its recall is the
+    consensus recall, worth one pseudo-count per expected judgement. ``weight`` is the label's share of the annotator's own work (``n_expected`` normalised), the weight
+    :func:`annotator_scores` gives it.
+    """
+    if not 0 < level < 1:
+        raise ParameterError(f"level must lie in (0, 1), got {level}")
+    t = table[table["source"].astype(str) != "model"] if "source" in table.columns else table
+    tasks = t["task"].astype(str) if "task" in t.columns else pd.Series("default", index=t.index)
+    if outcomes is None:
+        outcomes = pd.DataFrame(columns=["task", "annotator_id", "gold_label", "correct"])
+    q = (1 - level) / 2
+    frames = []
+    for task, post in fit.posteriors.items():  # type: ignore[attr-defined]
+        task = str(task)
+        ann, err = fit.confusion[task]  # type: ignore[attr-defined]
+        labels = [str(c) for c in post.columns]
+        K = len(labels)
+        ann = pd.Index(np.asarray(ann).astype(str))
+        sub = t[(tasks == task).to_numpy()]
+        rows = post.index.astype(str).get_indexer(sub["item_id"].astype(str))
+        P = np.where(rows[:, None] >= 0, post.to_numpy()[np.maximum(rows, 0)], np.nan)
+        who = ann.get_indexer(sub["annotator_id"].astype(str))
+        ok = (who >= 0) & (rows >= 0)
+        n_exp = np.zeros((len(ann), K))
+        np.add.at(n_exp, who[ok], P[ok])
+        recall = np.einsum("jcc->jc", np.asarray(err, dtype=float)) if K else np.zeros((len(ann), 0))
+        o = outcomes[outcomes["task"].astype(str) == task] if len(outcomes) else outcomes
+        n_g = np.zeros((len(ann), K))
+        k_g = np.zeros((len(ann), K))
+        if len(o):
+            j = ann.get_indexer(o["annotator_id"].astype(str))
+            c = pd.Index(labels).get_indexer(o["gold_label"].astype(str))
+            use = (j >= 0) & (c >= 0)
+            np.add.at(n_g, (j[use], c[use]), 1.0)
+            np.add.at(k_g, (j[use], c[use]), o["correct"].to_numpy(bool)[use].astype(float))
+        tot = n_exp.sum(axis=1, keepdims=True)
+        pool = n_exp.sum(axis=0) / max(n_exp.sum(), 1e-12)
+        weight = np.where(tot > 0, n_exp / np.maximum(tot, 1e-12), pool[None, :])
+        for ci, lab in enumerate(labels):
+            model = fit_scores(n_g[:, ci], k_g[:, ci], recall[:, ci], task=task)
+            mu = model.prior_mean(recall[:, ci])
+            if (n_g[:, ci] > 0).sum() >= 3:
+                kappa = np.maximum(np.minimum(model.kappa, PSEUDO_PER_JUDGEMENT * n_exp[:, ci]), 2.0)
+            else:  # too little gold on this label to weigh the consensus: it counts what it rests on
+                kappa = np.maximum(n_exp[:, ci], 2.0)
+            a = kappa * mu + k_g[:, ci]
+            b = kappa * (1 - mu) + n_g[:, ci] - k_g[:, ci]
+            frames.append(pd.DataFrame({
+                "task": task, "annotator_id": ann, "label": lab, "weight": weight[:, ci],
+                "n_expected": n_exp[:, ci], "n_gold": n_g[:, ci].astype(np.int64),
+                "k_gold": k_g[:, ci].astype(np.int64), "consensus_recall": recall[:, ci], "prior_mean": mu,
+                "prior_strength": kappa, "skill": a / (a + b),
+                "ci_low": stats.beta.ppf(q, a, b), "ci_high": stats.beta.ppf(1 - q, a, b),
+                "_var": a * b / ((a + b) ** 2 * (a + b + 1))}))
+    if not frames:
+        return pd.DataFrame(columns=LABEL_SKILL_COLUMNS + ["_var"])
+    return pd.concat(frames, ignore_index=True).sort_values(["task", "annotator_id", "label"], ignore_index=True)
+
+
+def _per_label_scores(table: pd.DataFrame, fit: object, outcomes: pd.DataFrame, level: float) -> pd.DataFrame:
+    """Score = sum over true labels of (share of the person's work with that truth) x (their recall on it)."""
+    ls = _label_skill(table, fit, outcomes, level=level)
+    ls = ls.assign(wm=ls["weight"] * ls["skill"], wv=ls["weight"] ** 2 * ls["_var"],
+                   wp=ls["weight"] * ls["prior_mean"])
+    g = ls.groupby(["task", "annotator_id"], sort=True).agg(
+        score=("wm", "sum"), var=("wv", "sum"), prior_mean=("wp", "sum"),
+        prior_strength=("prior_strength", "sum")).reset_index()
+    return g
+
+
+def _moment_strength(n: np.ndarray, k: np.ndarray, mu: np.ndarray) -> float:
+    """Prior strength from the spread around the line: residual variance minus binomial noise (moments)."""
+    y = k / n
+    resid = np.average((y - mu) ** 2, weights=n)
+    noise = np.average(mu * (1 - mu) / n, weights=n)
+    between = max(resid - noise, 1e-6)
+    return float(np.average(mu * (1 - mu), weights=n) / between - 1)
+
+
 def annotator_scores(table: pd.DataFrame, gold: pd.DataFrame | None = None, *, fit: object | None = None,
                      level: float = 0.9, outcomes: pd.DataFrame | None = None,
-                     consensus: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Score every annotator per task from gold and consensus skill; ``SCORE_COLUMNS`` plus the interval level.
+                     consensus: pd.DataFrame | None = None, per_label: bool = True) -> pd.DataFrame:
+    """Score every annotator per task from gold and consensus skill; ``SCORE_COLUMNS``.
+
+    By default (``per_label``) the score is built label by label (:func:`label_skill`): the person's recall
+    on each true label, from the consensus fit's confusion and their gold on that label, shrunk toward the
+    pool, weighted by the share of their own work whose truth is that label; the interval is the
+    moment-matched Beta of that weighted sum. Gold on one label therefore says nothing about another (a
+    person who always says "yes" is right on every "yes" item, and that is not evidence on the "no" items).
+    With ``consensus`` given (a window or slice, :func:`consensus_by`) or ``per_label=False``, the score is
+    the one-number version: gold accuracy against the consensus skill (:func:`fit_scores`).
 
     Parameters
     ----------
     table : DataFrame
         The canonical label table (every judgement; consensus is fitted on all of it).
     gold : DataFrame, optional
-        Gold table (``labkit.schema.read_gold``). Without it the scores are the calibrated consensus skill
-        with the pool-average prior strength.
+        Gold table (``labkit.schema.read_gold``). Without it the scores are the consensus evidence alone.
     fit : ConsensusFit, optional
         A fit from :func:`labkit.stats.truth.fit_consensus` to reuse (fitted here when not given).
     level : float
-        Two-sided interval level (``ci_low`` is the ``(1 - level) / 2`` posterior quantile).
+        Two-sided interval level (``ci_low`` is the ``(1 - level) / 2`` quantile).
     outcomes : DataFrame, optional
         Gold outcomes to use instead of all of ``gold`` (for instance only the first half of each person's).
     consensus : DataFrame, optional
@@ -159,7 +286,7 @@ def annotator_scores(table: pd.DataFrame, gold: pd.DataFrame | None = None, *, f
     skill["task"] = skill["task"].astype(str)
     if outcomes is None:
         outcomes = gold_outcomes(table, gold) if gold is not None else pd.DataFrame(
-            columns=["task", "annotator_id", "correct"])
+            columns=["task", "annotator_id", "gold_label", "correct"])
     agg = (outcomes.groupby(["task", "annotator_id"], observed=True)["correct"].agg(["size", "sum"])
            .rename(columns={"size": "n_gold", "sum": "k_gold"}).reset_index())
     agg["task"] = agg["task"].astype(str)
@@ -168,7 +295,10 @@ def annotator_scores(table: pd.DataFrame, gold: pd.DataFrame | None = None, *, f
     df["n_gold"] = df["n_gold"].fillna(0).astype(np.int64)
     df["k_gold"] = df["k_gold"].fillna(0).astype(np.int64)
     df["n_judgements"] = df["n_judgements"].fillna(0).astype(np.int64)
+    labelled = per_label and consensus is None and ("gold_label" in outcomes.columns or not len(outcomes))
+    per = _per_label_scores(table, fit, outcomes, level) if labelled else None
     out = []
+    q = (1 - level) / 2
     for task, d in df.groupby("task", sort=True):
         model = fit_scores(d["n_gold"].to_numpy(), d["k_gold"].to_numpy(), d["accuracy"].to_numpy(), task=str(task))
         mu = model.prior_mean(d["accuracy"].to_numpy())
@@ -176,15 +306,23 @@ def annotator_scores(table: pd.DataFrame, gold: pd.DataFrame | None = None, *, f
         kappa = np.maximum(np.minimum(model.kappa, PSEUDO_PER_JUDGEMENT * d["n_judgements"].to_numpy(float)), 2.0)
         a = kappa * mu + d["k_gold"].to_numpy()
         b = kappa * (1 - mu) + d["n_gold"].to_numpy() - d["k_gold"].to_numpy()
-        q = (1 - level) / 2
+        score, lo, hi = a / (a + b), stats.beta.ppf(q, a, b), stats.beta.ppf(1 - q, a, b)
+        if per is not None:
+            pt = per[per["task"] == str(task)].set_index("annotator_id").reindex(d["annotator_id"].astype(str))
+            has = pt["score"].notna().to_numpy()  # annotators the fit knows; the others keep the one-number score
+            lo_l, hi_l = _beta_quantiles(pt["score"].to_numpy(float), pt["var"].to_numpy(float), level)
+            score = np.where(has, pt["score"].to_numpy(float), score)
+            lo = np.where(has, lo_l, lo)
+            hi = np.where(has, hi_l, hi)
+            mu = np.where(has, pt["prior_mean"].to_numpy(float), mu)
+            kappa = np.where(has, pt["prior_strength"].to_numpy(float), kappa)
         out.append(pd.DataFrame({
             "task": str(task), "annotator_id": d["annotator_id"].to_numpy(),
             "n_gold": d["n_gold"].to_numpy(), "k_gold": d["k_gold"].to_numpy(),
             "gold_accuracy": np.divide(d["k_gold"].to_numpy(), d["n_gold"].to_numpy(),
                                        out=np.full(len(d), np.nan), where=d["n_gold"].to_numpy() > 0),
             "n_judgements": d["n_judgements"].to_numpy(), "consensus_accuracy": d["accuracy"].to_numpy(),
-            "prior_mean": mu, "prior_strength": kappa, "score": a / (a + b),
-            "ci_low": stats.beta.ppf(q, a, b), "ci_high": stats.beta.ppf(1 - q, a, b)}))
+            "prior_mean": mu, "prior_strength": kappa, "score": score, "ci_low": lo, "ci_high": hi}))
     res = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=SCORE_COLUMNS)
     return res[SCORE_COLUMNS].sort_values(["task", "annotator_id"], ignore_index=True)
 
