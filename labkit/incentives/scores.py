@@ -34,6 +34,9 @@ __all__ = ["gold_outcomes", "ScoreModel", "fit_scores", "annotator_scores", "SCO
 #: Most pseudo-counts one judgement's consensus evidence may add to the prior.
 PSEUDO_PER_JUDGEMENT = 10.0
 
+#: The prior mean is kept in [PRIOR_CLIP, 1 - PRIOR_CLIP] (a line may overshoot 0 or 1).
+PRIOR_CLIP = 0.002
+
 SCORE_COLUMNS = ["task", "annotator_id", "n_gold", "k_gold", "gold_accuracy", "n_judgements",
                  "consensus_accuracy", "prior_mean", "prior_strength", "score", "ci_low", "ci_high"]
 
@@ -72,7 +75,7 @@ class ScoreModel:
         c = np.asarray(consensus_accuracy, dtype=float)
         mu = self.intercept + self.slope * np.where(np.isnan(c), np.nan, c)
         pooled = self.intercept + self.slope * np.nanmean(c) if np.isfinite(c).any() else self.intercept
-        return np.clip(np.where(np.isnan(mu), pooled, mu), 0.02, 0.98)
+        return np.clip(np.where(np.isnan(mu), pooled, mu), PRIOR_CLIP, 1 - PRIOR_CLIP)
 
 
 def fit_scores(n_gold: np.ndarray, k_gold: np.ndarray, consensus_accuracy: np.ndarray, *, task: str = "default",
@@ -163,9 +166,10 @@ def _label_skill(table: pd.DataFrame, fit: object, outcomes: pd.DataFrame | None
     * gold: ``k_gold`` right of ``n_gold`` judgements on gold items whose gold label is ``c``
       (``outcomes`` from :func:`gold_outcomes`).
 
-    Combined per label as in :func:`fit_scores`: across the task's annotators, gold recall is regressed on
-    the consensus recall (that line is the prior mean, its spread the prior strength), the consensus
-    evidence worth at most ``PSEUDO_PER_JUDGEMENT`` pseudo-counts per expected judgement; ``skill`` is the
+    Combined per label as in :func:`fit_scores`: across the task's annotators and labels, gold recall is
+    regressed on the consensus recall (one line per task: that line is the prior mean), the spread of each
+    label's gold recall around it gives that label's prior strength (moments), the consensus evidence worth
+    at most ``PSEUDO_PER_JUDGEMENT`` pseudo-counts per expected judgement; ``skill`` is the
     posterior mean of ``Beta(kappa mu + k, kappa (1 - mu) + n - k)`` and the interval its quantiles. A
     label with gold from fewer than three annotators cannot calibrate the consensus: its recall is the
     consensus recall, worth one pseudo-count per expected judgement. ``weight`` is the label's share of the annotator's own work (``n_expected`` normalised), the weight
@@ -205,11 +209,15 @@ def _label_skill(table: pd.DataFrame, fit: object, outcomes: pd.DataFrame | None
         tot = n_exp.sum(axis=1, keepdims=True)
         pool = n_exp.sum(axis=0) / max(n_exp.sum(), 1e-12)
         weight = np.where(tot > 0, n_exp / np.maximum(tot, 1e-12), pool[None, :])
+        # one calibration line for the task (gold recall on consensus recall, over every annotator and
+        # label), the spread around it per label
+        joint = fit_scores(n_g.ravel(), k_g.ravel(), recall.ravel(), task=task)
         for ci, lab in enumerate(labels):
-            model = fit_scores(n_g[:, ci], k_g[:, ci], recall[:, ci], task=task)
-            mu = model.prior_mean(recall[:, ci])
-            if (n_g[:, ci] > 0).sum() >= 3:
-                kappa = np.maximum(np.minimum(model.kappa, PSEUDO_PER_JUDGEMENT * n_exp[:, ci]), 2.0)
+            mu = joint.prior_mean(recall[:, ci])
+            g_ = n_g[:, ci] > 0
+            if g_.sum() >= 3:
+                kap = float(np.clip(_moment_strength(n_g[g_, ci], k_g[g_, ci], mu[g_]), 2.0, 500.0))
+                kappa = np.maximum(np.minimum(kap, PSEUDO_PER_JUDGEMENT * n_exp[:, ci]), 2.0)
             else:  # too little gold on this label to weigh the consensus: it counts what it rests on
                 kappa = np.maximum(n_exp[:, ci], 2.0)
             a = kappa * mu + k_g[:, ci]
