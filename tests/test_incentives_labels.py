@@ -53,10 +53,13 @@ def test_label_skill_reads_the_fit_confusion_and_posteriors(bluebirds: tuple) ->
         bb = row["prior_strength"] * (1 - row["prior_mean"]) + row["n_gold"] - row["k_gold"]
         assert row["skill"] == pytest.approx(aa / (aa + bb))
         assert row["ci_low"] == pytest.approx(stats.beta.ppf(0.05, aa, bb))
-    # every judgement's expected truth is split over the labels: weights sum to one, counts to the volume
+    # every judgement's expected truth is split over the labels (counts add up to the volume); the weights
+    # are the task's label mix, the same for everyone
     per = ls.groupby("annotator_id")[["weight", "n_expected"]].sum()
     vol = t["annotator_id"].astype(str).value_counts()
     assert np.allclose(per["weight"], 1.0)
+    mix = ls.groupby("label")["n_expected"].sum() / ls["n_expected"].sum()
+    assert np.allclose(ls["weight"], mix.reindex(ls["label"]).to_numpy())
     assert np.allclose(per["n_expected"], vol.reindex(per.index))
 
 

@@ -59,8 +59,8 @@ def build(labels: str = "sample/labels.csv", gold: str = "sample/gold.csv",
     ls = label_skill(table, fit, gold_outcomes(table, g) if g is not None else None)
     s = Section("Skill per label", intro="Each person's recall on the items whose truth is each label: the "
                 "consensus model's confusion (shrunk toward the crowd) combined with their gold on that label, "
-                "shrunk toward the pool (90% intervals). A score is these recalls weighted by the share of the "
-                "person's work with that truth; gold on one label says nothing about another.")
+                "shrunk toward the pool (90% intervals). A score is these recalls weighted by the task's label mix "
+                "(the same weights for everyone); gold on one label says nothing about another.")
     s.blocks.append(Table(P.frame(ls[["task", "annotator_id", "label", "weight", "n_gold", "k_gold",
                                       "consensus_recall", "skill", "ci_low", "ci_high"]]),
                           formats={c: "{:.1%}" for c in ("weight", "consensus_recall", "skill", "ci_low", "ci_high")}))

@@ -172,8 +172,10 @@ def _label_skill(table: pd.DataFrame, fit: object, outcomes: pd.DataFrame | None
     at most ``PSEUDO_PER_JUDGEMENT`` pseudo-counts per expected judgement; ``skill`` is the
     posterior mean of ``Beta(kappa mu + k, kappa (1 - mu) + n - k)`` and the interval its quantiles. A
     label with gold from fewer than three annotators cannot calibrate the consensus: its recall is the
-    consensus recall, worth one pseudo-count per expected judgement. ``weight`` is the label's share of the annotator's own work (``n_expected`` normalised), the weight
-    :func:`annotator_scores` gives it.
+    consensus recall, worth one pseudo-count per expected judgement. ``weight`` is the label's share of
+    the task's judgements (``n_expected`` summed over annotators, normalised), the weight
+    :func:`annotator_scores` gives it: the score is accuracy on an item drawn from the task's label mix, so
+    a person is neither helped nor hurt by the mix of items they happened to be given.
     """
     if not 0 < level < 1:
         raise ParameterError(f"level must lie in (0, 1), got {level}")
@@ -206,9 +208,9 @@ def _label_skill(table: pd.DataFrame, fit: object, outcomes: pd.DataFrame | None
             use = (j >= 0) & (c >= 0)
             np.add.at(n_g, (j[use], c[use]), 1.0)
             np.add.at(k_g, (j[use], c[use]), o["correct"].to_numpy(bool)[use].astype(float))
-        tot = n_exp.sum(axis=1, keepdims=True)
+        # the task's label mix, the same for everyone: nobody's score depends on which items they were given
         pool = n_exp.sum(axis=0) / max(n_exp.sum(), 1e-12)
-        weight = np.where(tot > 0, n_exp / np.maximum(tot, 1e-12), pool[None, :])
+        weight = np.broadcast_to(pool[None, :], n_exp.shape)
         # one calibration line for the task (gold recall on consensus recall, over every annotator and
         # label), the spread around it per label
         joint = fit_scores(n_g.ravel(), k_g.ravel(), recall.ravel(), task=task)
@@ -235,7 +237,7 @@ def _label_skill(table: pd.DataFrame, fit: object, outcomes: pd.DataFrame | None
 
 
 def _per_label_scores(table: pd.DataFrame, fit: object, outcomes: pd.DataFrame, level: float) -> pd.DataFrame:
-    """Score = sum over true labels of (share of the person's work with that truth) x (their recall on it)."""
+    """Score = sum over true labels of (the label's share of the task) x (the person's recall on it)."""
     ls = _label_skill(table, fit, outcomes, level=level)
     ls = ls.assign(wm=ls["weight"] * ls["skill"], wv=ls["weight"] ** 2 * ls["_var"],
                    wp=ls["weight"] * ls["prior_mean"])
@@ -261,8 +263,8 @@ def annotator_scores(table: pd.DataFrame, gold: pd.DataFrame | None = None, *, f
 
     By default (``per_label``) the score is built label by label (:func:`label_skill`): the person's recall
     on each true label, from the consensus fit's confusion and their gold on that label, shrunk toward the
-    pool, weighted by the share of their own work whose truth is that label; the interval is the
-    moment-matched Beta of that weighted sum. Gold on one label therefore says nothing about another (a
+    pool, weighted by the task's label mix (the share of its judgements whose truth is that label); the
+    interval is the moment-matched Beta of that weighted sum. Gold on one label therefore says nothing about another (a
     person who always says "yes" is right on every "yes" item, and that is not evidence on the "no" items).
     With ``consensus`` given (a window or slice, :func:`consensus_by`) or ``per_label=False``, the score is
     the one-number version: gold accuracy against the consensus skill (:func:`fit_scores`).
