@@ -38,8 +38,9 @@ import numpy as np
 import pandas as pd
 
 from labkit.errors import InputRefused, ParameterError
+from labkit.review.weights import DEFAULT_WEIGHTS, cross_fit, expit, rank_features
 
-__all__ = ["ReviewWeights", "ReviewPlan", "plan_review", "error_indicators", "read_costs",
+__all__ = ["ReviewWeights", "ReviewPlan", "plan_review", "error_indicators", "read_costs", "costs_from_guidelines",
            "read_validation_failures", "QUEUE_COLUMNS"]
 
 QUEUE_COLUMNS = ("rank", "item_id", "task", "consensus_label", "p_error", "expected_cost", "est_minutes",
@@ -48,7 +49,7 @@ QUEUE_COLUMNS = ("rank", "item_id", "task", "consensus_label", "p_error", "expec
 
 @dataclass(frozen=True)
 class ReviewWeights:
-    """Layer weights (defaults; ``plan_review`` calibrates ``p_error`` on gold when it is given).
+    """Layer weights (defaults; with gold or review outcomes ``plan_review`` learns the ranking weights per task).
 
     Parameters
     ----------
@@ -57,6 +58,10 @@ class ReviewWeights:
     fast_ratio : a judgement is too fast below this fraction of the task's median duration.
     novelty : novelty bonus scale.
     low_skill : a voter below this accuracy is named in the reasons.
+    rank : weights of the uncertainty ranking (intercept, x_uncertain, x_unstable); defaults learned from the
+        public datasets with gold (:mod:`labkit.review.weights`).
+    learn_min_errors : gold (or reviewed) items with a consensus error a task needs before its own weights
+        are learned from them (cross-fitted, shrunk toward ``rank``).
     """
 
     model_disagreement: float = 0.2
@@ -64,6 +69,8 @@ class ReviewWeights:
     fast_ratio: float = 0.25
     novelty: float = 0.25
     low_skill: float = 0.6
+    rank: tuple[float, float, float] = DEFAULT_WEIGHTS
+    learn_min_errors: int = 20
 
 
 @dataclass
@@ -108,10 +115,47 @@ def _is(s: pd.Series, value: str) -> np.ndarray:
     return (s.astype(str) == value).to_numpy()
 
 
-def error_indicators(table: pd.DataFrame, fit: Any, task: str) -> pd.DataFrame:
-    """The three uncertainty indicators for every item of ``task`` (index item_id).
+def _leave_one_out(fit: Any, task: str, ann: pd.Series, it: np.ndarray, li: np.ndarray, ci: np.ndarray,
+                   P: np.ndarray) -> np.ndarray:
+    """Per item, the largest posterior mass off the consensus label after leaving out any one judgement.
 
-    Columns: consensus_label, p_model, p_skill, p_vote, n_judgements, p_combined (their geometric mean).
+    Re-scores the consensus fit's own annotator confusions (``fit.confusion[task]``; class prior = mean
+    posterior): log-joint = log prior + sum of log confusion[annotator, true, given]; leaving a judgement out
+    subtracts its term. Items whose consensus hangs on one annotator score high. Without confusions
+    (another consensus method), 0.
+    """
+    n, k = P.shape
+    if task not in getattr(fit, "confusion", {}) or k < 2 or len(it) == 0:
+        return np.zeros(n)
+    anns, E = fit.confusion[task]
+    ai = _index_of(ann, pd.Index(anns))
+    good = ai >= 0
+    it, li, ai = it[good], li[good], ai[good]
+    if len(it) == 0:
+        return np.zeros(n)
+    logE = np.log(np.clip(np.asarray(E, dtype=np.float64), 1e-12, 1.0))
+    C = logE[ai, :, li]  # judgements x true labels
+    prior = np.log(np.clip(P.mean(0), 1e-9, 1.0))
+    L = np.empty((n, k))
+    L[:] = prior
+    for j in range(k):
+        L[:, j] += np.bincount(it, weights=C[:, j], minlength=n)
+    X = L[it] - C
+    X -= X.max(1, keepdims=True)
+    np.exp(X, out=X)
+    off = 1.0 - X[np.arange(len(it)), ci[it]] / X.sum(1)
+    out = np.zeros(n)
+    np.maximum.at(out, it, np.clip(off, 0.0, 1.0))
+    return out
+
+
+def error_indicators(table: pd.DataFrame, fit: Any, task: str,
+                     rank_weights: tuple[float, ...] | None = None) -> pd.DataFrame:
+    """The uncertainty indicators for every item of ``task`` (index item_id).
+
+    Columns: consensus_label, p_model, p_skill, p_vote, p_loo, n_judgements, and p_combined, the ranking
+    score ``expit(b0 + b1 x_uncertain + b2 x_unstable)`` of :mod:`labkit.review.weights` (``rank_weights``,
+    default :data:`labkit.review.weights.DEFAULT_WEIGHTS`).
     """
     post = fit.posteriors[task]
     labels = pd.Index(post.columns.astype(str))
@@ -153,11 +197,13 @@ def error_indicators(table: pd.DataFrame, fit: Any, task: str) -> pd.DataFrame:
     Q = np.exp(W)
     Q /= Q.sum(1, keepdims=True)
     p_skill = np.clip(np.where(mask, Q, 0.0).sum(1), 0.0, 1.0)
-    tiny = 1e-300
-    p_comb = np.exp((np.log(np.maximum(p_model, tiny)) + np.log(np.maximum(p_skill, tiny))
-                     + np.log(np.maximum(p_vote, 1e-9))) / 3.0)
+    p_loo = _leave_one_out(fit, task, t["annotator_id"][ok], it, li, ci, P)
+    X = rank_features(p_model, p_skill, p_loo)
+    b = np.asarray(rank_weights if rank_weights is not None else DEFAULT_WEIGHTS, float)
+    p_comb = expit(b[0] + X @ b[1:])
     return pd.DataFrame({"consensus_label": clab, "p_model": p_model, "p_skill": p_skill, "p_vote": p_vote,
-                         "n_judgements": nv.astype(np.int64), "p_combined": p_comb,
+                         "p_loo": p_loo, "n_judgements": nv.astype(np.int64), "p_combined": p_comb,
+                         "_x0": X[:, 0], "_x1": X[:, 1],
                          "_ci": ci}, index=pd.Index(items, name="item_id")).assign(
         _alt=np.where(np.isfinite(P).all(1), _second_label(P, ci), ci))
 
@@ -193,6 +239,52 @@ def read_costs(path: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
         task = str(r[cols["task"]]).strip() if "task" in cols else "*"
         out.setdefault(task or "*", []).append((str(r[cols["true_label"]]).strip(), str(r[cols["read_as"]]).strip(), c))
     return {t: pd.DataFrame(v, columns=["true_label", "read_as", "cost"]) for t, v in out.items()}
+
+
+def costs_from_guidelines(guidelines: Any, task: str | None = None) -> dict[str, pd.DataFrame]:
+    """Cost matrices from the guideline: the ``error_costs`` list of each task's newest version.
+
+    In the version file (``guidelines/<task>/<version>.yaml``), a top-level list::
+
+        error_costs:
+          - {true_label: hate, read_as: ok, cost: 10}   # reading a hate comment as ok costs 10
+
+    Pairs not listed cost 1 off the diagonal. Both labels must be labels of that version. Returns the same
+    shape as :func:`read_costs` (task -> ``true_label, read_as, cost``); tasks without ``error_costs`` are absent.
+    """
+    out: dict[str, pd.DataFrame] = {}
+    tasks = list(guidelines.tasks)
+    for t in ([task] if task else tasks):
+        if t not in tasks:
+            continue
+        v = guidelines.latest(t)
+        raw = v.meta.get("error_costs")
+        if raw is None:
+            continue
+        where = str(v.path or f"{t} {v.version}")
+        if not isinstance(raw, list):
+            raise InputRefused(where, "error_costs must be a list of {true_label, read_as, cost}", field="error_costs")
+        rows = []
+        names = set(v.label_names)
+        for i, r in enumerate(raw):
+            if not isinstance(r, dict):
+                raise InputRefused(where, "an error_costs entry must be a mapping", record=i + 1, field="error_costs")
+            for key in ("true_label", "read_as", "cost"):
+                if key not in r:
+                    raise InputRefused(where, f"error_costs entry misses {key!r}", record=i + 1, field=key)
+            for key in ("true_label", "read_as"):
+                if str(r[key]) not in names:
+                    raise InputRefused(where, f"{key} {r[key]!r} is not a label of {t} {v.version} "
+                                              f"(labels: {', '.join(v.label_names)})", record=i + 1, field=key)
+            try:
+                c = float(r["cost"])
+            except (TypeError, ValueError):
+                raise InputRefused(where, f"cost {r['cost']!r} is not a number", record=i + 1, field="cost") from None
+            if not math.isfinite(c) or c < 0:
+                raise InputRefused(where, f"cost {c} must be a finite number >= 0", record=i + 1, field="cost")
+            rows.append((str(r["true_label"]), str(r["read_as"]), c))
+        out[t] = pd.DataFrame(rows, columns=["true_label", "read_as", "cost"])
+    return out
 
 
 def _cost_vector(costs: dict[str, pd.DataFrame] | None, task: str, labels: pd.Index,
@@ -286,6 +378,72 @@ def _calibrate(score: np.ndarray, err: np.ndarray) -> np.ndarray | None:
     return beta
 
 
+def _truth(gold: pd.DataFrame | None, review_hist: pd.DataFrame, task: str, items: pd.Index) -> pd.Series:
+    """Known true labels of ``task``'s items: gold, else past review outcomes (latest adjudication, else the
+    review majority, latest wins a tie). Index item_id (positions in ``items`` only)."""
+    parts = []
+    rt = review_hist[_is(review_hist["task"], task)] if len(review_hist) else review_hist
+    if len(rt):
+        rt = rt.assign(_adj=_is(rt["stage"], "adjudication"), _ord=np.arange(len(rt)))
+        adj = rt[rt["_adj"]].drop_duplicates("item_id", keep="last")
+        rv = rt[~rt["_adj"]].astype({"item_id": str, "label": str})
+        if len(rv):
+            cnt = rv.groupby(["item_id", "label"], observed=True).agg(n=("_ord", "size"), last=("_ord", "max")).reset_index()
+            cnt = cnt.sort_values(["item_id", "n", "last"]).drop_duplicates("item_id", keep="last")
+            parts.append(pd.Series(cnt["label"].to_numpy(), index=cnt["item_id"].to_numpy()))
+        if len(adj):
+            parts.append(pd.Series(adj["label"].astype(str).to_numpy(), index=adj["item_id"].astype(str).to_numpy()))
+    if gold is not None and len(gold):
+        g = gold[gold["task"].astype(str) == task] if "task" in gold.columns else gold
+        parts.append(pd.Series(g["label"].astype(str).to_numpy(), index=g["item_id"].astype(str).to_numpy()))
+    if not parts:
+        return pd.Series([], dtype=object)
+    s = pd.concat(parts)  # later parts win: gold over adjudication over review
+    s = s[~s.index.duplicated(keep="last")]
+    return s[s.index.isin(items)]
+
+
+def _learn_or_calibrate(ind: pd.DataFrame, truth: pd.Series, w: ReviewWeights) -> tuple[np.ndarray, dict[str, Any]]:
+    """``p_error`` of every item of one task and how it was obtained.
+
+    With enough known errors (gold or past review outcomes): the ranking weights are learned on them
+    (cross-fitted; each known item's own score comes from a fit without it). With a few: the default ranking,
+    calibrated by a monotone one-feature logistic fit. With none: the default ranking, its intercept shifted
+    so the expected number of errors equals the consensus model's own (sum of ``p_model``); ranking unchanged.
+    """
+    X = ind[["_x0", "_x1"]].to_numpy(float)
+    b = np.asarray(w.rank, float)
+    p = ind["p_combined"].to_numpy(float)
+    if len(truth):
+        pos = ind.index.get_indexer(truth.index)
+        err = ind["consensus_label"].to_numpy()[pos].astype(str) != truth.to_numpy().astype(str)
+        info: dict[str, Any] = {"known_items": int(len(err)), "known_errors": int(err.sum())}
+        beta, z_known, learned = cross_fit(X[pos], err, b, min_errors=w.learn_min_errors)
+        if learned:
+            z = beta[0] + X @ beta[1:]
+            z[pos] = z_known
+            info.update({"weights": "learned (5-fold cross-fitted on the known items, shrunk toward the defaults)",
+                         "intercept": float(beta[0]), "slopes": [float(x) for x in beta[1:]]})
+            return expit(z), info
+        cal = _calibrate(p[pos], err)
+        if cal is not None:
+            info.update({"weights": "defaults", "calibrated": True, "intercept": float(cal[0]), "slope": float(cal[1])})
+            return expit(cal[0] + cal[1] * _logit(p)), info
+        info.update({"weights": "defaults", "calibrated": False})
+    else:
+        info = {"weights": "defaults", "known_items": 0}
+    target = float(ind["p_model"].sum())
+    z = b[0] + X @ b[1:]
+    if target > 0 and len(z):
+        lo, hi = -50.0, 50.0
+        for _ in range(60):  # the shift that makes sum(p) equal the model's expected errors
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if expit(z + mid).sum() < target else (lo, mid)
+        p = expit(z + (lo + hi) / 2)
+        info["intercept_shift"] = float((lo + hi) / 2)
+    return p, info
+
+
 def plan_review(table: pd.DataFrame, *, budget_hours: float | None = None, budget_items: int | None = None,
                 budget_fraction: float | None = None, gold: pd.DataFrame | None = None,
                 validation: pd.DataFrame | None = None, costs: dict[str, pd.DataFrame] | None = None,
@@ -297,7 +455,7 @@ def plan_review(table: pd.DataFrame, *, budget_hours: float | None = None, budge
     ----------
     table : canonical label table; stage=label rows are judged, stage=review rows give review history.
     budget_hours, budget_items, budget_fraction : exactly one budget.
-    gold : gold table (``labkit.schema.read_gold``): calibrates ``p_error``.
+    gold : gold table (``labkit.schema.read_gold``): learns the ranking weights (or calibrates ``p_error``).
     validation : critical failing rows (:func:`read_validation_failures`): those items go first.
     costs : cost matrices (:func:`read_costs`).
     slice_weights : multiplier of the expected cost per slice (default 1).
@@ -328,16 +486,16 @@ def plan_review(table: pd.DataFrame, *, budget_hours: float | None = None, budge
         for i, e in validation[["item_id", "expectation"]].astype(str).itertuples(index=False):
             crit_why.setdefault(i, []).append(e)
     frames = []
-    calib: dict[str, Any] = {}
+    calib: dict[str, dict[str, Any]] = {}
     for task in fit.posteriors:
-        ind = error_indicators(human, fit, task)
+        ind = error_indicators(human, fit, task, rank_weights=w.rank)
         items = ind.index
         n = len(items)
         ht = human[_is(human["task"], task)]
         reasons: dict[int, list[str]] = {}  # rare reasons (critical checks); common ones are vectorised below
         model_says = np.full(n, "", dtype=object)
         fast_words = np.full(n, "", dtype=object)
-        p = ind["p_combined"].to_numpy().copy()
+        p, calib[task] = _learn_or_calibrate(ind, _truth(gold, review_hist, task, items), w)
         # human vs model pre-label disagreement
         mt = table[is_label & is_model & _is(table["task"], task)]
         if len(mt):
@@ -365,22 +523,6 @@ def plan_review(table: pd.DataFrame, *, budget_hours: float | None = None, budge
                 hit = share > 0
                 fast_words[hit] = (fv[hit].astype(str).astype(object) + " of " + cv[hit].astype(str).astype(object)
                                    + f" votes for the consensus took under {w.fast_ratio * med:.0f}s")
-        # calibrate on gold (ranking unchanged)
-        if gold is not None and len(gold):
-            g = gold[gold["task"].astype(str) == task] if "task" in gold.columns else gold
-            gl = pd.Series(g["label"].astype(str).to_numpy(), index=g["item_id"].astype(str))
-            gl = gl[gl.index.isin(items)]
-            pos = items.get_indexer(gl.index)
-            err = ind["consensus_label"].to_numpy()[pos] != gl.to_numpy()
-            cal = _calibrate(p[pos], err)
-            if cal is not None:
-                beta = cal
-                z = beta[0] + beta[1] * _logit(p)
-                p = np.exp(-np.logaddexp(0.0, -z))  # expit without overflow; keeps tiny values apart
-                calib[task] = {"gold_items": int(len(err)), "gold_errors": int(err.sum()),
-                               "intercept": float(beta[0]), "slope": float(beta[1])}
-            else:
-                calib[task] = {"gold_items": int(len(err)), "gold_errors": int(err.sum()), "calibrated": False}
         # impact
         post = fit.posteriors[task].to_numpy(float)
         cost = _cost_vector(costs, task, pd.Index(fit.posteriors[task].columns.astype(str)), ind["_ci"].to_numpy(), post)
