@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--budget-items", type=int, help="number of items")
     b.add_argument("--fraction", type=float, help="share of items (1 ranks every item)")
     pl.add_argument("--validation", metavar="DIR", help="a `labkit validate --out DIR` folder: critical failures go first")
-    pl.add_argument("--gold", help="gold file: calibrates p_error")
+    pl.add_argument("--gold", help="gold file: learns the ranking weights (cross-fitted) or calibrates p_error")
     pl.add_argument("--costs", help="cost CSV: task (optional), true_label, read_as, cost (wins over the guideline's)")
     pl.add_argument("--minutes-per-item", type=float, default=1.0,
                     help="review minutes per item when the labels carry no review-stage durations (default 1)")

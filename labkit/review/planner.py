@@ -144,8 +144,11 @@ def _leave_one_out(fit: Any, task: str, ann: pd.Series, it: np.ndarray, li: np.n
     X -= X.max(1, keepdims=True)
     np.exp(X, out=X)
     off = 1.0 - X[np.arange(len(it)), ci[it]] / X.sum(1)
+    order = np.argsort(it, kind="stable")
+    its = it[order]
+    starts = np.flatnonzero(np.r_[True, its[1:] != its[:-1]])
     out = np.zeros(n)
-    np.maximum.at(out, it, np.clip(off, 0.0, 1.0))
+    out[its[starts]] = np.maximum.reduceat(np.clip(off[order], 0.0, 1.0), starts)
     return out
 
 
@@ -400,7 +403,7 @@ def _truth(gold: pd.DataFrame | None, review_hist: pd.DataFrame, task: str, item
         return pd.Series([], dtype=object)
     s = pd.concat(parts)  # later parts win: gold over adjudication over review
     s = s[~s.index.duplicated(keep="last")]
-    return s[s.index.isin(items)]
+    return s[items.get_indexer(pd.Index(s.index.astype(str))) >= 0]
 
 
 def _learn_or_calibrate(ind: pd.DataFrame, truth: pd.Series, w: ReviewWeights) -> tuple[np.ndarray, dict[str, Any]]:
@@ -442,6 +445,35 @@ def _learn_or_calibrate(ind: pd.DataFrame, truth: pd.Series, w: ReviewWeights) -
         p = expit(z + (lo + hi) / 2)
         info["intercept_shift"] = float((lo + hi) / 2)
     return p, info
+
+
+def _reasons(q: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    """The reasons of the ``rows`` items in words, e.g. ``the model pre-label says spam; 33% of 3 votes agree;
+    consensus model gives its label 72%; the agreeing voters have low estimated skill`` ("" elsewhere)."""
+    out = np.full(len(q), "", dtype=object)
+    idx = np.flatnonzero(rows)
+    if not len(idx):
+        return out
+    sub = q.iloc[idx]
+    nj = sub["n_judgements"].to_numpy()
+    share = 1 - sub["p_vote"].to_numpy(float)
+    pm = sub["p_model"].to_numpy(float)
+    low = (sub["p_skill"].to_numpy(float) - sub["p_vote"].to_numpy(float)) > 0.1
+    words = []
+    for crit, nov, model, fast, j, sh, m, lo in zip(sub["_crit"], sub["_nov"], sub["_model"], sub["_fast"], nj, share,
+                                                    pm, low):
+        parts = [crit, nov, model, fast]
+        if j == 1:
+            parts.append("only one judgement")
+        elif j > 1 and sh < 1:
+            parts.append(f"{round(sh * 100)}% of {j} votes agree")
+        if m >= 0.05:
+            parts.append(f"consensus model gives its label {round((1 - m) * 100)}%")
+        if lo:
+            parts.append("the agreeing voters have low estimated skill")
+        words.append("; ".join(x for x in parts if x))
+    out[idx] = words
+    return out
 
 
 def plan_review(table: pd.DataFrame, *, budget_hours: float | None = None, budget_items: int | None = None,
@@ -492,7 +524,6 @@ def plan_review(table: pd.DataFrame, *, budget_hours: float | None = None, budge
         items = ind.index
         n = len(items)
         ht = human[_is(human["task"], task)]
-        reasons: dict[int, list[str]] = {}  # rare reasons (critical checks); common ones are vectorised below
         model_says = np.full(n, "", dtype=object)
         fast_words = np.full(n, "", dtype=object)
         p, calib[task] = _learn_or_calibrate(ind, _truth(gold, review_hist, task, items), w)
@@ -536,62 +567,51 @@ def plan_review(table: pd.DataFrame, *, budget_hours: float | None = None, budge
         if slice_weights:
             sw = sl.map(lambda s: slice_weights.get(str(s), 1.0) if pd.notna(s) else 1.0).to_numpy(float)
         exp_cost = p * cost * sw
-        # novelty
+        # novelty: slices, guideline versions and labels with few reviewed items
         nov = np.ones(n)
-        rt = review_hist[review_hist["task"].astype(str) == task]
+        nov_words = np.full(n, "", dtype=object)
+        rt = review_hist[_is(review_hist["task"], task)] if len(review_hist) else review_hist
         if len(rt) and w.novelty > 0:
-            reviewed = set(rt["item_id"].astype(str))
-            rev = ht[ht["item_id"].astype(str).isin(reviewed)]
+            rpos = _index_of(rt["item_id"], items)
+            was_reviewed = np.zeros(n, dtype=bool)
+            was_reviewed[rpos[rpos >= 0]] = True
             for col in ("slice", "guideline_version"):
-                counts = rev.drop_duplicates("item_id")[col].astype(str).value_counts()
-                key = ht.drop_duplicates("item_id").set_index(ht.drop_duplicates("item_id")["item_id"].astype(str))[col].astype(str).reindex(items)
-                c = key.map(counts).fillna(0).to_numpy(float)
-                bonus = w.novelty / np.sqrt(1 + c)
-                nov *= 1 + np.where(key.notna() & (key != "nan"), bonus, 0)
-                for i in np.flatnonzero((c == 0) & key.notna().to_numpy() & (key != "nan").to_numpy()):
-                    reasons.setdefault(int(i), []).append(f"{col.replace('_', ' ')} {key.iloc[i]} has no reviewed items yet")
-            lab_counts = pd.Series(ind["consensus_label"].to_numpy()[items.get_indexer(list(reviewed & set(items)))]).value_counts()
-            c = pd.Series(ind["consensus_label"].to_numpy()).map(lab_counts).fillna(0).to_numpy(float)
-            nov *= 1 + w.novelty / np.sqrt(1 + c)
+                vals = np.full(n, None, dtype=object)
+                vals[fpos[ok_f]] = first[col].astype(object).to_numpy()[ok_f]
+                codes, uniq = pd.factorize(pd.Series(vals).astype(object).where(pd.notna(vals), None))
+                has = codes >= 0
+                counts = np.bincount(codes[was_reviewed & has], minlength=len(uniq))
+                c = np.where(has, counts[np.maximum(codes, 0)] if len(uniq) else 0, 0)
+                nov *= 1 + np.where(has, w.novelty / np.sqrt(1 + c), 0.0)
+                fresh = has & (c == 0)
+                if fresh.any():
+                    name = col.replace("_", " ")
+                    said = np.array([f"{name} {u} has no reviewed items yet" for u in uniq], dtype=object)
+                    add = said[codes[fresh]]
+                    nov_words[fresh] = np.where(nov_words[fresh] == "", add, nov_words[fresh] + "; " + add)
+            ci_t = ind["_ci"].to_numpy()
+            lab_counts = np.bincount(ci_t[was_reviewed], minlength=int(ci_t.max()) + 1 if n else 0)
+            nov *= 1 + w.novelty / np.sqrt(1 + lab_counts[ci_t])
         # minutes
         rd = rt["duration_s"].to_numpy(float) if len(rt) else np.zeros(0)
         rd = rd[np.isfinite(rd) & (rd > 0)]
         est = float(np.median(rd)) / 60.0 if len(rd) else minutes_per_item
-        tier = np.where(items.isin(list(crit)), 0, 1)
-        # words (vectorised: a million items must not loop in Python)
-        nj = ind["n_judgements"].to_numpy()
-        share = 1 - ind["p_vote"].to_numpy()
-        pm = ind["p_model"].to_numpy()
-        parts = [
-            pd.Series(model_says), pd.Series(fast_words),
-            pd.Series(np.where(nj == 1, "only one judgement", "")),
-            pd.Series(np.where((nj > 1) & (share < 1), (np.round(share * 100).astype(np.int64)).astype(str) + "% of "
-                               + nj.astype(str) + " votes agree", "")),
-            pd.Series(np.where(pm >= 0.05, "consensus model gives its label "
-                               + np.round((1 - pm) * 100).astype(np.int64).astype(str) + "%", "")),
-            pd.Series(np.where(ind["p_skill"].to_numpy() - ind["p_vote"].to_numpy() > 0.1,
-                               "the agreeing voters have low estimated skill", "")),
-        ]
-        words = parts[0]
-        for part in parts[1:]:
-            words = words.str.cat(part, sep="; ")
-        extra = reasons
+        tier = np.ones(n, dtype=np.int64)
+        if crit:
+            cpos = items.get_indexer(pd.Index(sorted(crit)))
+            tier[cpos[cpos >= 0]] = 0
+        # the words of the reasons are joined after the budget cut, for the queued items only
+        crit_words = np.full(n, "", dtype=object)
         for i in np.flatnonzero(tier == 0):
-            extra.setdefault(int(i), []).insert(
-                0, "failed critical check " + ", ".join(sorted(set(crit_why.get(items[i], [])))))
-        words = words.str.replace(r"(; )+", "; ", regex=True).str.strip("; ")
-        if extra:
-            idx = np.fromiter(extra.keys(), dtype=np.int64)
-            pre = pd.Series(["; ".join(extra[int(i)]) for i in idx], index=idx)
-            merged = (pre + "; " + words.iloc[idx]).str.strip("; ")
-            words.iloc[idx] = merged.to_numpy()
+            crit_words[i] = "failed critical check " + ", ".join(sorted(set(crit_why.get(items[i], []))))
         frames.append(pd.DataFrame({
             "item_id": items, "task": task, "consensus_label": ind["consensus_label"].to_numpy(),
             "p_error": p, "expected_cost": exp_cost, "est_minutes": est,
-            "score": exp_cost * nov / est, "tier": tier, "reasons": words.to_numpy(),
+            "score": exp_cost * nov / est, "tier": tier,
             "p_model": ind["p_model"].to_numpy(), "p_skill": ind["p_skill"].to_numpy(),
             "p_vote": ind["p_vote"].to_numpy(), "n_judgements": ind["n_judgements"].to_numpy(),
-            "slice": sl.to_numpy()}))
+            "slice": sl.to_numpy(), "_crit": crit_words, "_nov": nov_words, "_model": model_says,
+            "_fast": fast_words}))
     q = pd.concat(frames, ignore_index=True)
     order = np.lexsort((q["item_id"].to_numpy(), -q["score"].to_numpy(), q["tier"].to_numpy()))
     q = q.iloc[order].reset_index(drop=True)
@@ -599,4 +619,5 @@ def plan_review(table: pd.DataFrame, *, budget_hours: float | None = None, budge
     inside, budget = _budget(len(q), q["est_minutes"].to_numpy(float), hours=budget_hours, items=budget_items,
                              fraction=budget_fraction)
     q["queued"] = inside
+    q["reasons"] = _reasons(q, inside)
     return ReviewPlan(queue=q[list(QUEUE_COLUMNS)], budget=budget, weights=w, calibration=calib, fit=fit)
