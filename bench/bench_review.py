@@ -1,8 +1,11 @@
 """Review routing: ranking quality against the peers, reviewer effort, spot checks, blind audit, speed.
 
-    python bench/bench_review.py [--quick]
+    python bench/bench_review.py [--quick]     # everything (--quick: no GLAD, fewer simulations, 100k rows)
+    python bench/bench_review.py --speed-only  # only the 1M-judgement planning time (whole process + stages)
+    python bench/bench_review.py --learn-defaults  # re-learn labkit.review.weights.DEFAULT_WEIGHTS
 
-1. recall@10% / ceiling per public dataset (tests/data/public/*): of the gold items whose labkit
+1. recall@10% / ceiling per public dataset (tests/data/public/*), labkit's ranking weights learned on the
+   other datasets only (leave one dataset out), and with the dataset's own gold cross-fitted: of the gold items whose labkit
    consensus label is wrong, the share found in the first 10% of gold items by queue rank, over its
    ceiling min(1, k / errors); ties count by their expectation (labkit.review.evaluate). labkit's queue
    beside peer scores computed in this run: vote agreement and entropy, crowd-kit DS / GLAD / MACE
@@ -203,7 +206,28 @@ def audit_table() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+_STAGES = """
+import sys, time, warnings
+t0 = time.perf_counter()
+warnings.filterwarnings("ignore")
+from labkit.io import load_labels
+from labkit.review.planner import _is, plan_review
+from labkit.stats.truth import fit_consensus
+t1 = time.perf_counter()
+t = load_labels(sys.argv[1])
+t2 = time.perf_counter()
+fit = fit_consensus(t[_is(t["stage"], "label") & _is(t["source"], "human")])
+t3 = time.perf_counter()
+plan = plan_review(t, budget_hours=100, fit=fit)
+t4 = time.perf_counter()
+plan.queued.to_csv(sys.argv[2], index=False)
+t5 = time.perf_counter()
+print(f"{t1 - t0:.2f} {t2 - t1:.2f} {t3 - t2:.2f} {t4 - t3:.2f} {t5 - t4:.2f}")
+"""
+
+
 def speed() -> dict[str, float]:
+    """The whole `labkit review plan` process, then the same steps timed one by one in a second fresh process."""
     rows = 100_000 if QUICK else 1_000_000
     big = tiled_program(rows)
     with tempfile.TemporaryDirectory() as tmp:
@@ -214,13 +238,29 @@ def speed() -> dict[str, float]:
         subprocess.run([sys.executable, "-m", "labkit", "review", "plan", str(src), "--budget-hours", "100",
                         "--out", str(Path(tmp) / "q.csv"), "--json"], check=True, env=env, capture_output=True)
         whole = time.perf_counter() - t0
-    return {"judgements": rows, "whole process s": whole}
+        out = subprocess.run([sys.executable, "-c", _STAGES, str(src), str(Path(tmp) / "q2.csv")], check=True, env=env,
+                             capture_output=True, text=True).stdout.split()
+    imp, read, fit, plan, write = map(float, out[-5:])
+    return {"judgements": rows, "whole process s": whole, "import s": imp, "read s": read, "consensus fit s": fit,
+            "planning s": plan, "write s": write}
+
+
+def print_speed() -> None:
+    print(f"load before: {os.getloadavg()}")
+    s = speed()
+    print(f"\nplanning {s['judgements']:,} judgements, whole process (CSV in, queue CSV out): {s['whole process s']:.1f} s")
+    print("  the same steps in a second fresh process: " + ", ".join(
+        f"{k} {v:.1f}" for k, v in s.items() if k not in ("judgements", "whole process s")))
+    print(f"load after: {os.getloadavg()}")
 
 
 def main() -> int:
     pd.set_option("display.width", 250)
     pd.set_option("display.max_columns", 40)
     print(f"load: {os.getloadavg()}")
+    if "--speed-only" in sys.argv:
+        print_speed()
+        return 0
     if "--learn-defaults" in sys.argv:
         from labkit.review.weights import learn_weights
 
@@ -248,9 +288,7 @@ def main() -> int:
     print(eff[cols + ["best peer saving"]].T.to_string(float_format=lambda x: f"{x:.3f}"))
     print("\nspot checks and blind audit (simulated)")
     print(audit_table().to_string(float_format=lambda x: f"{x:.3f}"))
-    s = speed()
-    print(f"\nplanning {s['judgements']:,} judgements, whole process (CSV in, queue CSV out): {s['whole process s']:.1f} s")
-    print(f"load: {os.getloadavg()}")
+    print_speed()
     return 0
 
 
