@@ -2,6 +2,7 @@
 
     python bench/bench_review.py [--quick]     # everything (--quick: no GLAD, fewer simulations, 100k rows)
     python bench/bench_review.py --speed-only  # only the 1M-judgement planning time (whole process + stages)
+    python bench/bench_review.py --ranking-only  # only ranking and effort, all 15 peers (GLAD included)
     python bench/bench_review.py --learn-defaults  # re-learn labkit.review.weights.DEFAULT_WEIGHTS
 
 1. recall@10% / ceiling per public dataset (tests/data/public/*), labkit's ranking weights learned on the
@@ -258,6 +259,7 @@ def main() -> int:
     pd.set_option("display.width", 250)
     pd.set_option("display.max_columns", 40)
     print(f"load: {os.getloadavg()}")
+    ranking_only = "--ranking-only" in sys.argv
     if "--speed-only" in sys.argv:
         print_speed()
         return 0
@@ -286,6 +288,9 @@ def main() -> int:
     cols = [c for c in eff.columns if c not in peers] + [c for c in peers if c in eff.columns]
     eff["best peer saving"] = 1 - eff[[c for c in peers if c in eff.columns]].min(1) / eff["Label Studio-style"]
     print(eff[cols + ["best peer saving"]].T.to_string(float_format=lambda x: f"{x:.3f}"))
+    if ranking_only:
+        print(f"load: {os.getloadavg()}")
+        return 0
     print("\nspot checks and blind audit (simulated)")
     print(audit_table().to_string(float_format=lambda x: f"{x:.3f}"))
     print_speed()

@@ -550,3 +550,23 @@ def test_quality_report_queue_is_the_review_planners(tmp_path):
     # every item above the threshold is in it
     above = set(plan.index[plan["p_error"] > 0.3].astype(str))
     assert above <= set(q["item_id"].astype(str))
+
+
+def test_feedback_page_shows_what_review_found(tmp_path):
+    from labkit.reports.feedback import build
+
+    src = tmp_path / "r.csv"
+    _reviewed_program(tmp_path).to_csv(src, index=False)
+    rep = build(str(src), "ann0")
+    sec = [s for s in rep.sections if s.title == "What review found in your work"]
+    assert len(sec) == 1
+    from labkit.reports.model import Table
+
+    tables = [b for b in sec[0].blocks if isinstance(b, Table)]
+    row = tables[0].frame.iloc[0]
+    # ann0 said 'ok' on the 8 items review decided as 'insult'; the pool: 30 of 50 reviewed judgements changed
+    assert (row["reviewed judgements"], row["changed by review"]) == (8, 8)
+    assert row["your most frequent correction"] == "ok -> insult (8 times)"
+    assert "the pool: 30 of 50 (60%)" in str(tables[0].caption)
+    text = repr(sec[0])
+    assert "ann1" not in text and "ann4" not in text  # nobody else by name
