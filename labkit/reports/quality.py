@@ -933,7 +933,8 @@ def build(labels: str, gold: str = "", items: str = "", guidelines: str = "", *,
     n_boot : int
         Bootstrap replicates for agreement intervals.
     adjudication_threshold : float
-        Consensus confidence below this sends an item to adjudication.
+        An item goes to adjudication when the review planner's chance that its consensus label is right
+        (``1 - p_error``, :func:`labkit.review.plan_review`) is below this, or its consensus differs from gold.
     min_evidence : int
         Judgements on gold items an annotator needs to be ranked (see :mod:`labkit.reports.people`).
     max_people : int
