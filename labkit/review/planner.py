@@ -97,10 +97,25 @@ class ReviewPlan:
                 "calibration": self.calibration}
 
 
+_POS_CACHE: dict[tuple[int, int], tuple[Any, pd.Index, np.ndarray]] = {}
+
+
 def _index_of(s: pd.Series, index: pd.Index) -> np.ndarray:
-    """Position of each value of ``s`` in ``index`` (-1 when absent), through category codes: no string pass."""
+    """Position of each value of ``s`` in ``index`` (-1 when absent), through category codes: no string pass.
+
+    While a plan is made, the categories -> positions lookup is kept per (categories, index) pair, so the
+    item ids of a million judgements are hashed once, not once per layer (:func:`plan_review` clears it).
+    """
     if isinstance(s.dtype, pd.CategoricalDtype):
-        pos = index.get_indexer(pd.Index(s.cat.categories.astype(str)))
+        key = (id(s.dtype), id(index))
+        hit = _POS_CACHE.get(key)
+        if hit is not None and hit[0] is s.dtype and hit[1] is index:
+            pos = hit[2]
+        else:
+            pos = index.get_indexer(pd.Index(s.cat.categories.astype(str)))
+            if len(_POS_CACHE) >= 32:
+                _POS_CACHE.clear()
+            _POS_CACHE[key] = (s.dtype, index, pos)
         codes = s.cat.codes.to_numpy()
         return np.where(codes >= 0, pos[np.maximum(codes, 0)] if len(pos) else -1, -1)
     return index.get_indexer(s.astype(str))
@@ -162,7 +177,7 @@ def error_indicators(table: pd.DataFrame, fit: Any, task: str,
     """
     post = fit.posteriors[task]
     labels = pd.Index(post.columns.astype(str))
-    items = pd.Index(post.index.astype(str))
+    items = pd.Index(post.index.astype(str), name="item_id")
     n, k = len(items), len(labels)
     P = post.to_numpy(dtype=np.float64)
     cons = fit.consensus[_is(fit.consensus["task"], task)]
@@ -207,7 +222,7 @@ def error_indicators(table: pd.DataFrame, fit: Any, task: str,
     return pd.DataFrame({"consensus_label": clab, "p_model": p_model, "p_skill": p_skill, "p_vote": p_vote,
                          "p_loo": p_loo, "n_judgements": nv.astype(np.int64), "p_combined": p_comb,
                          "_x0": X[:, 0], "_x1": X[:, 1],
-                         "_ci": ci}, index=pd.Index(items, name="item_id")).assign(
+                         "_ci": ci}, index=items).assign(
         _alt=np.where(np.isfinite(P).all(1), _second_label(P, ci), ci))
 
 
@@ -517,6 +532,19 @@ def plan_review(table: pd.DataFrame, *, budget_hours: float | None = None, budge
     if validation is not None:
         for i, e in validation[["item_id", "expectation"]].astype(str).itertuples(index=False):
             crit_why.setdefault(i, []).append(e)
+    _POS_CACHE.clear()
+    try:
+        return _plan(table, human, fit, review_hist, crit, crit_why, w, gold, costs, slice_weights, minutes_per_item,
+                     is_label, is_model, budget_hours, budget_items, budget_fraction)
+    finally:
+        _POS_CACHE.clear()
+
+
+def _plan(table: pd.DataFrame, human: pd.DataFrame, fit: Any, review_hist: pd.DataFrame, crit: set[str],
+          crit_why: dict[str, list[str]], w: ReviewWeights, gold: pd.DataFrame | None,
+          costs: dict[str, pd.DataFrame] | None, slice_weights: dict[str, float] | None, minutes_per_item: float,
+          is_label: np.ndarray, is_model: np.ndarray, budget_hours: float | None, budget_items: int | None,
+          budget_fraction: float | None) -> ReviewPlan:
     frames = []
     calib: dict[str, dict[str, Any]] = {}
     for task in fit.posteriors:
