@@ -570,3 +570,18 @@ def test_feedback_page_shows_what_review_found(tmp_path):
     assert "the pool: 30 of 50 (60%)" in str(tables[0].caption)
     text = repr(sec[0])
     assert "ann1" not in text and "ann4" not in text  # nobody else by name
+
+
+def test_gold_naming_no_task_applies_to_the_task(tmp_path):
+    """A gold file without a task column reads as task "default" and applies to every task (as elsewhere)."""
+    from labkit.schema import read_gold
+
+    rows = []
+    for i in range(30):
+        rows += _votes(f"i{i:02d}", ["a", "a", "b"] if i % 3 else ["b", "b", "a"], task="sentiment")
+    t = _table(tmp_path, rows)
+    gp = tmp_path / "gold.csv"
+    pd.DataFrame({"item_id": [f"i{i:02d}" for i in range(30)], "label": ["a"] * 30}).to_csv(gp, index=False)
+    plan = plan_review(t, budget_fraction=1.0, gold=read_gold(gp))
+    cal = plan.calibration["sentiment"]
+    assert cal["known_items"] == 30 and cal["known_errors"] == 10  # every third item's consensus is b

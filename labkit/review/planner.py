@@ -412,7 +412,12 @@ def _truth(gold: pd.DataFrame | None, review_hist: pd.DataFrame, task: str, item
         if len(adj):
             parts.append(pd.Series(adj["label"].astype(str).to_numpy(), index=adj["item_id"].astype(str).to_numpy()))
     if gold is not None and len(gold):
-        g = gold[gold["task"].astype(str) == task] if "task" in gold.columns else gold
+        if "task" in gold.columns:
+            from labkit.stats.scoring import gold_for_task
+
+            g = gold_for_task(gold, task)  # a gold file naming no task applies to every task
+        else:
+            g = gold
         parts.append(pd.Series(g["label"].astype(str).to_numpy(), index=g["item_id"].astype(str).to_numpy()))
     if not parts:
         return pd.Series([], dtype=object)
