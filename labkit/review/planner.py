@@ -4,21 +4,26 @@ Layers (each item's reasons name the ones that fired):
 
 1. **checks**: items with a failing row of a *critical* expectation in a validation result folder
    (``failures.csv`` written by ``labkit validate --out DIR``) go first, in their own tier;
-2. **uncertainty**: three error indicators read from the one consensus model
+2. **uncertainty**: error indicators read from the one consensus model
    (:func:`labkit.stats.truth.fit_consensus`) and the votes:
 
    * ``p_model`` = 1 - the consensus model's posterior of the consensus label;
    * ``p_skill`` = 1 - the posterior of the consensus label in a one-coin vote weighted by each voter's
      ``accuracy`` from ``fit.skill`` (log-odds weights ``log(acc (K-1) / (1-acc))``), so low-skill
      voters count less; this is not a second estimator: skill comes from the consensus fit;
-   * ``p_vote`` = 1 - the share of votes for the consensus label (the vote margin).
+   * ``p_loo`` = the largest posterior mass off the consensus label after leaving out any one judgement
+     (the fit's own annotator confusions, re-scored);
+   * ``p_vote`` = 1 - the share of votes for the consensus label (the vote margin; worded, not ranked on).
 
-   Their geometric mean ranks items (the best-ranking combination on the public datasets with gold,
-   see docs/review.md); human vs model pre-label disagreement (``source=model``) and too-fast
-   judgements raise it by the ``model_disagreement`` and ``too_fast`` weights. With gold, a one-feature
-   logistic fit on the gold items maps the score to a calibrated ``p_error`` (ranking unchanged);
+   Items are ranked by ``expit(b0 + b1 x_uncertain + b2 x_unstable)`` (:mod:`labkit.review.weights`:
+   ``x_uncertain`` = max of the within-task percentile ranks of ``p_model`` and ``p_skill``, ``x_unstable`` =
+   the rank of ``p_loo``; default weights learned on the public datasets with gold). With gold or past review
+   outcomes the weights are refined per task, cross-fitted (see :func:`_learn_or_calibrate`). Human vs model
+   pre-label disagreement (``source=model``) and too-fast judgements raise ``p_error`` by the
+   ``model_disagreement`` and ``too_fast`` weights;
 3. **impact**: ``expected_cost = p_error * cost``, where cost is the cost-matrix entry of reading the
-   likely true label as the consensus label (default 1 off the diagonal), times a slice weight;
+   likely true label as the consensus label (default 1 off the diagonal; from a cost file or the guideline's
+   ``error_costs``, :func:`costs_from_guidelines`), times a slice weight;
 4. **novelty**: slices, labels and guideline versions with few reviewed items get a bonus
    ``1 + novelty / sqrt(1 + reviewed)`` (only when some review history exists).
 
