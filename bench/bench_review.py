@@ -1,8 +1,12 @@
 """Review routing: ranking quality against the peers, reviewer effort, spot checks, blind audit, speed.
 
-    python bench/bench_review.py [--quick]
+    python bench/bench_review.py [--quick]     # everything (--quick: no GLAD, fewer simulations, 100k rows)
+    python bench/bench_review.py --speed-only  # only the 1M-judgement planning time (whole process + stages)
+    python bench/bench_review.py --ranking-only  # only ranking and effort, all 15 peers (GLAD included)
+    python bench/bench_review.py --learn-defaults  # re-learn labkit.review.weights.DEFAULT_WEIGHTS
 
-1. recall@10% / ceiling per public dataset (tests/data/public/*): of the gold items whose labkit
+1. recall@10% / ceiling per public dataset (tests/data/public/*), labkit's ranking weights learned on the
+   other datasets only (leave one dataset out), and with the dataset's own gold cross-fitted: of the gold items whose labkit
    consensus label is wrong, the share found in the first 10% of gold items by queue rank, over its
    ceiling min(1, k / errors); ties count by their expectation (labkit.review.evaluate). labkit's queue
    beside peer scores computed in this run: vote agreement and entropy, crowd-kit DS / GLAD / MACE
@@ -76,68 +80,104 @@ def peer_scores(t: pd.DataFrame, items: pd.Index, labels: list[str], cons: np.nd
     return out
 
 
-def ranking_table() -> pd.DataFrame:
+def _datasets() -> list[Path]:
+    return [d for d in sorted((ROOT / "tests" / "data" / "public").glob("*/")) if (d / "gold.csv").exists()]
+
+
+def _gold_eval(q: pd.DataFrame, g: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    gold = pd.Series(g["label"].astype(str).to_numpy(), index=g["item_id"].astype(str))
+    gold = gold[gold.index.isin(q["item_id"])]
+    qi = q.set_index("item_id").loc[gold.index]
+    return qi, qi["consensus_label"].to_numpy() != gold.to_numpy()
+
+
+def features() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per dataset: the ranking features of its gold items (ranked within the whole task) and the errors."""
     from labkit.io import load_labels
-    from labkit.review import plan_review
-    from labkit.review.evaluate import recall_ratio
+    from labkit.review.planner import _is, error_indicators
+    from labkit.schema import read_gold
+    from labkit.stats.truth import fit_consensus
+
+    out = {}
+    for d in _datasets():
+        t = load_labels(d / "long.csv")
+        human = t[_is(t["stage"], "label") & _is(t["source"], "human")]
+        fit = fit_consensus(human)
+        task = next(iter(fit.posteriors))
+        ind = error_indicators(human, fit, task)
+        g = read_gold(d / "gold.csv")
+        gold = pd.Series(g["label"].astype(str).to_numpy(), index=g["item_id"].astype(str))
+        gold = gold[gold.index.isin(ind.index)]
+        pos = ind.index.get_indexer(gold.index)
+        out[d.name] = (ind[["_x0", "_x1"]].to_numpy()[pos], ind["consensus_label"].to_numpy()[pos] != gold.to_numpy())
+    return out
+
+
+def held_out_weights() -> dict[str, tuple[float, float, float]]:
+    """Ranking weights for each dataset learned on the other public datasets only (leave one dataset out)."""
+    from labkit.review.weights import learn_weights
+
+    F = features()
+    return {name: tuple(float(x) for x in learn_weights([v for k, v in F.items() if k != name])) for name in F}
+
+
+def ranking_table(weights: dict[str, tuple[float, float, float]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from labkit.io import load_labels
+    from labkit.review import ReviewWeights, plan_review
+    from labkit.review.evaluate import items_for_recall, recall_ratio
     from labkit.schema import read_gold
 
-    rows = {}
-    for d in sorted((ROOT / "tests" / "data" / "public").glob("*/")):
-        if not (d / "gold.csv").exists():
-            continue
+    rows, effort = {}, {}
+    for d in _datasets():
         t = load_labels(d / "long.csv")
         g = read_gold(d / "gold.csv")
-        plan = plan_review(t, budget_fraction=1.0)
+        w = ReviewWeights(rank=weights[d.name])
+        plan = plan_review(t, budget_fraction=1.0, weights=w)
         q = plan.queue
         task = q["task"].iloc[0]
         post = plan.fit.posteriors[task]
-        gold = pd.Series(g["label"].astype(str).to_numpy(), index=g["item_id"].astype(str))
-        gold = gold[gold.index.isin(q["item_id"])]
-        items = pd.Index(gold.index)
-        qi = q.set_index("item_id").loc[items]
-        err = qi["consensus_label"].to_numpy() != gold.to_numpy()
+        qi, err = _gold_eval(q, g)
         score = -qi["rank"].to_numpy(float)
-        r = {"items": len(items), "errors": int(err.sum()), "labkit": recall_ratio(score, err)}
-        for name, s in peer_scores(t, items, [str(c) for c in post.columns], qi["consensus_label"].to_numpy()).items():
+        # with gold: weights refined on this dataset's gold, cross-fitted (each gold item scored without itself)
+        qg, err_g = _gold_eval(plan_review(t, budget_fraction=1.0, weights=w, gold=g, fit=plan.fit).queue, g)
+        score_g = -qg["rank"].to_numpy(float)
+        r = {"items": len(qi), "errors": int(err.sum()), "labkit": recall_ratio(score, err),
+             "labkit + gold (cross-fitted)": recall_ratio(score_g, err_g)}
+        e = {"items": len(qi), "errors": int(err.sum()), "labkit": items_for_recall(score, err),
+             "labkit + gold (cross-fitted)": items_for_recall(score_g, err_g)}
+        for name, s in peer_scores(t, qi.index, [str(c) for c in post.columns], qi["consensus_label"].to_numpy()).items():
             r[name] = recall_ratio(s, err)
+            e[name] = items_for_recall(s, err)
+        e["Label Studio-style"] = label_studio_items(t, qi.index, err)
         rows[d.name] = r
+        effort[d.name] = e
         print(f"  {d.name}: done", flush=True)
-    return pd.DataFrame(rows).T
+    return pd.DataFrame(rows).T, pd.DataFrame(effort).T
 
 
-def effort_table() -> pd.DataFrame:
-    from labkit.io import load_labels
-    from labkit.review import plan_review
-    from labkit.review.evaluate import items_for_recall
-    from labkit.schema import read_gold
+def pairwise_agreement(t: pd.DataFrame, items: pd.Index) -> np.ndarray:
+    """Label Studio's agreement of an item: the share of pairs of its annotations that agree."""
+    df = pd.DataFrame({"item": t["item_id"].astype(str), "label": t["label"].astype(str)})
+    V = pd.crosstab(df["item"], df["label"]).reindex(index=items, fill_value=0).to_numpy(float)
+    n = V.sum(1)
+    return np.divide((V * (V - 1)).sum(1), n * (n - 1), out=np.ones(len(n)), where=n > 1)
 
-    rows = {}
-    for d in sorted((ROOT / "tests" / "data" / "public").glob("*/")):
-        t = load_labels(d / "long.csv")
-        g = read_gold(d / "gold.csv")
-        q = plan_review(t, budget_fraction=1.0).queue
-        gold = pd.Series(g["label"].astype(str).to_numpy(), index=g["item_id"].astype(str))
-        gold = gold[gold.index.isin(q["item_id"])]
-        qi = q.set_index("item_id").loc[gold.index]
-        err = qi["consensus_label"].to_numpy() != gold.to_numpy()
-        n = len(err)
-        need = 0.8 * err.sum()
-        ours = items_for_recall(-qi["rank"].to_numpy(float), err)
-        agree = 1 - qi["p_vote"].to_numpy()  # share of votes for the consensus label = pairwise-agreement proxy
-        best = None
-        for thr in np.unique(np.concatenate([agree, [1.0 + 1e-9]])):
-            below = agree < thr
-            rest = ~below
-            # the 5% random spot check of the rest: expected errors caught = 5% of the rest's errors
-            caught = err[below].sum() + 0.05 * err[rest].sum()
-            cost = below.sum() + int(np.ceil(0.05 * rest.sum()))
-            if caught + 1e-9 >= need:
-                best = cost if best is None else min(best, cost)
-        rows[d.name] = {"items": n, "errors": int(err.sum()), "labkit items for 80%": ours,
-                        "Label Studio-style items for 80%": best if best is not None else float("nan"),
-                        "saving": (1 - ours / best) if best else float("nan")}
-    return pd.DataFrame(rows).T
+
+def label_studio_items(t: pd.DataFrame, items: pd.Index, err: np.ndarray, target: float = 0.8) -> float:
+    """Items a Label Studio-style policy reviews to catch ``target`` of the errors (expected): every item whose
+    pairwise agreement is below a threshold, plus a 5% random spot check of the rest; the cheapest threshold
+    (chosen knowing the gold, so the policy gets its best case)."""
+    agree = pairwise_agreement(t, items)
+    need = target * err.sum()
+    best = None
+    for thr in np.unique(np.concatenate([agree, [1.0 + 1e-9]])):
+        below = agree < thr
+        rest = ~below
+        caught = err[below].sum() + 0.05 * err[rest].sum()
+        cost = below.sum() + int(np.ceil(0.05 * rest.sum()))
+        if caught + 1e-9 >= need:
+            best = cost if best is None else min(best, cost)
+    return float(best) if best is not None else float("nan")
 
 
 def audit_table() -> pd.DataFrame:
@@ -167,7 +207,28 @@ def audit_table() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+_STAGES = """
+import sys, time, warnings
+t0 = time.perf_counter()
+warnings.filterwarnings("ignore")
+from labkit.io import load_labels
+from labkit.review.planner import _is, plan_review
+from labkit.stats.truth import fit_consensus
+t1 = time.perf_counter()
+t = load_labels(sys.argv[1])
+t2 = time.perf_counter()
+fit = fit_consensus(t[_is(t["stage"], "label") & _is(t["source"], "human")])
+t3 = time.perf_counter()
+plan = plan_review(t, budget_hours=100, fit=fit)
+t4 = time.perf_counter()
+plan.queued.to_csv(sys.argv[2], index=False)
+t5 = time.perf_counter()
+print(f"{t1 - t0:.2f} {t2 - t1:.2f} {t3 - t2:.2f} {t4 - t3:.2f} {t5 - t4:.2f}")
+"""
+
+
 def speed() -> dict[str, float]:
+    """The whole `labkit review plan` process, then the same steps timed one by one in a second fresh process."""
     rows = 100_000 if QUICK else 1_000_000
     big = tiled_program(rows)
     with tempfile.TemporaryDirectory() as tmp:
@@ -178,29 +239,61 @@ def speed() -> dict[str, float]:
         subprocess.run([sys.executable, "-m", "labkit", "review", "plan", str(src), "--budget-hours", "100",
                         "--out", str(Path(tmp) / "q.csv"), "--json"], check=True, env=env, capture_output=True)
         whole = time.perf_counter() - t0
-    return {"judgements": rows, "whole process s": whole}
+        out = subprocess.run([sys.executable, "-c", _STAGES, str(src), str(Path(tmp) / "q2.csv")], check=True, env=env,
+                             capture_output=True, text=True).stdout.split()
+    imp, read, fit, plan, write = map(float, out[-5:])
+    return {"judgements": rows, "whole process s": whole, "import s": imp, "read s": read, "consensus fit s": fit,
+            "planning s": plan, "write s": write}
+
+
+def print_speed() -> None:
+    print(f"load before: {os.getloadavg()}")
+    s = speed()
+    print(f"\nplanning {s['judgements']:,} judgements, whole process (CSV in, queue CSV out): {s['whole process s']:.1f} s")
+    print("  the same steps in a second fresh process: " + ", ".join(
+        f"{k} {v:.1f}" for k, v in s.items() if k not in ("judgements", "whole process s")))
+    print(f"load after: {os.getloadavg()}")
 
 
 def main() -> int:
     pd.set_option("display.width", 250)
     pd.set_option("display.max_columns", 40)
     print(f"load: {os.getloadavg()}")
-    r = ranking_table()
-    peers = [c for c in r.columns if c not in ("items", "errors", "labkit")]
+    ranking_only = "--ranking-only" in sys.argv
+    if "--speed-only" in sys.argv:
+        print_speed()
+        return 0
+    if "--learn-defaults" in sys.argv:
+        from labkit.review.weights import learn_weights
+
+        b = learn_weights(list(features().values()))
+        print("DEFAULT_WEIGHTS learned on every public dataset:", tuple(round(float(x), 1) for x in b))
+        return 0
+    W = held_out_weights()
+    print("ranking weights per dataset, learned without it (intercept, x_uncertain, x_unstable):")
+    for k, v in W.items():
+        print(f"  {k}: {tuple(round(x, 2) for x in v)}")
+    r, eff = ranking_table(W)
+    peers = [c for c in r.columns if c not in ("items", "errors", "labkit", "labkit + gold (cross-fitted)")]
     r["best peer"] = r[peers].max(1)
     r["best peer name"] = r[peers].idxmax(1)
-    print("\nrecall@10% / ceiling (expected over ties) per dataset")
+    print("\nrecall@10% / ceiling (expected over ties) per dataset; labkit with weights learned without the dataset")
     print(r.T.to_string(float_format=lambda x: f"{x:.3f}"))
     print("\nmean over datasets:")
-    print(r[["labkit"] + peers].mean().sort_values(ascending=False).to_string(float_format=lambda x: f"{x:.3f}"))
+    print(r[["labkit", "labkit + gold (cross-fitted)"] + peers].mean().sort_values(ascending=False)
+          .to_string(float_format=lambda x: f"{x:.3f}"))
     print(f"labkit - best peer per dataset: {dict((k, round(v, 3)) for k, v in (r['labkit'] - r['best peer']).items())}")
-    print("\nreviewer effort to catch 80% of consensus errors (gold items)")
-    print(effort_table().to_string(float_format=lambda x: f"{x:.3f}"))
+    print("\nreviewer effort: items (of the gold items) reviewed to catch 80% of consensus errors")
+    eff["saving vs Label Studio-style"] = 1 - eff["labkit"] / eff["Label Studio-style"]
+    cols = [c for c in eff.columns if c not in peers] + [c for c in peers if c in eff.columns]
+    eff["best peer saving"] = 1 - eff[[c for c in peers if c in eff.columns]].min(1) / eff["Label Studio-style"]
+    print(eff[cols + ["best peer saving"]].T.to_string(float_format=lambda x: f"{x:.3f}"))
+    if ranking_only:
+        print(f"load: {os.getloadavg()}")
+        return 0
     print("\nspot checks and blind audit (simulated)")
     print(audit_table().to_string(float_format=lambda x: f"{x:.3f}"))
-    s = speed()
-    print(f"\nplanning {s['judgements']:,} judgements, whole process (CSV in, queue CSV out): {s['whole process s']:.1f} s")
-    print(f"load: {os.getloadavg()}")
+    print_speed()
     return 0
 
 

@@ -152,22 +152,86 @@ def test_model_disagreement_and_too_fast_raise_p_error(tmp_path):
     assert "2 of 5 votes for the consensus took under 5s" in q.loc["c05", "reasons"]
 
 
-def test_gold_calibration_keeps_the_ranking(tmp_path):
-    t = load_labels(PUBLIC / "snow2008_rte" / "long.csv")
+def test_gold_learns_weights_cross_fitted_and_calibrated():
     from labkit.schema import read_gold
 
+    t = load_labels(PUBLIC / "snow2008_rte" / "long.csv")
     gold = read_gold(PUBLIC / "snow2008_rte" / "gold.csv")
-    a = plan_review(t, budget_fraction=1.0).queue
     b = plan_review(t, budget_fraction=1.0, gold=gold)
-    assert list(a["item_id"]) == list(b.queue["item_id"])
     cal = b.calibration["default"]
-    assert cal["gold_items"] == 800 and cal["slope"] > 0
-    # calibrated: expected errors on gold items within 15% of the observed count
+    assert cal["known_items"] == 800 and cal["known_errors"] == 57 and cal["weights"].startswith("learned")
+    assert len(cal["slopes"]) == 2 and min(cal["slopes"]) > 0  # both features point toward errors on this gold
     gl = pd.Series(gold["label"].astype(str).to_numpy(), index=gold["item_id"].astype(str))
     q = b.queue.set_index("item_id").loc[gl.index]
     observed = int((q["consensus_label"] != gl).sum())
-    assert observed == cal["gold_errors"]
+    assert observed == 57
+    # each gold item is scored by a fit that did not see it, and the probabilities add up to the errors
     assert abs(q["p_error"].sum() - observed) / observed < 0.15
+
+
+def test_few_gold_errors_calibrate_without_changing_the_ranking():
+    from labkit.schema import read_gold
+
+    t = load_labels(PUBLIC / "snow2008_rte" / "long.csv")
+    gold = read_gold(PUBLIC / "snow2008_rte" / "gold.csv")
+    few = gold.iloc[:150]  # 150 gold items: fewer errors than the 20 needed to learn weights
+    a = plan_review(t, budget_fraction=1.0).queue
+    b = plan_review(t, budget_fraction=1.0, gold=few)
+    cal = b.calibration["default"]
+    assert cal["known_items"] == 150 and 3 <= cal["known_errors"] < 20
+    assert cal["weights"] == "defaults" and cal["calibrated"] and cal["slope"] > 0
+    assert list(a["item_id"]) == list(b.queue["item_id"])  # monotone calibration: same order
+
+
+def test_label_only_p_error_adds_up_to_the_models_expected_errors():
+    t = load_labels(PUBLIC / "snow2008_temp" / "long.csv")
+    plan = plan_review(t, budget_fraction=1.0)
+    q = plan.queue
+    assert plan.calibration["default"]["weights"] == "defaults"
+    assert q["p_error"].sum() == pytest.approx(q["p_model"].sum(), rel=1e-6)
+
+
+def test_past_review_outcomes_count_as_known_labels(tmp_path):
+    from labkit.review.planner import _truth
+
+    extra = [{"item_id": "split32", "annotator_id": "rev1", "label": "b", "stage": "review"},
+             {"item_id": "split32", "annotator_id": "rev2", "label": "b", "stage": "review"},
+             {"item_id": "split32", "annotator_id": "rev3", "label": "a", "stage": "review"},
+             {"item_id": "split41", "annotator_id": "rev1", "label": "b", "stage": "review"},
+             {"item_id": "split41", "annotator_id": "boss", "label": "a", "stage": "adjudication"},
+             {"item_id": "c01", "annotator_id": "rev1", "label": "b", "stage": "review"}]
+    t = _program(tmp_path, extra)
+    hist = t[t["stage"].astype(str) != "label"]
+    gold = pd.DataFrame({"item_id": ["c01"], "label": ["a"]})
+    got = _truth(gold, hist, "default", pd.Index(["split32", "split41", "c01", "c02"]))
+    # review majority, adjudication over review, gold over both
+    assert got.to_dict() == {"split32": "b", "split41": "a", "c01": "a"}
+    plan = plan_review(t, budget_fraction=1.0)
+    assert plan.calibration["default"]["known_items"] == 3
+
+
+def test_leave_one_out_instability_by_hand(tmp_path):
+    """p_loo: the largest posterior mass off the consensus after dropping one judgement, from the fit's confusions."""
+    from labkit.review.planner import _is, error_indicators
+    from labkit.stats.truth import fit_consensus
+
+    t = _program(tmp_path)
+    human = t[_is(t["stage"], "label")]
+    fit = fit_consensus(human)
+    ind = error_indicators(human, fit, "default")
+    anns, E = fit.confusion["default"]
+    labels = [str(c) for c in fit.posteriors["default"].columns]
+    prior = np.log(fit.posteriors["default"].to_numpy().mean(0))
+    rows = human[human["item_id"].astype(str) == "split32"]
+    terms = [np.log(E[list(anns).index(str(r.annotator_id)), :, labels.index(str(r.label))]) for r in rows.itertuples()]
+    c = labels.index(ind.loc["split32", "consensus_label"])
+    worst = 0.0
+    for j in range(len(terms)):
+        L = prior + sum(x for i, x in enumerate(terms) if i != j)
+        q = np.exp(L - L.max())
+        worst = max(worst, 1 - q[c] / q.sum())
+    assert ind.loc["split32", "p_loo"] == pytest.approx(worst, rel=1e-9)
+    assert ind.loc["split32", "p_loo"] > ind.loc["c01", "p_loo"]  # a 3-2 split hangs on one vote; 5-0 does not
 
 
 # --- ranking quality on the public datasets -------------------------------------------------------------
@@ -197,6 +261,45 @@ def test_ranking_not_worse_than_vote_peers(name):
     # and clearly better than random review (expected ratio 0.1 / ceiling)
     k = math.ceil(0.1 * len(err))
     assert ours > 1.5 * (0.1 / min(1, k / err.sum())) or err.sum() < 5
+
+
+def test_held_out_ranking_meets_the_target_and_the_crowdkit_ds_peer():
+    """Weights learned on the other public datasets only: mean recall@10%/ceiling >= 0.55 (the issue's target),
+    and on every dataset not below crowd-kit's Dawid-Skene posterior (run here) minus 5 points."""
+    crowdkit = pytest.importorskip("crowdkit.aggregation")
+    from labkit.review import ReviewWeights
+    from labkit.review.planner import _is, error_indicators
+    from labkit.review.weights import learn_weights
+    from labkit.schema import read_gold
+    from labkit.stats.truth import fit_consensus
+
+    names = [p.name for p in sorted(PUBLIC.iterdir()) if (p / "gold.csv").exists()]
+    data = {}
+    for name in names:
+        t = load_labels(PUBLIC / name / "long.csv")
+        human = t[_is(t["stage"], "label") & _is(t["source"], "human")]
+        fit = fit_consensus(human)
+        ind = error_indicators(human, fit, "default")
+        g = read_gold(PUBLIC / name / "gold.csv")
+        gl = pd.Series(g["label"].astype(str).to_numpy(), index=g["item_id"].astype(str))
+        gl = gl[gl.index.isin(ind.index)]
+        pos = ind.index.get_indexer(gl.index)
+        err = ind["consensus_label"].to_numpy()[pos] != gl.to_numpy()
+        data[name] = (t, fit, gl, ind[["_x0", "_x1"]].to_numpy()[pos], err)
+    ratios = {}
+    for name, (t, fit, gl, _, err) in data.items():
+        w = learn_weights([(X, e) for k, (_, _, _, X, e) in data.items() if k != name])
+        q = plan_review(t, budget_fraction=1.0, fit=fit, weights=ReviewWeights(rank=tuple(w))).queue
+        qi = q.set_index("item_id").loc[gl.index]
+        assert (qi["consensus_label"].to_numpy() != gl.to_numpy()).sum() == err.sum()
+        ratios[name] = recall_ratio(-qi["rank"].to_numpy(float), err)
+        df = pd.DataFrame({"task": t["item_id"].astype(str), "worker": t["annotator_id"].astype(str),
+                           "label": t["label"].astype(str)})
+        post = crowdkit.DawidSkene(n_iter=100).fit_predict_proba(df).reindex(gl.index)
+        ds = 1 - np.array([post.loc[i, c] if c in post.columns else 0.0
+                           for i, c in zip(gl.index, qi["consensus_label"])])
+        assert ratios[name] >= recall_ratio(np.nan_to_num(ds, nan=1.0), err) - 0.05, (name, ratios[name])
+    assert np.mean(list(ratios.values())) >= 0.55, ratios
 
 
 # --- evidence --------------------------------------------------------------------------------------------
@@ -326,3 +429,159 @@ def test_core_imports_no_jupyter_or_gx():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=HERE.parent, env={**__import__("os").environ, "PYTHONPATH": str(HERE.parent)})
     assert out.stdout.strip() == "[]"
+
+
+# --- costs from the guideline, proposals from review patterns, the quality report's queue ------------------
+
+def _guidelines_copy(tmp_path: Path) -> Path:
+    import shutil
+
+    root = tmp_path / "guidelines"
+    shutil.copytree(HERE.parent / "guidelines", root)
+    return root
+
+
+def test_costs_from_the_guideline_and_their_refusals(tmp_path):
+    from labkit.guidelines.model import Guidelines
+    from labkit.review.planner import costs_from_guidelines
+
+    root = _guidelines_copy(tmp_path)
+    f = root / "toxicity" / "2.0.0.yaml"
+    base = f.read_text(encoding="utf-8")
+    f.write_text(base + "error_costs:\n  - {true_label: hate, read_as: ok, cost: 10}\n", encoding="utf-8")
+    c = costs_from_guidelines(Guidelines.load(root))
+    assert list(c) == ["toxicity"]
+    assert c["toxicity"].to_dict("records") == [{"true_label": "hate", "read_as": "ok", "cost": 10.0}]
+    f.write_text(base + "error_costs:\n  - {true_label: hate, read_as: okay, cost: 10}\n", encoding="utf-8")
+    with pytest.raises(InputRefused) as e:
+        costs_from_guidelines(Guidelines.load(root))
+    msg = str(e.value)
+    assert "2.0.0.yaml" in msg and "read_as 'okay' is not a label of toxicity 2.0.0" in msg and "read_as" in msg
+    f.write_text(base + "error_costs:\n  - {true_label: hate, read_as: ok, cost: -1}\n", encoding="utf-8")
+    with pytest.raises(InputRefused, match="cost -1.0 must be a finite number >= 0"):
+        costs_from_guidelines(Guidelines.load(root))
+
+
+def test_cli_plan_reads_costs_from_the_guideline(tmp_path, capsys):
+    """A cost of reading 'hate' as 'ok' in the guideline raises the expected cost of items that may be hate."""
+    root = _guidelines_copy(tmp_path)
+    f = root / "toxicity" / "2.0.0.yaml"
+    labels = str(HERE.parent / "sample" / "labels.csv")
+    assert main(["review", "plan", labels, "--fraction", "1", "--out", str(tmp_path / "a.csv")]) == 0
+    f.write_text(f.read_text(encoding="utf-8") + "error_costs:\n  - {true_label: hate, read_as: ok, cost: 10}\n",
+                 encoding="utf-8")
+    assert main(["review", "plan", labels, "--fraction", "1", "--guidelines", str(root),
+                 "--out", str(tmp_path / "b.csv")]) == 0
+    a = pd.read_csv(tmp_path / "a.csv").set_index("item_id")
+    b = pd.read_csv(tmp_path / "b.csv").set_index("item_id")
+    tox = b[(b["task"] == "toxicity") & (b["consensus_label"] == "ok")]
+    ratio = tox["expected_cost"] / a.loc[tox.index, "expected_cost"]
+    assert (ratio >= 1 - 1e-9).all() and (ratio > 1.5).any()
+    other = b[(b["task"] == "toxicity") & (b["consensus_label"] != "ok")]
+    assert np.allclose(other["expected_cost"], a.loc[other.index, "expected_cost"])
+
+
+def _reviewed_program(tmp_path: Path) -> pd.DataFrame:
+    rows: list[dict] = []
+    for i in range(8):  # items reviewed as 'insult' that three annotators read as 'ok'
+        rows += [{"item_id": f"s{i}", "annotator_id": a, "label": lab, "task": "toxicity"}
+                 for a, lab in (("ann0", "ok"), ("ann1", "ok"), ("ann2", "insult"), ("ann3", "ok"))]
+        rows.append({"item_id": f"s{i}", "annotator_id": "rev", "label": "insult", "task": "toxicity", "stage": "review"})
+    for i in range(6):  # one person's habit: ann4 alone reads spam as ok
+        rows += [{"item_id": f"p{i}", "annotator_id": a, "label": lab, "task": "toxicity"}
+                 for a, lab in (("ann4", "ok"), ("ann1", "spam"), ("ann2", "spam"))]
+        rows.append({"item_id": f"p{i}", "annotator_id": "rev", "label": "spam", "task": "toxicity", "stage": "review"})
+    return _table(tmp_path, rows)
+
+
+def test_review_patterns_open_a_guideline_proposal(tmp_path):
+    from labkit.guidelines.proposals import load_proposal
+    from labkit.review.apply import confusion_patterns, propose_from_review
+
+    t = _reviewed_program(tmp_path)
+    corrected = apply_reviews(t)
+    pats = confusion_patterns(t, corrected)
+    top = pats.iloc[0]
+    # 8 items x 3 annotators said ok where review said insult; 24 of the 32 judgements on those items
+    assert (top["gave"], top["truth"], top["judgements"], top["annotators"]) == ("ok", "insult", 24, 3)
+    assert top["share"] == pytest.approx(24 / 32)
+    second = pats.iloc[1]
+    assert (second["gave"], second["truth"], second["judgements"], second["annotators"]) == ("ok", "spam", 6, 1)
+    root = _guidelines_copy(tmp_path)
+    props = propose_from_review(t, corrected, root=str(root), author="g-expert-1", created_at="2026-12-01T10:00:00Z")
+    assert len(props) == 1  # ann4's habit (one annotator) is feedback, not a guideline gap
+    p = load_proposal(props[0].path)
+    assert p.task == "toxicity" and p.base_version == "2.0.0" and p.author == "g-expert-1"
+    assert p.changes[0]["op"] == "add_edge_case" and p.changes[0]["label"] == "insult"
+    assert "Review found 24 judgements by 3 annotators labelled 'ok' on items reviewed as 'insult'" in p.changes[0]["proposed"]
+    assert p.source["kind"] == "review" and p.source["pattern"] == "ok -> insult" and p.source["items"][0] == "s0"
+    log = (root / "decisions.jsonl").read_text(encoding="utf-8").splitlines()
+    last = json.loads(log[-1])
+    assert last.get("action", last.get("kind")) == "propose" and last.get("proposal") == p.id
+
+
+def test_cli_apply_propose_needs_guidelines_and_author(tmp_path, capsys):
+    src = tmp_path / "r.csv"
+    _reviewed_program(tmp_path).to_csv(src, index=False)
+    rc = main(["review", "apply", str(src), "--out", str(tmp_path / "c.csv"), "--propose"])
+    assert rc != 0 and "--propose needs --guidelines DIR and --author ID" in capsys.readouterr().err
+    root = _guidelines_copy(tmp_path)
+    rc = main(["review", "apply", str(src), "--out", str(tmp_path / "c.csv"), "--propose", "--guidelines", str(root),
+               "--author", "g-expert-1", "--json"])
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert rc == 0 and len(out["proposals"]) == 1 and Path(out["proposals"][0]["path"]).exists()
+
+
+def test_quality_report_queue_is_the_review_planners(tmp_path):
+    from labkit.reports.quality import consensus, load_program
+    from labkit.review.planner import _is
+
+    sample = HERE.parent / "sample"
+    p = load_program(str(sample / "labels.csv"), str(sample / "gold.csv"), task="toxicity")
+    c = consensus(p, threshold=0.7)
+    q = c["queue"]
+    plan = plan_review(p.comparable, budget_fraction=1.0, gold=p.gold_for_task, fit=c["fit"]).queue
+    plan = plan[_is(plan["task"], "toxicity")].set_index("item_id")
+    assert len(q) > 0 and list(q["rank"]) == sorted(q["rank"])  # the planner's order
+    assert np.allclose(q["p_error"].to_numpy(), plan.loc[q["item_id"], "p_error"].to_numpy())
+    dis = q["gold"].notna() & (q["gold"].astype(str) != q["consensus_label"].astype(str))
+    assert ((q["p_error"] > 0.3) | dis).all()
+    assert q.loc[dis, "reasons"].str.startswith("consensus differs from gold").all()
+    # every item above the threshold is in it
+    above = set(plan.index[plan["p_error"] > 0.3].astype(str))
+    assert above <= set(q["item_id"].astype(str))
+
+
+def test_feedback_page_shows_what_review_found(tmp_path):
+    from labkit.reports.feedback import build
+
+    src = tmp_path / "r.csv"
+    _reviewed_program(tmp_path).to_csv(src, index=False)
+    rep = build(str(src), "ann0")
+    sec = [s for s in rep.sections if s.title == "What review found in your work"]
+    assert len(sec) == 1
+    from labkit.reports.model import Table
+
+    tables = [b for b in sec[0].blocks if isinstance(b, Table)]
+    row = tables[0].frame.iloc[0]
+    # ann0 said 'ok' on the 8 items review decided as 'insult'; the pool: 30 of 50 reviewed judgements changed
+    assert (row["reviewed judgements"], row["changed by review"]) == (8, 8)
+    assert row["your most frequent correction"] == "ok -> insult (8 times)"
+    assert "the pool: 30 of 50 (60%)" in str(tables[0].caption)
+    text = repr(sec[0])
+    assert "ann1" not in text and "ann4" not in text  # nobody else by name
+
+
+def test_gold_naming_no_task_applies_to_the_task(tmp_path):
+    """A gold file without a task column reads as task "default" and applies to every task (as elsewhere)."""
+    from labkit.schema import read_gold
+
+    rows = []
+    for i in range(30):
+        rows += _votes(f"i{i:02d}", ["a", "a", "b"] if i % 3 else ["b", "b", "a"], task="sentiment")
+    t = _table(tmp_path, rows)
+    gp = tmp_path / "gold.csv"
+    pd.DataFrame({"item_id": [f"i{i:02d}" for i in range(30)], "label": ["a"] * 30}).to_csv(gp, index=False)
+    plan = plan_review(t, budget_fraction=1.0, gold=read_gold(gp))
+    cal = plan.calibration["sentiment"]
+    assert cal["known_items"] == 30 and cal["known_errors"] == 10  # every third item's consensus is b

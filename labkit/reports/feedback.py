@@ -240,8 +240,9 @@ EXTRA_SECTIONS: list[SectionProvider] = []
 def _default_sections() -> None:
     from labkit.incentives.report import feedback_provider
     from labkit.reports.whatchanged import what_changed_section
+    from labkit.review.feedback import review_feedback_section
 
-    EXTRA_SECTIONS.extend([what_changed_section, feedback_provider])
+    EXTRA_SECTIONS.extend([what_changed_section, feedback_provider, review_feedback_section])
 
 
 _default_sections()

@@ -370,16 +370,20 @@ def gold_scores(p: Program, *, ci: float = 0.95) -> dict[str, Any] | None:
 
 def consensus(p: Program, *, threshold: float = 0.7) -> dict[str, Any]:
     """The default consensus (:func:`labkit.stats.truth.fit_consensus`) with its confidence per item,
-    its accuracy on gold, the reliability of its confidence on gold items, and the adjudication queue
-    (confidence below ``threshold``, ties, or consensus differing from gold)."""
-    from labkit.stats.consensus import adjudication_queue, consensus_accuracy
+    its accuracy on gold, the reliability of its confidence on gold items, and the adjudication queue.
+
+    The adjudication queue is the review planner's queue (:func:`labkit.review.plan_review`, reading this
+    same fit): items whose ``p_error`` (the planner's probability that the consensus label is wrong; learned
+    from gold when there is enough, each gold item scored without its own gold label) exceeds
+    ``1 - threshold``, plus items whose consensus differs from gold, in the planner's rank order."""
+    from labkit.stats.consensus import consensus_accuracy
     from labkit.stats.truth import fit_consensus
 
     fit = fit_consensus(p.comparable, task=p.task)
     cons = fit.consensus
     g = p.gold_for_task if p.has_gold else None
     acc = consensus_accuracy(cons, g) if g is not None else None
-    queue = adjudication_queue(cons, g, threshold=threshold)
+    queue = review_queue(p, fit, g, threshold=threshold)
     rel = None
     if g is not None and len(cons):
         gd = g.drop_duplicates("item_id")
@@ -392,6 +396,34 @@ def consensus(p: Program, *, threshold: float = 0.7) -> dict[str, Any]:
     method = str(cons["method"].iloc[0]) if len(cons) and "method" in cons else ""
     return {"consensus": cons, "accuracy": acc, "queue": queue, "threshold": threshold,
             "info": fit.info.get(p.task, {}), "reliability": rel, "method": method, "fit": fit}
+
+
+def review_queue(p: Program, fit: Any, gold: pd.DataFrame | None, *, threshold: float = 0.7) -> pd.DataFrame:
+    """The adjudication queue of the report: :func:`labkit.review.plan_review` over the report's judgements.
+
+    Rows: the planner's queue columns (``rank, item_id, consensus_label, p_error, reasons, ...``) plus ``gold``
+    (when given), restricted to ``p_error > 1 - threshold`` or consensus different from gold, best first.
+    """
+    from labkit.errors import ParameterError
+    from labkit.review import plan_review
+
+    if not (isinstance(threshold, (int, float)) and 0 <= threshold <= 1):
+        raise ParameterError(f"threshold must be a number in [0, 1], got {threshold!r}")
+    cols = ["rank", "item_id", "consensus_label", "p_error", "reasons", "n_judgements", "est_minutes"]
+    if not len(fit.consensus):
+        return pd.DataFrame(columns=cols)
+    plan = plan_review(p.comparable, budget_fraction=1.0, gold=gold, fit=fit)
+    q = plan.queue
+    q = q.loc[q["task"].astype(str) == str(p.task), cols].copy()
+    sel = q["p_error"].to_numpy(float) > 1 - threshold
+    if gold is not None and len(gold):
+        gd = gold.drop_duplicates("item_id", keep="last")
+        gmap = pd.Series(gd["label"].astype(str).to_numpy(), index=gd["item_id"].astype(str).to_numpy())
+        q["gold"] = q["item_id"].astype(str).map(gmap)
+        dis = q["gold"].notna().to_numpy() & (q["consensus_label"].astype(str).to_numpy() != q["gold"].astype(str).to_numpy())
+        q.loc[dis, "reasons"] = ("consensus differs from gold; " + q.loc[dis, "reasons"].astype(str)).str.strip("; ")
+        sel |= dis
+    return q.loc[sel].reset_index(drop=True)
 
 
 def reliability(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> tuple[pd.DataFrame, float]:
@@ -611,7 +643,8 @@ def findings(p: Program, vol: dict[str, Any], agr: dict[str, Any], gold: dict[st
         q = cons["queue"]
         n_items = len(cons["consensus"])
         out.append(Finding(f"{len(q):,} of {n_items:,} items ({len(q) / max(n_items, 1):.0%}) need adjudication "
-                           f"(consensus confidence below {cons['threshold']:g}, a tie, or consensus different from gold).",
+                           f"(the review planner puts the chance that the consensus label is wrong above "
+                           f"{1 - cons['threshold']:.0%}, or the consensus differs from gold).",
                            "warning" if n_items and len(q) / n_items > 0.2 else "info"))
         rel = cons.get("reliability")
         if rel is not None and rel["n"] >= 20 and rel["ece"] > 0.05:
@@ -827,10 +860,12 @@ def _consensus_section(p: Program, cons: dict[str, Any]) -> Section:
     if p.items is not None and len(q):
         text = p.items.drop_duplicates("item_id").set_index("item_id")["text"]
         q["text"] = q["item_id"].astype(str).map(text).fillna("").map(lambda t: t if len(t) <= 90 else t[:87] + "…")
-    cols = [c_ for c_ in ["item_id", "label", "confidence", "n_judgements", "gold", "reason", "text"] if c_ in q.columns]
-    sec.blocks.append(Table(q[cols].rename(columns={"label": "consensus"}),
-                            caption=f"Adjudication queue ({len(q):,} items, lowest confidence first)", max_rows=30,
-                            empty="No item needs adjudication."))
+    cols = [c_ for c_ in ["rank", "item_id", "consensus_label", "p_error", "n_judgements", "gold", "reasons", "text"]
+            if c_ in q.columns]
+    sec.blocks.append(Table(q[cols].rename(columns={"consensus_label": "consensus"}),
+                            caption=f"Adjudication queue ({len(q):,} items, in the review planner's order: expected "
+                                    "error cost removed per reviewer minute; see docs/review.md)", max_rows=30,
+                            formats={"p_error": "{:.2f}"}, empty="No item needs adjudication."))
     return sec
 
 
@@ -898,7 +933,8 @@ def build(labels: str, gold: str = "", items: str = "", guidelines: str = "", *,
     n_boot : int
         Bootstrap replicates for agreement intervals.
     adjudication_threshold : float
-        Consensus confidence below this sends an item to adjudication.
+        An item goes to adjudication when the review planner's chance that its consensus label is right
+        (``1 - p_error``, :func:`labkit.review.plan_review`) is below this, or its consensus differs from gold.
     min_evidence : int
         Judgements on gold items an annotator needs to be ranked (see :mod:`labkit.reports.people`).
     max_people : int

@@ -18,7 +18,7 @@ import pandas as pd
 
 from labkit.errors import ParameterError
 
-__all__ = ["apply_reviews", "error_patterns", "CORRECTED_COLUMNS"]
+__all__ = ["apply_reviews", "error_patterns", "confusion_patterns", "propose_from_review", "CORRECTED_COLUMNS"]
 
 CORRECTED_COLUMNS = ("item_id", "task", "label", "previous_label", "changed", "decided_by", "decided_stage",
                      "guideline_version", "decided_at", "n_reviews")
@@ -115,3 +115,81 @@ def error_patterns(table: pd.DataFrame, corrected: pd.DataFrame) -> pd.DataFrame
                 how="left")
     g["top_count"] = g["top_count"].fillna(0).astype(int)
     return g.sort_values(["error_rate", "annotator_id"], ascending=[False, True]).reset_index(drop=True)
+
+
+def confusion_patterns(table: pd.DataFrame, corrected: pd.DataFrame) -> pd.DataFrame:
+    """Across annotators, how label-stage judgements on reviewed items differ from the reviewed label.
+
+    One row per (task, gave, truth) with gave != truth: ``judgements`` (how many), ``annotators`` (how many
+    different people), ``share`` (of the judgements on items reviewed as ``truth``), ``items`` (up to five
+    item ids); most frequent first.
+    """
+    cols = ["task", "gave", "truth", "judgements", "annotators", "share", "items"]
+    dec = corrected[corrected["decided_stage"] != "consensus"]
+    lab = table[(table["stage"].astype(str) == "label") & (table["source"].astype(str) == "human")]
+    key = lab["item_id"].astype(str) + "\x1f" + lab["task"].astype(str)
+    truth = pd.Series(dec["label"].astype(str).to_numpy(), index=dec["item_id"].astype(str) + "\x1f" + dec["task"].astype(str))
+    t = key.map(truth)
+    m = t.notna().to_numpy()
+    d = pd.DataFrame({"task": lab["task"].astype(str).to_numpy()[m], "item_id": lab["item_id"].astype(str).to_numpy()[m],
+                      "annotator_id": lab["annotator_id"].astype(str).to_numpy()[m],
+                      "gave": lab["label"].astype(str).to_numpy()[m], "truth": t.to_numpy()[m]})
+    if d.empty:
+        return pd.DataFrame(columns=cols)
+    per_truth = d.groupby(["task", "truth"]).size().rename("n_truth")
+    w = d[d["gave"] != d["truth"]]
+    if w.empty:
+        return pd.DataFrame(columns=cols)
+    g = (w.groupby(["task", "gave", "truth"])
+         .agg(judgements=("item_id", "size"), annotators=("annotator_id", "nunique"),
+              items=("item_id", lambda s: list(dict.fromkeys(s))[:5]))
+         .reset_index())
+    g["share"] = g["judgements"] / g.set_index(["task", "truth"]).index.map(per_truth).to_numpy(float)
+    return g.sort_values(["judgements", "task", "gave", "truth"], ascending=[False, True, True, True])[cols].reset_index(drop=True)
+
+
+def propose_from_review(table: pd.DataFrame, corrected: pd.DataFrame, *, root: str, author: str,
+                        task: str | None = None, min_judgements: int = 5, min_annotators: int = 2,
+                        created_at: Any = None, key: Any = None) -> list[Any]:
+    """Open a guideline proposal for each review error pattern frequent enough to be a guideline problem.
+
+    A pattern (judgements labeled ``gave`` on items review decided as ``truth``) qualifies with at least
+    ``min_judgements`` judgements from at least ``min_annotators`` people (one person's habit is feedback,
+    not a guideline gap). Each qualifying pattern files, through the governance flow
+    (:func:`labkit.guidelines.proposals.new_proposal`; approval and release as usual), one ``add_edge_case``
+    change to ``truth`` saying where annotators went wrong, with the items as evidence in ``source``.
+    Returns the proposals filed (an empty list when no pattern qualifies).
+    """
+    from labkit.guidelines.model import Guidelines
+    from labkit.guidelines.proposals import new_proposal
+
+    if min_judgements < 1 or min_annotators < 1:
+        raise ParameterError("min_judgements and min_annotators must be >= 1")
+    pats = confusion_patterns(table, corrected)
+    if task is not None:
+        pats = pats[pats["task"] == task]
+    pats = pats[(pats["judgements"] >= min_judgements) & (pats["annotators"] >= min_annotators)]
+    if pats.empty:
+        return []
+    g = Guidelines.load(root)
+    filed = []
+    for r in pats.itertuples(index=False):
+        if r.task not in g.tasks:
+            continue
+        base = g.latest(r.task)
+        if r.truth not in base.label_names:
+            continue
+        text = (f"Review found {r.judgements} judgements by {r.annotators} annotators labelled {r.gave!r} on items "
+                f"reviewed as {r.truth!r} ({r.share:.0%} of the judgements on those items), e.g. "
+                f"{', '.join(map(str, r.items))}: say here what makes these {r.truth!r} and not {r.gave!r}.")
+        filed.append(new_proposal(
+            task=r.task, base_version=base.version, author=author,
+            title=f"review pattern {r.gave} read for {r.truth}",
+            rationale=(f"Reviewers corrected {r.gave!r} to {r.truth!r} {r.judgements} times across {r.annotators} "
+                       "annotators: a boundary the guideline does not draw clearly. The edge case text is a draft "
+                       "for the author to word."),
+            changes=[{"op": "add_edge_case", "label": r.truth, "proposed": text}],
+            source={"kind": "review", "pattern": f"{r.gave} -> {r.truth}", "judgements": int(r.judgements),
+                    "annotators": int(r.annotators), "items": [str(i) for i in r.items]},
+            root=root, created_at=created_at, key=key))
+    return filed

@@ -22,11 +22,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--budget-items", type=int, help="number of items")
     b.add_argument("--fraction", type=float, help="share of items (1 ranks every item)")
     pl.add_argument("--validation", metavar="DIR", help="a `labkit validate --out DIR` folder: critical failures go first")
-    pl.add_argument("--gold", help="gold file: calibrates p_error")
-    pl.add_argument("--costs", help="cost CSV: task (optional), true_label, read_as, cost")
+    pl.add_argument("--gold", help="gold file: learns the ranking weights (cross-fitted) or calibrates p_error")
+    pl.add_argument("--costs", help="cost CSV: task (optional), true_label, read_as, cost (wins over the guideline's)")
     pl.add_argument("--minutes-per-item", type=float, default=1.0,
                     help="review minutes per item when the labels carry no review-stage durations (default 1)")
-    pl.add_argument("--guidelines", metavar="DIR", help="guidelines folder: label definitions in the evidence")
+    pl.add_argument("--guidelines", metavar="DIR",
+                    help="guidelines folder: error_costs of the newest version, label definitions in the evidence")
     pl.add_argument("--evidence", metavar="JSON", help="also write the evidence of every queued item (pseudonymous)")
     pl.add_argument("--out", required=True, help="queue CSV (one row per queued item, best first)")
     pl.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
@@ -60,6 +61,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     ap.add_argument("labels", help="label file(s) including stage=review|adjudication rows")
     ap.add_argument("--out", required=True, help="corrected-label CSV or Parquet")
     ap.add_argument("--patterns", help="also write per-annotator error patterns (CSV)")
+    ap.add_argument("--propose", action="store_true",
+                    help="file a guideline proposal (add_edge_case) for each frequent review error pattern")
+    ap.add_argument("--guidelines", metavar="DIR", help="guidelines folder (with --propose)")
+    ap.add_argument("--author", help="member id filing the proposals (with --propose)")
+    ap.add_argument("--min-judgements", type=int, default=5, help="judgements a pattern needs (default 5)")
+    ap.add_argument("--min-annotators", type=int, default=2, help="different annotators a pattern needs (default 2)")
     ap.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
     ap.set_defaults(func=run_apply)
 
@@ -81,10 +88,20 @@ def run_plan(args: argparse.Namespace) -> int:
     from labkit.schema import read_gold
 
     table = load_labels(args.labels)
+    g = None
+    costs = None
+    if args.guidelines:
+        from labkit.guidelines.model import Guidelines
+        from labkit.review.planner import costs_from_guidelines
+
+        g = Guidelines.load(args.guidelines)
+        costs = costs_from_guidelines(g) or None
+    if args.costs:  # a cost file wins over the guideline, task by task
+        costs = {**(costs or {}), **read_costs(args.costs)}
     plan = plan_review(table, budget_hours=args.budget_hours, budget_items=args.budget_items,
                        budget_fraction=args.fraction, gold=read_gold(args.gold) if args.gold else None,
                        validation=read_validation_failures(args.validation) if args.validation else None,
-                       costs=read_costs(args.costs) if args.costs else None, minutes_per_item=args.minutes_per_item)
+                       costs=costs, minutes_per_item=args.minutes_per_item)
     q = plan.queued.drop(columns=["queued"])
     _write_frame(q, args.out)
     summary = plan.summary()
@@ -93,11 +110,6 @@ def run_plan(args: argparse.Namespace) -> int:
         from labkit._atomic import write_json
         from labkit.review.evidence import evidence
 
-        g = None
-        if args.guidelines:
-            from labkit.guidelines.model import Guidelines
-
-            g = Guidelines.load(args.guidelines)
         write_json(args.evidence, evidence(plan, table, guidelines=g))
         summary["evidence"] = args.evidence
     emit(args, summary, f"queued {summary['queued']} of {summary['items']} items "
@@ -209,8 +221,19 @@ def run_apply(args: argparse.Namespace) -> int:
     if args.patterns:
         _write_frame(error_patterns(table, corrected), args.patterns)
         summary["patterns"] = args.patterns
+    extra = ""
+    if args.propose:
+        from labkit.errors import ParameterError
+        from labkit.review.apply import propose_from_review
+
+        if not (args.guidelines and args.author):
+            raise ParameterError("--propose needs --guidelines DIR and --author ID")
+        props = propose_from_review(table, corrected, root=args.guidelines, author=args.author,
+                                    min_judgements=args.min_judgements, min_annotators=args.min_annotators)
+        summary["proposals"] = [{"id": pr.id, "path": pr.path} for pr in props]
+        extra = f"; {len(props)} guideline proposal(s) filed" + "".join(f"\n  {pr.path}" for pr in props)
     emit(args, summary, f"{summary['reviewed']} items decided by review, {summary['changed']} labels changed "
-                        f"-> {args.out}")
+                        f"-> {args.out}{extra}")
     return 0
 
 

@@ -47,7 +47,7 @@ def build(labels: str, gold: str = "", guidelines: str = "", budget_hours: float
     ----------
     labels : label file(s) (``:``-joined), anything ``labkit import`` reads.
     gold : gold file; empty for none (then no spot checks and no calibration).
-    guidelines : guidelines folder for label definitions in the evidence; empty for none.
+    guidelines : guidelines folder (label definitions in the evidence, ``error_costs``); empty for none.
     budget_hours : reviewer hours for the queue.
     minutes_per_item : review minutes per item without review-stage duration history.
     validation, costs : a ``labkit validate --out`` folder and a cost CSV; empty for none.
@@ -62,9 +62,16 @@ def build(labels: str, gold: str = "", guidelines: str = "", budget_hours: float
 
     table = load_labels(labels)
     g = read_gold(gold) if gold else None
+    cost_m = None
+    if guidelines:
+        from labkit.guidelines.model import Guidelines
+        from labkit.review.planner import costs_from_guidelines
+
+        cost_m = costs_from_guidelines(Guidelines.load(guidelines)) or None
+    if costs:  # a cost file wins over the guideline's error_costs, task by task
+        cost_m = {**(cost_m or {}), **read_costs(costs)}
     plan = plan_review(table, budget_hours=budget_hours, gold=g, minutes_per_item=minutes_per_item,
-                       validation=read_validation_failures(validation) if validation else None,
-                       costs=read_costs(costs) if costs else None)
+                       validation=read_validation_failures(validation) if validation else None, costs=cost_m)
     s = plan.summary()
     ps = Pseudonyms()
     rep = Report(title="Review plan", subtitle=f"{s['items']} items; budget {budget_hours:g} reviewer hours")
@@ -102,11 +109,16 @@ def build(labels: str, gold: str = "", guidelines: str = "", budget_hours: float
     sec.blocks.append(Figure(draw, alt="expected errors caught against reviewer hours: queue, threshold policy, random"))
     sec.blocks.append(Table(curve, formats={"hours": "{:.2f}", "queue": "{:.1f}", "threshold policy": "{:.1f}",
                                             "random review": "{:.1f}"}))
-    if plan.calibration:
-        cal = "; ".join(f"{t}: {c['gold_errors']} consensus errors on {c['gold_items']} gold items"
-                        + ("" if c.get("calibrated", True) else " (too few to calibrate)")
-                        for t, c in plan.calibration.items())
-        sec.blocks.append(Text(f"p_error is calibrated on gold ({cal}).", note=True))
+    known = {t: c for t, c in plan.calibration.items() if c.get("known_items")}
+    if known:
+        def how(c: dict[str, Any]) -> str:
+            if str(c.get("weights", "")).startswith("learned"):
+                return "ranking weights learned from them, cross-fitted"
+            return "p_error calibrated on them" if c.get("calibrated") else "too few errors to calibrate"
+
+        cal = "; ".join(f"{t}: {c['known_errors']} consensus errors on {c['known_items']} gold or reviewed items "
+                        f"({how(c)})" for t, c in known.items())
+        sec.blocks.append(Text(f"Known labels used: {cal}.", note=True))
     rep.sections.append(sec)
 
     gl = None
