@@ -333,3 +333,73 @@ def test_a_proposal_against_an_older_version_is_reported_out_of_date(groot: Path
     assert main(["guidelines", "status", p.id, "--guidelines", str(groot)]) == 0
     assert capsys.readouterr().out.splitlines()[1].strip() == (
         "out of date: based on 1.1.0, the latest is 2.0.0 (file it again against 2.0.0)")
+
+
+COSTS = [{"true_label": "hate", "read_as": "ok", "cost": 10}, {"true_label": "insult", "read_as": "ok", "cost": 3}]
+
+
+def test_error_costs_are_governed_released_and_read_by_the_review_planner(groot: Path) -> None:
+    """A cost matrix enters the guideline by a proposal, is released like any change and reaches the planner."""
+    from labkit.guidelines.diff import diff_versions
+    from labkit.review.planner import costs_from_guidelines
+
+    p = new_proposal(task="toxicity", base_version="2.0.0", author="g-expert-1", title="Costs of missed hate",
+                     rationale="A hate comment read as ok reaches users.",
+                     changes=[{"op": "set_error_costs", "proposed": COSTS}], root=groot,
+                     created_at="2026-11-20T10:00:00Z")
+    assert p.changes[0]["current"] == []  # the base had none
+    assert status(p.id, groot).kind == "patch"
+    approve(p.id, "g-qa-1", groot, at="2026-11-20T11:00:00Z")
+    v = release(p.id, groot, who="g-qa-1", at="2026-11-21T00:00:00Z")
+    assert (v.version, v.change_kind) == ("2.0.1", "patch")
+    assert v.meta["error_costs"] == COSTS
+    on_disk = yaml.safe_load((groot / "toxicity" / "2.0.1.yaml").read_text(encoding="utf-8"))
+    assert on_disk["error_costs"] == COSTS
+    d = diff_versions(Guidelines.load(groot).get("toxicity", "2.0.0"), v)
+    assert d.error_costs_changed and d.reasons == ["error costs changed"]
+    assert "* error costs changed" in d.summary()
+    assert dlog.verify(groot).anchors_checked[-1] == "toxicity 2.0.1"
+    got = costs_from_guidelines(Guidelines.load(groot))["toxicity"].to_dict("records")
+    assert got == [{"true_label": "hate", "read_as": "ok", "cost": 10.0}, {"true_label": "insult", "read_as": "ok", "cost": 3.0}]
+
+
+def test_error_costs_carry_forward_through_renames_merges_and_removals(groot: Path) -> None:
+    """The next release keeps the base's costs, following the labels the change renames, merges or removes."""
+    from dataclasses import replace
+
+    from labkit.guidelines.proposals import parse_proposal
+
+    base = Guidelines.load(groot).get("toxicity", "2.0.0")
+    base = replace(base, decision_tree=None,  # removals without a tree edit
+                   meta={**base.meta, "error_costs": COSTS + [{"true_label": "spam", "read_as": "ok", "cost": 2}]})
+
+    def applied(*changes: dict) -> list[dict]:
+        prop = parse_proposal({"task": "toxicity", "base_version": "2.0.0", "author": "a", "title": "t",
+                               "rationale": "r", "changes": list(changes)}, "<test>")
+        return apply_proposal(base, prop).meta.get("error_costs", [])
+
+    reword = {"op": "reword", "label": "spam", "proposed": "Unsolicited advertising or links."}
+    assert applied(reword) == COSTS + [{"true_label": "spam", "read_as": "ok", "cost": 2}]
+    assert applied({"op": "rename", "label": "hate", "new_name": "hateful"})[0] == \
+        {"true_label": "hateful", "read_as": "ok", "cost": 10}
+    # insult merged into hate: the two pairs become one and keep the larger cost
+    assert applied({"op": "merge", "labels": ["hate", "insult"], "into": "hate"}) == \
+        [{"true_label": "hate", "read_as": "ok", "cost": 10}, {"true_label": "spam", "read_as": "ok", "cost": 2}]
+    assert applied({"op": "remove", "label": "spam", "relabel_to": "ok"}) == COSTS  # spam->ok is no error any more
+    assert applied({"op": "remove", "label": "hate"}) == [COSTS[1], {"true_label": "spam", "read_as": "ok", "cost": 2}]
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"true_label": "hate", "read_as": "okay", "cost": 1}, "label 'okay' is not in toxicity 2.0.0"),
+    ({"true_label": "hate", "read_as": "ok", "cost": -1}, "entry 1: cost -1 is not a finite number >= 0"),
+    ({"true_label": "hate", "read_as": "ok", "cost": "high"}, "entry 1: cost 'high' is not a finite number >= 0"),
+    ({"true_label": "hate", "read_as": "hate", "cost": 1}, "entry 1: reading 'hate' as itself is not an error"),
+    ({"true_label": "hate", "cost": 1}, "entry 1 misses field 'read_as'"),
+])
+def test_set_error_costs_refuses_bad_entries(groot: Path, entry: dict, message: str) -> None:
+    with pytest.raises(GuidelineError, match=message.replace("(", r"\(")):
+        new_proposal(task="toxicity", base_version="2.0.0", author="g-expert-1", title="Costs", rationale="r",
+                     changes=[{"op": "set_error_costs", "proposed": [entry]}], root=groot)
+    with pytest.raises(GuidelineError, match="is given twice"):
+        new_proposal(task="toxicity", base_version="2.0.0", author="g-expert-1", title="Costs", rationale="r",
+                     changes=[{"op": "set_error_costs", "proposed": COSTS + COSTS[:1]}], root=groot)

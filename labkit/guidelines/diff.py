@@ -54,6 +54,7 @@ class GuidelineDiff:
     changed: list[dict[str, Any]] = field(default_factory=list)   # {label, field, old, new, added?, removed?}
     decision_tree_changed: bool = False
     tree_changes: list[dict[str, str]] = field(default_factory=list)  # {at, old, new}: see tree_changes()
+    error_costs_changed: bool = False  # the review cost matrix (``error_costs``), labels mapped through renames
     kind: str = "none"
     reasons: list[str] = field(default_factory=list)
 
@@ -62,7 +63,7 @@ class GuidelineDiff:
                 "added": self.added, "removed": self.removed, "renamed": self.renamed,
                 "merged": self.merged, "split": self.split, "changed": self.changed,
                 "decision_tree_changed": self.decision_tree_changed, "tree_changes": self.tree_changes,
-                "reasons": self.reasons}
+                "error_costs_changed": self.error_costs_changed, "reasons": self.reasons}
 
     def summary(self) -> str:
         """A readable, line-per-change summary (what ``labkit guidelines diff`` prints)."""
@@ -94,6 +95,8 @@ class GuidelineDiff:
             lines.append("  * decision tree changed")
             for t in self.tree_changes:
                 lines.append(f"      at {t['at']}\n        was: {t['old'] or '(nothing)'}\n        now: {t['new'] or '(nothing)'}")
+        if self.error_costs_changed:
+            lines.append("  * error costs changed")
         if self.reasons:
             lines.append("  requires " + self.kind + ": " + "; ".join(self.reasons))
         return "\n".join(lines)
@@ -201,8 +204,24 @@ def diff_versions(old: GuidelineVersion, new: GuidelineVersion) -> GuidelineDiff
     old_tree, new_tree = _tree_norm(old.decision_tree, correspond), _tree_norm(new.decision_tree, {})
     d.decision_tree_changed = old_tree != new_tree
     d.tree_changes = tree_changes(old.decision_tree, new.decision_tree, correspond) if d.decision_tree_changed else []
+    d.error_costs_changed = _costs_norm(old.meta.get("error_costs"), correspond) != _costs_norm(new.meta.get("error_costs"), {})
     _classify(d)
     return d
+
+
+def _costs_norm(raw: Any, corr: dict[str, str]) -> list[tuple[str, str, float]]:
+    """``error_costs`` as sorted ``(true_label, read_as, cost)`` with labels mapped through ``corr``."""
+    if not isinstance(raw, list):
+        return []
+    out = []
+    for e in raw:
+        if isinstance(e, dict) and {"true_label", "read_as", "cost"} <= set(e):
+            t, r = str(e["true_label"]), str(e["read_as"])
+            try:
+                out.append((corr.get(t, t), corr.get(r, r), float(e["cost"])))
+            except (TypeError, ValueError):
+                out.append((corr.get(t, t), corr.get(r, r), float("nan")))
+    return sorted(out)
 
 
 def _label_sim(a: LabelDef, b: LabelDef) -> float:
@@ -326,6 +345,8 @@ def _classify(d: GuidelineDiff) -> None:
             reasons.append(("patch", f"{c['label']}.{c['field']} reworded"))
     if d.decision_tree_changed:
         reasons.append(("patch", "decision tree changed"))
+    if d.error_costs_changed:
+        reasons.append(("patch", "error costs changed"))
     d.kind = max((k for k, _ in reasons), key=KIND_ORDER.__getitem__, default="none")
     d.reasons = [why for k, why in reasons if k == d.kind]
 

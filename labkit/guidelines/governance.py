@@ -591,6 +591,8 @@ def version_document(new: GuidelineVersion, prop: Proposal, approved_by: list[st
         doc["decision_tree"] = new.decision_tree
     if new.migration is not None:
         doc["migration"] = new.migration
+    if new.meta.get("error_costs"):
+        doc["error_costs"] = new.meta["error_costs"]
     return doc
 
 

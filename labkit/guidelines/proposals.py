@@ -66,7 +66,8 @@ from labkit.guidelines.model import Guidelines, GuidelineVersion, SemVer, parse_
 from labkit.guidelines.model import safe_load as _yaml_load
 
 OPS = ("add_label", "remove_label", "rename_label", "merge_labels", "split_label", "reword_definition",
-       "add_example", "remove_example", "add_edge_case", "remove_edge_case", "edit_decision_tree", "add_exemplar")
+       "add_example", "remove_example", "add_edge_case", "remove_edge_case", "edit_decision_tree", "add_exemplar",
+       "set_error_costs")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
 
 
@@ -189,6 +190,7 @@ _REQUIRED = {
     "remove_example": ("label", "polarity", "current"), "add_edge_case": ("label", "proposed"),
     "remove_edge_case": ("label", "current"), "edit_decision_tree": ("proposed",),
     "add_exemplar": ("label", "polarity", "proposed", "rationale"),
+    "set_error_costs": ("proposed",),
 }
 
 
@@ -232,6 +234,53 @@ def _check_op(ch: Any, where: str) -> None:
         raise GuidelineError(f"{where} ({op}): field 'polarity' must be positive or negative, got {ch['polarity']!r}")
     if op == "edit_decision_tree" and not isinstance(ch["proposed"], dict):
         raise GuidelineError(f"{where} (edit_decision_tree): field 'proposed' must be the whole new tree (a mapping)")
+    if op == "set_error_costs":
+        ch["proposed"] = _error_costs(ch["proposed"], f"{where} (set_error_costs)")
+
+
+def _error_costs(raw: Any, where: str) -> list[dict[str, Any]]:
+    """``error_costs`` entries normalised to ``{true_label, read_as, cost}`` (labels as text, cost a number >= 0)."""
+    if not isinstance(raw, list):
+        raise GuidelineError(f"{where}: error costs must be a list of {{true_label, read_as, cost}}")
+    out: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    for i, r in enumerate(raw):
+        if not isinstance(r, dict):
+            raise GuidelineError(f"{where}: entry {i + 1} must be a mapping with true_label, read_as and cost")
+        for key in ("true_label", "read_as", "cost"):
+            if r.get(key) in (None, ""):
+                raise GuidelineError(f"{where}: entry {i + 1} misses field {key!r}")
+        true, read = str(r["true_label"]), str(r["read_as"])
+        cost = r["cost"]
+        if isinstance(cost, bool) or not isinstance(cost, (int, float)) or not cost >= 0 or cost == float("inf"):
+            raise GuidelineError(f"{where}: entry {i + 1}: cost {cost!r} is not a finite number >= 0")
+        if true == read:
+            raise GuidelineError(f"{where}: entry {i + 1}: reading {true!r} as itself is not an error")
+        if (true, read) in seen:
+            raise GuidelineError(f"{where}: entry {i + 1}: {true!r} read as {read!r} is given twice")
+        seen.add((true, read))
+        out.append({"true_label": true, "read_as": read, "cost": cost})
+    return out
+
+
+def _map_costs(costs: list[dict[str, Any]] | None, mapping: dict[str, str | None]) -> list[dict[str, Any]] | None:
+    """Carry error costs through renamed, merged, split or removed labels.
+
+    An entry naming a label mapped to ``None`` (removed, split) is dropped; one that a merge turns into a
+    label read as itself is dropped; two entries that become the same pair keep the larger cost.
+    """
+    if not costs:
+        return costs
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for e in costs:
+        true = mapping.get(e["true_label"], e["true_label"])
+        read = mapping.get(e["read_as"], e["read_as"])
+        if true is None or read is None or true == read:
+            continue
+        prev = out.get((true, read))
+        if prev is None or e["cost"] > prev["cost"]:
+            out[(true, read)] = {"true_label": true, "read_as": read, "cost": e["cost"]}
+    return list(out.values())
 
 
 def load_proposal(ref: str | os.PathLike[str], root: str | os.PathLike[str] = "guidelines") -> Proposal:
@@ -274,6 +323,8 @@ def _fill_current(changes: list[dict[str, Any]], base: GuidelineVersion | None) 
                     ch["current"] = {n: base.label(n).definition for n in ch["labels"]}
                 elif op == "edit_decision_tree":
                     ch["current"] = base.decision_tree
+                elif op == "set_error_costs":
+                    ch["current"] = base.meta.get("error_costs") or []
             except GuidelineError:
                 pass  # apply_proposal below names the unknown label
         out.append(ch)
@@ -489,6 +540,9 @@ def apply_proposal(base: GuidelineVersion | None, proposal: Proposal, *,
                              f"{proposal.base_version}, not {base.version}")
     labels: list[dict[str, Any]] = [copy.deepcopy(lab.to_dict()) for lab in base.labels] if base else []
     tree = copy.deepcopy(base.decision_tree) if base else None
+    costs: list[dict[str, Any]] | None = None
+    if base is not None and base.meta.get("error_costs"):
+        costs = _error_costs(base.meta["error_costs"], f"{proposal.task} {base.version}: error_costs")
     old_names = [lab["name"] for lab in labels]
     mig_map: dict[str, str] = {}     # old label -> new label, deterministic
     split: dict[str, list[str]] = {}  # old label -> candidates (relabel)
@@ -528,6 +582,7 @@ def apply_proposal(base: GuidelineVersion | None, proposal: Proposal, *,
                 find(target, where)
             labels.remove(lab)
             tree = _replace_refs(labels, tree, {lab["name"]: target})
+            costs = _map_costs(costs, {lab["name"]: target})
             if target is not None:
                 mig_map[lab["name"]] = target
             else:
@@ -543,6 +598,7 @@ def apply_proposal(base: GuidelineVersion | None, proposal: Proposal, *,
             if ch.get("proposed"):
                 lab["definition"] = str(ch["proposed"]).strip()
             tree = _replace_refs(labels, tree, {old: new_name})
+            costs = _map_costs(costs, {old: new_name})
             for k, v in list(mig_map.items()):
                 if v == old:
                     mig_map[k] = new_name
@@ -566,6 +622,7 @@ def apply_proposal(base: GuidelineVersion | None, proposal: Proposal, *,
                 if lab is not keep:
                     labels.remove(lab)
             tree = _replace_refs(labels, tree, mapping)
+            costs = _map_costs(costs, mapping)
             for n in names:
                 mig_map[n] = into
         elif op == "split_label":
@@ -578,6 +635,7 @@ def apply_proposal(base: GuidelineVersion | None, proposal: Proposal, *,
             labels[pos:pos + 1] = news
             split[lab["name"]] = [new["name"] for new in news]
             tree = _replace_refs(labels, tree, {lab["name"]: None})
+            costs = _map_costs(costs, {lab["name"]: None})
         elif op == "reword_definition":
             lab = find(ch["label"], where)
             check_current(lab, ch, where)
@@ -616,6 +674,12 @@ def apply_proposal(base: GuidelineVersion | None, proposal: Proposal, *,
                 lst.remove(ch["current"])
         elif op == "edit_decision_tree":
             tree = copy.deepcopy(ch["proposed"])
+        elif op == "set_error_costs":
+            entries = _error_costs(ch["proposed"], where)
+            for e in entries:
+                find(e["true_label"], where)
+                find(e["read_as"], where)
+            costs = entries
     if not labels:
         raise GuidelineError(f"proposal {pid}: the changes leave no label")
     from labkit.guidelines.model import tree_leaves
@@ -650,6 +714,8 @@ def apply_proposal(base: GuidelineVersion | None, proposal: Proposal, *,
         data["decision_tree"] = tree
     if migration is not None:
         data["migration"] = migration
+    if costs:
+        data["error_costs"] = costs
     result = parse_version(data, f"proposal {pid} applied to {proposal.task} {proposal.base_version}")
     check_decision_tree(result, f"proposal {pid}")
     if base is None:
@@ -665,7 +731,9 @@ def apply_proposal(base: GuidelineVersion | None, proposal: Proposal, *,
         task=result.task, version=number, labels=result.labels,
         released_at=None if released_at is None else dt.datetime.fromisoformat(format_time(released_at).replace("Z", "+00:00")),
         previous=result.previous, change_kind=kind, rationale=result.rationale,
-        decision_tree=result.decision_tree, migration=result.migration, meta={"proposal": proposal.id} if proposal.id else {},
+        decision_tree=result.decision_tree, migration=result.migration,
+        meta={**({"proposal": proposal.id} if proposal.id else {}),
+              **({"error_costs": result.meta["error_costs"]} if result.meta.get("error_costs") else {})},
     )
 
 
