@@ -76,37 +76,35 @@ def draw_assigned(ptr: np.ndarray, ann: np.ndarray, items: np.ndarray, k: int, p
     within the row where possible.
     """
     n = len(items)
-    out = _draw_annotators(p, n, k, rng)
-    if n == 0:
-        return out
     start = ptr[items]
     cnt = ptr[items + 1] - start
-    width = int(cnt.max())
+    out = np.zeros((n, k), np.int64)
+    width = int(cnt.max()) if n else 0
     m = min(k, width)
-    if m == 0:
-        return out
-    chunk = max(1, 4_000_000 // width)
-    for a in range(0, n, chunk):
-        b = min(n, a + chunk)
-        keys = rng.random((b - a, width))
-        keys[np.arange(width)[None, :] >= cnt[a:b, None]] = 2.0
-        sel = np.argsort(keys, axis=1, kind="stable")[:, :m] if m < width else np.argsort(keys, axis=1, kind="stable")
-        cand = ann[np.minimum(start[a:b, None] + sel, len(ann) - 1)]
-        use = np.arange(m)[None, :] < cnt[a:b, None]
-        out[a:b, :m] = np.where(use, cand, out[a:b, :m])
+    if m > 0:
+        chunk = max(1, 4_000_000 // width)
+        for a in range(0, n, chunk):
+            b = min(n, a + chunk)
+            keys = rng.random((b - a, width))
+            keys[np.arange(width)[None, :] >= cnt[a:b, None]] = 2.0
+            sel = np.argsort(keys, axis=1)[:, :m]
+            out[a:b, :m] = ann[np.minimum(start[a:b, None] + sel, len(ann) - 1)]
     short = np.where(cnt < k)[0]
-    if len(short) and len(p) > 1:  # activity-drawn fill-ins must not repeat an assigned annotator of the row
+    if len(short):  # positions beyond the item's own annotators: by activity, not repeating one of the row
         cum = np.cumsum(p)
         cum /= cum[-1]
-        for _ in range(8):
-            sub = out[short]
-            dup = np.zeros(sub.shape, bool)
-            for c in range(1, k):
-                dup[:, c] = (sub[:, c:c + 1] == sub[:, :c]).any(axis=1) & (c >= cnt[short])
-            if not dup.any():
-                break
-            r, c = np.nonzero(dup)
-            out[short[r], c] = np.minimum(np.searchsorted(cum, rng.random(len(r))), len(p) - 1)
+        fill = np.minimum(np.searchsorted(cum, rng.random((len(short), k))), len(p) - 1)
+        sub = np.where(np.arange(k)[None, :] < cnt[short, None], out[short], fill)
+        if len(p) > 1:
+            for _ in range(8):
+                dup = np.zeros(sub.shape, bool)
+                for c in range(1, k):
+                    dup[:, c] = (sub[:, c:c + 1] == sub[:, :c]).any(axis=1) & (c >= cnt[short])
+                if not dup.any():
+                    break
+                rows, cols = np.nonzero(dup)
+                sub[rows, cols] = np.minimum(np.searchsorted(cum, rng.random(len(rows))), len(p) - 1)
+        out[short] = sub
     return out
 
 
