@@ -313,3 +313,19 @@ def test_credential_policy_runs_the_real_credential_rule() -> None:
                                            {"name": "anyone", "labels": 3}]})
     r = run_batch(tm, pols, 2, 3000, **available_hooks(pols)).groupby("policy")["accuracy"].mean()
     assert r["certified"] > r["anyone"]
+
+
+def test_cli_check_reports_the_protocol_numbers_on_the_users_files(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """`labkit simulate check LABELS --gold GOLD` on files gives the numbers check() gives on the same data."""
+    import json
+
+    t, g = _public("zheng2017_d_product")
+    t.to_csv(tmp_path / "labels.csv", index=False)
+    g.to_csv(tmp_path / "gold.csv", index=False)
+    capsys.readouterr()
+    assert main(["simulate", "check", str(tmp_path / "labels.csv"), "--gold", str(tmp_path / "gold.csv"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    direct = check(t, g)["mae_points"]
+    assert out["mae_points"] == pytest.approx(direct, abs=1e-12)
+    assert out["labkit_better_than_baselines"] is True and out["k"] == [1, 2, 3]
