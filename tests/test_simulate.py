@@ -329,3 +329,17 @@ def test_cli_check_reports_the_protocol_numbers_on_the_users_files(tmp_path: Pat
     direct = check(t, g)["mae_points"]
     assert out["mae_points"] == pytest.approx(direct, abs=1e-12)
     assert out["labkit_better_than_baselines"] is True and out["k"] == [1, 2, 3]
+
+
+def test_model_file_with_a_broken_assignment_is_refused(tmp_path: Path) -> None:
+    import json
+
+    t, g = _public("snow2008_wsd")
+    fit_program(t, g, source="wsd").save(tmp_path / "m.json")
+    doc = json.loads((tmp_path / "m.json").read_text())
+    assert len(doc["tasks"][0]["assign_ptr"]) == 177 + 1 and len(doc["tasks"][0]["assign_ann"]) == 1770
+    doc["tasks"][0]["assign_ann"][5] = 34  # WSD has annotators 0..33
+    (tmp_path / "bad.json").write_text(json.dumps(doc))
+    with pytest.raises(ParameterError, match=r"bad.json: tasks\[0\]: task 'default': assign_ptr/assign_ann are not an "
+                                             r"assignment of its items to its annotators"):
+        load_model(tmp_path / "bad.json")
