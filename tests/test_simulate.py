@@ -10,9 +10,9 @@ import pytest
 
 from labkit.cli import main
 from labkit.errors import ParameterError
-from labkit.simulate.engine import mv_credit, run_batch, simulate_labels, summarize
-from labkit.simulate.fidelity import check
-from labkit.simulate.model import TaskModel, fit_program, load_model
+from labkit.simulate.engine import draw_assigned, mv_credit, run_batch, simulate_labels, summarize
+from labkit.simulate.fidelity import BASELINES, check, subsample_credit, truth_curve
+from labkit.simulate.model import TaskModel, assignment, fit_program, load_model
 from labkit.simulate.policies import parse_policies
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,17 +142,107 @@ def test_model_round_trip(tmp_path: Path) -> None:
     assert np.array_equal(d1["labels"], d2["labels"])
 
 
-@pytest.mark.parametrize("name", ["zhou2012_dog", "snow2008_temp"])
-def test_fidelity_beats_independence_models_where_errors_correlate(name: str) -> None:
-    """Fit on half the gold items, predict MV accuracy at k on the other half (5 splits, the CLI's defaults): on
-    these two public programs labkit's model is clearly closer than both independence baselines, on dog under 3
-    points. (On RTE, WSD, D_Product and bluebirds the gap is within split noise either way: bench/ prints all.)"""
+# Fidelity protocol of issue 19 (fit on half the gold items, predict majority-vote accuracy at k = 1..K on the
+# other half, truth = the held-out items' real labels subsampled, MAE over 5 splits), the CLI's defaults.
+# labkit is closer than every independence baseline on these three public programs (dog under 3 points) ...
+@pytest.mark.parametrize("name", ["zhou2012_dog", "snow2008_rte", "zheng2017_d_product"])
+def test_fidelity_beats_every_independence_baseline(name: str) -> None:
     t, g = _public(name)
     r = check(t, g)
     mae = r["mae_points"]
-    assert mae["labkit"] < min(mae["pooled confusion"], mae["annotator confusion"]), mae
+    assert set(mae) == {"labkit", "equal skill", "pooled confusion", "annotator confusion"}
+    assert r["labkit_better_than_baselines"] and mae["labkit"] < min(mae[b] for b in BASELINES), mae
     if name == "zhou2012_dog":
-        assert mae["labkit"] < 3.0 and mae["pooled confusion"] > 4.0
+        # the issue's example: independence models over-promise what 10 labels buy on dog; labkit does not
+        assert mae["labkit"] < 3.0 and mae["pooled confusion"] > 4.0 and mae["equal skill"] > 9.0
+        truth10 = np.mean([c["truth"][-1] for c in r["curves"]])
+        assert abs(truth10 - 0.828) < 0.01  # the issue's measured true MV accuracy at 10 labels (82.8%)
+
+
+def test_fidelity_on_temp_is_a_tie_with_the_equal_skill_generator() -> None:
+    """TEMP: labkit 0.85 against the equal-skill generator's 0.90 under the protocol, far closer than the
+    gold-fitted confusion models; the margin is within split noise (20 other splits reverse it: 1.65 vs 1.52,
+    docs/simulation.md), so the test pins the tie, not a win."""
+    t, g = _public("snow2008_temp")
+    mae = check(t, g)["mae_points"]
+    assert mae["labkit"] < 1.0 and abs(mae["labkit"] - mae["equal skill"]) < 0.15, mae
+    assert mae["labkit"] < mae["pooled confusion"] - 0.5 and mae["labkit"] < mae["annotator confusion"] - 0.2, mae
+
+
+# ... and not (yet) on these two: there the error is decided by which few items land in which half (WSD: one
+# gold item that 9 of 10 annotators call another sense; bluebirds: 54 held-out items), see docs/simulation.md.
+# Strict xfail: the day the model beats the baselines here, these fail and the docs must change.
+@pytest.mark.parametrize("name", ["snow2008_wsd", "welinder2010_bluebirds"])
+@pytest.mark.xfail(strict=True, reason="issue 19 fidelity target not met on this dataset (docs/simulation.md)")
+def test_fidelity_target_not_met_yet(name: str) -> None:
+    t, g = _public(name)
+    r = check(t, g)
+    assert r["labkit_better_than_baselines"]
+    if name == "welinder2010_bluebirds":
+        assert r["mae_points"]["labkit"] < 3.0
+
+
+def test_truth_curve_is_the_exact_subsampling_expectation() -> None:
+    """Oracle: every k-subset of an item's labels enumerated, majority vote with a random tie-break."""
+    import itertools
+
+    for counts, z, k in [((3, 5, 2), 1, 4), ((6, 4), 0, 5), ((2, 2, 2, 3), 3, 5), ((7, 0, 3), 2, 3), ((1, 1), 0, 2)]:
+        labels = np.repeat(np.arange(len(counts)), counts)
+        brute = np.mean([mv_credit(np.bincount(labels[list(c)], minlength=len(counts))[None, :], np.array([z]))[0]
+                         for c in itertools.combinations(range(len(labels)), k)])
+        assert subsample_credit(np.array(counts), z, k) == pytest.approx(brute, abs=1e-12)
+    # the Monte Carlo path (many classes) agrees with the exact one
+    import labkit.simulate.fidelity as fid
+
+    exact = subsample_credit(np.array([4, 3, 2, 1]), 0, 5)
+    old = fid._EXACT_LIMIT
+    try:
+        fid._EXACT_LIMIT = 0
+        mc = subsample_credit(np.array([4, 3, 2, 1]), 0, 5, np.random.default_rng(0), reps=20000)
+    finally:
+        fid._EXACT_LIMIT = old
+    assert abs(mc - exact) < 0.01
+    curve = truth_curve(np.array([[2, 0], [1, 1], [0, 3]]), np.array([0, 0, 0]), [1, 2, 3])
+    assert curve[1] == pytest.approx((1 + 0.5 + 0) / 3) and curve[2] == pytest.approx((1 + 0.5 + 0) / 3)
+    assert curve[3] == 0.0  # only the item with 3 labels takes part at k = 3
+
+
+def test_annotators_come_from_the_real_assignment_pattern() -> None:
+    # item 0 was labeled by annotators {0, 1, 2}, item 1 by {3, 4}; 10 annotators in all
+    ptr, ann = assignment(np.array([0, 0, 0, 1, 1, 0]), np.array([0, 1, 2, 3, 4, 0]), 2)
+    assert ptr.tolist() == [0, 3, 5] and ann.tolist() == [0, 1, 2, 3, 4]  # a repeated judgement counts once
+    rng = np.random.default_rng(3)
+    p = np.full(10, 0.1)
+    a = draw_assigned(ptr, ann, np.array([0] * 500 + [1] * 500), 3, p, rng)
+    assert all(set(r) == {0, 1, 2} for r in a[:500].tolist())  # k = 3 of item 0's three annotators
+    assert all(set(r[:2]) == {3, 4} and r[2] not in (3, 4) for r in a[500:].tolist())  # third one by activity
+    first = np.bincount(a[:500, 0], minlength=3)
+    assert first.min() > 120  # each of item 0's annotators comes first about a third of the time
+
+
+def test_generated_program_of_another_shape() -> None:
+    """Held-out check on a program none of the settings were chosen on: three classes, 6 labels per item from
+    blocks of annotators (who labels what is not random), skill per annotator, a tail of hard items whose
+    wrong labels all name the same class. labkit is closer than every independence baseline by more than half;
+    it still over-predicts what the 5th and 6th labels buy by 2-3 points (difficulty shrunk toward the pool), so
+    its error here is 2.0 points, not 0."""
+    rng = np.random.default_rng(11)
+    I, J, K, L = 2000, 60, 3, 6
+    skill = rng.normal(1.8, 0.7, J)
+    ease = np.where(rng.random(I) < 0.15, rng.normal(-2.5, 0.8, I), rng.normal(0.8, 0.6, I))
+    truth = rng.integers(0, K, I)
+    confuse = (truth + 1 + rng.integers(0, 2, I)) % K  # the one class a hard item is mistaken for
+    block = rng.integers(0, J // L, I)
+    ann = block[:, None] * L + np.arange(L)[None, :]
+    right = rng.random((I, L)) < 1 / (1 + np.exp(-(skill[ann] + ease[:, None])))
+    other = 3 - truth - confuse  # the class neither true nor the confusion (K = 3)
+    lab = np.where(right, truth[:, None], np.where(rng.random((I, L)) < 0.85, confuse[:, None], other[:, None]))
+    t = pd.DataFrame({"item_id": np.repeat(np.arange(I), L).astype(str), "annotator_id": ann.ravel().astype(str),
+                      "label": lab.ravel().astype(str)})
+    g = pd.DataFrame({"item_id": np.arange(I).astype(str), "label": truth.astype(str)})
+    r = check(t, g)
+    mae = r["mae_points"]
+    assert mae["labkit"] < 2.5 and mae["labkit"] < 0.5 * min(mae[b] for b in BASELINES), mae
 
 
 def test_report_builds_without_a_kernel() -> None:
@@ -223,3 +313,33 @@ def test_credential_policy_runs_the_real_credential_rule() -> None:
                                            {"name": "anyone", "labels": 3}]})
     r = run_batch(tm, pols, 2, 3000, **available_hooks(pols)).groupby("policy")["accuracy"].mean()
     assert r["certified"] > r["anyone"]
+
+
+def test_cli_check_reports_the_protocol_numbers_on_the_users_files(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """`labkit simulate check LABELS --gold GOLD` on files gives the numbers check() gives on the same data."""
+    import json
+
+    t, g = _public("zheng2017_d_product")
+    t.to_csv(tmp_path / "labels.csv", index=False)
+    g.to_csv(tmp_path / "gold.csv", index=False)
+    capsys.readouterr()
+    assert main(["simulate", "check", str(tmp_path / "labels.csv"), "--gold", str(tmp_path / "gold.csv"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    direct = check(t, g)["mae_points"]
+    assert out["mae_points"] == pytest.approx(direct, abs=1e-12)
+    assert out["labkit_better_than_baselines"] is True and out["k"] == [1, 2, 3]
+
+
+def test_model_file_with_a_broken_assignment_is_refused(tmp_path: Path) -> None:
+    import json
+
+    t, g = _public("snow2008_wsd")
+    fit_program(t, g, source="wsd").save(tmp_path / "m.json")
+    doc = json.loads((tmp_path / "m.json").read_text())
+    assert len(doc["tasks"][0]["assign_ptr"]) == 177 + 1 and len(doc["tasks"][0]["assign_ann"]) == 1770
+    doc["tasks"][0]["assign_ann"][5] = 34  # WSD has annotators 0..33
+    (tmp_path / "bad.json").write_text(json.dumps(doc))
+    with pytest.raises(ParameterError, match=r"bad.json: tasks\[0\]: task 'default': assign_ptr/assign_ann are not an "
+                                             r"assignment of its items to its annotators"):
+        load_model(tmp_path / "bad.json")

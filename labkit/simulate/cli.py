@@ -123,8 +123,9 @@ def run_check(args: argparse.Namespace) -> int:
     human = (f"{r['task']}: fit on half of {r['n_gold_items']} gold items, predicted majority-vote accuracy at "
              f"k = 1..{r['k'][-1]} on the other half ({r['splits']} splits); mean absolute error in points:\n"
              + "\n".join(f"  {k}: {v:.2f}" for k, v in mae.items())
-             + ("\nlabkit's model is closer than both independence baselines." if r["labkit_better_than_baselines"]
-                else "\nan independence baseline is as close or closer on this program: trust the simulator's "
-                     "redundancy predictions here only within that error."))
+             + (f"\nlabkit's model is closer than every independence baseline (best: {r['best_baseline']})."
+                if r["labkit_better_than_baselines"]
+                else f"\nan independence baseline ({r['best_baseline']}) is as close or closer on this program: trust "
+                     "the simulator's redundancy predictions here only within that error."))
     _emit(args, {k: v for k, v in r.items() if k != "curves"}, human)
     return 0

@@ -1,7 +1,7 @@
 """Run labeling policies on a fitted program model: many policies x many seeds, vectorized and deterministic.
 
 A run draws ``n_items`` items from the model's history items (class, easiness, wrong-label profile), asks
-annotators (drawn by activity, distinct within an item) for labels until the policy's redundancy rule
+annotators (drawn from the people who labeled that history item, then by activity; distinct within an item) for labels until the policy's redundancy rule
 stops, aggregates by majority vote (ties credited as a random tie-break would be, on average), optionally
 sends a budget of items to review, and reports label accuracy against the simulated truth, annotator and
 reviewer hours, pay and the labels used.
@@ -26,7 +26,7 @@ from labkit.errors import ParameterError
 from labkit.simulate.model import TaskModel
 from labkit.simulate.policies import Policy
 
-__all__ = ["RunResult", "simulate_labels", "run_policy", "run_batch", "summarize", "mv_credit"]
+__all__ = ["RunResult", "simulate_labels", "run_policy", "run_batch", "summarize", "mv_credit", "draw_assigned"]
 
 
 def _sig(x: np.ndarray) -> np.ndarray:
@@ -67,6 +67,47 @@ def _draw_annotators(p: np.ndarray, n: int, k: int, rng: np.random.Generator) ->
     return a
 
 
+def draw_assigned(ptr: np.ndarray, ann: np.ndarray, items: np.ndarray, k: int, p: np.ndarray,
+                  rng: np.random.Generator) -> np.ndarray:
+    """``k`` annotators for each of ``items`` from the real assignment pattern.
+
+    Row ``r`` takes annotators drawn without replacement from those who labeled history item ``items[r]``
+    (CSR ``ptr``/``ann``); positions beyond that item's count are drawn by ``p`` (activity), distinct
+    within the row where possible.
+    """
+    n = len(items)
+    start = ptr[items]
+    cnt = ptr[items + 1] - start
+    out = np.zeros((n, k), np.int64)
+    width = int(cnt.max()) if n else 0
+    m = min(k, width)
+    if m > 0:
+        chunk = max(1, 4_000_000 // width)
+        for a in range(0, n, chunk):
+            b = min(n, a + chunk)
+            keys = rng.random((b - a, width))
+            keys[np.arange(width)[None, :] >= cnt[a:b, None]] = 2.0
+            sel = np.argsort(keys, axis=1)[:, :m]
+            out[a:b, :m] = ann[np.minimum(start[a:b, None] + sel, len(ann) - 1)]
+    short = np.where(cnt < k)[0]
+    if len(short):  # positions beyond the item's own annotators: by activity, not repeating one of the row
+        cum = np.cumsum(p)
+        cum /= cum[-1]
+        fill = np.minimum(np.searchsorted(cum, rng.random((len(short), k))), len(p) - 1)
+        sub = np.where(np.arange(k)[None, :] < cnt[short, None], out[short], fill)
+        if len(p) > 1:
+            for _ in range(8):
+                dup = np.zeros(sub.shape, bool)
+                for c in range(1, k):
+                    dup[:, c] = (sub[:, c:c + 1] == sub[:, :c]).any(axis=1) & (c >= cnt[short])
+                if not dup.any():
+                    break
+                rows, cols = np.nonzero(dup)
+                sub[rows, cols] = np.minimum(np.searchsorted(cum, rng.random(len(rows))), len(p) - 1)
+        out[short] = sub
+    return out
+
+
 @dataclass
 class RunResult:
     policy: str
@@ -95,7 +136,10 @@ def simulate_labels(tm: TaskModel, n_items: int, k: int, rng_items: np.random.Ge
         act = np.where(pool, act, 0.0)
         if act.sum() <= 0:
             raise ParameterError("the policy leaves no annotator to label (every annotator excluded)")
-    ann = _draw_annotators(act / act.sum(), n_items, k, rng_items)
+    if pool is None and tm.assign_ptr is not None and tm.assign_ann is not None:
+        ann = draw_assigned(tm.assign_ptr, tm.assign_ann, items, k, act / act.sum(), rng_items)
+    else:
+        ann = _draw_annotators(act / act.sum(), n_items, k, rng_items)
     p = _sig(tm.theta[ann, z[:, None]] + tm.beta[items][:, None] + skill_shift + tm.drift_per_week * week)
     right = rng_labels.random((n_items, k)) < p
     K = tm.n_labels

@@ -6,73 +6,122 @@ Protocol (``labkit simulate check``), per split (5 by default, seeded):
 2. fit the model on the first half's judgements (truth: their gold);
 3. truth curve: on the second half, majority-vote accuracy against gold when each item keeps ``k`` of its
    recorded labels drawn without replacement (``k = 1 .. K``, where K is the 10th percentile of labels per
-   item, so nearly every item takes part at every k), averaged over ``reps`` subsamples; ties credit
-   what a random tie-break would on average;
-4. predicted curve: the simulator's majority-vote accuracy with ``k`` labels per item;
-5. error: mean absolute difference over k, in accuracy points.
+   item, so nearly every item takes part at every k). The subsampling is exact: the expectation over every
+   k-subset of the item's labels (multivariate hypergeometric), not a few random draws; a tie credits what
+   a random tie-break would on average (:func:`labkit.simulate.engine.mv_credit`, the rule of the
+   predictions too);
+4. predicted curve: majority-vote accuracy of ``n_sim`` simulated items with ``k`` labels each, drawn as the
+   engine draws them: a first-half item (its class, easiness, wrong-label profile), annotators from the
+   people who labeled it (then by activity), labels from the model;
+5. error: mean absolute difference over k, in accuracy points; averaged over the splits.
 
-The same protocol scores two independence baselines fitted on the same half, in the same run: a
-gold-fitted model with per-class pooled confusions (every annotator alike) and a per-annotator
-confusion model (Dawid-Skene's generative model with gold truth), both drawing annotators by activity.
-Both leave out item difficulty, so both over-predict what extra labels buy where errors are correlated.
+The same protocol scores three independence baselines fitted on the same half, in the same run, on the
+same simulated items, annotators and random numbers (common random numbers: only the label model
+differs): the equal-skill generator (every annotator right with the half's overall accuracy, wrong labels
+uniform: the generic generators' model), a gold-fitted pooled per-class confusion (every annotator alike)
+and a gold-fitted per-annotator confusion (Dawid-Skene's generative model with gold truth, shrunk toward
+the pool). None models item difficulty, so they over-predict what extra labels buy where errors are
+correlated.
 """
 
 from __future__ import annotations
 
+import math
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from labkit.errors import ParameterError
-from labkit.simulate.engine import _draw_annotators, mv_credit
-from labkit.simulate.model import fit_task_arrays
+from labkit.simulate.engine import draw_assigned, mv_credit
+from labkit.simulate.model import assignment, fit_task_arrays
 
-__all__ = ["check", "truth_curve"]
+__all__ = ["check", "truth_curve", "subsample_credit", "BASELINES"]
+
+BASELINES = ("equal skill", "pooled confusion", "annotator confusion")
+_EXACT_LIMIT = 50_000  # count vectors to enumerate per (item counts, k); beyond it, Monte Carlo subsamples
 
 
-def truth_curve(N_items_labels: list[np.ndarray], truth: np.ndarray, K: int, ks: list[int], reps: int,
-                rng: np.random.Generator) -> dict[int, float]:
-    """MV accuracy when each item keeps k of its recorded labels (``N_items_labels[i]``: label codes)."""
+def _compositions(k: int, caps: tuple[int, ...]) -> np.ndarray:
+    """Every vector x with 0 <= x <= caps and sum(x) == k (one per row)."""
+    rows: list[tuple[int, ...]] = []
+
+    def rec(i: int, left: int, acc: tuple[int, ...]) -> None:
+        if i == len(caps) - 1:
+            if left <= caps[i]:
+                rows.append(acc + (left,))
+            return
+        rest = sum(caps[i + 1:])
+        for x in range(max(0, left - rest), min(left, caps[i]) + 1):
+            rec(i + 1, left - x, acc + (x,))
+
+    rec(0, k, ())
+    return np.array(rows, dtype=np.int64).reshape(-1, len(caps))
+
+
+@lru_cache(maxsize=65536)
+def _exact(counts: tuple[int, ...], k: int) -> tuple[float, ...]:
+    """For each class z: the chance that majority vote over a random k-subset of ``counts`` names z."""
+    X = _compositions(k, counts)
+    c = np.asarray(counts)
+    lw = (np.array([[math.lgamma(a + 1) for a in counts]]) - _lgam(X) - _lgam(c[None, :] - X)).sum(1)
+    lw -= math.lgamma(c.sum() + 1) - math.lgamma(k + 1) - math.lgamma(c.sum() - k + 1)
+    w = np.exp(lw)
+    mx = X.max(1, keepdims=True)
+    top = (X == mx) & (mx > 0)
+    return tuple(float(v) for v in (w[:, None] * top / top.sum(1, keepdims=True)).sum(0))
+
+
+def _lgam(a: np.ndarray) -> np.ndarray:
+    from scipy.special import gammaln
+
+    return np.asarray(gammaln(a + 1.0))
+
+
+def subsample_credit(counts: np.ndarray, z: int, k: int, rng: np.random.Generator | None = None,
+                     reps: int = 400) -> float:
+    """Expected majority-vote credit of class ``z`` when ``k`` of an item's labels (``counts`` per class) are
+    kept, drawn without replacement: exact where the count vectors to enumerate are few (always for two or
+    three classes), else the mean over ``reps`` random subsets."""
+    c = tuple(int(x) for x in counts)
+    if k > sum(c):
+        raise ParameterError(f"cannot keep {k} of {sum(c)} labels")
+    if math.comb(k + len(c) - 1, len(c) - 1) <= _EXACT_LIMIT:
+        return _exact(c, k)[z]
+    rng = rng if rng is not None else np.random.default_rng(0)
+    labels = np.repeat(np.arange(len(c)), c)
+    C = np.stack([np.bincount(rng.choice(labels, k, replace=False), minlength=len(c)) for _ in range(reps)])
+    return float(mv_credit(C, np.full(reps, z)).mean())
+
+
+def truth_curve(counts: np.ndarray, truth: np.ndarray, ks: list[int],
+                rng: np.random.Generator | None = None) -> dict[int, float]:
+    """Majority-vote accuracy when each item (row of ``counts``) keeps k of its recorded labels, for each k
+    (items with fewer than k labels are left out at that k)."""
+    n = counts.sum(1)
     out: dict[int, float] = {}
-    n = np.array([len(x) for x in N_items_labels])
     for k in ks:
         keep = np.where(n >= k)[0]
-        acc = []
-        for _ in range(reps):
-            C = np.zeros((len(keep), K))
-            for row, i in enumerate(keep):
-                s = rng.choice(N_items_labels[i], k, replace=False)
-                C[row] = np.bincount(s, minlength=K)
-            acc.append(mv_credit(C, truth[keep]).mean())
-        out[k] = float(np.mean(acc))
+        out[k] = float(np.mean([subsample_credit(counts[i], int(truth[i]), k, rng) for i in keep])) if len(keep) else \
+            float("nan")
     return out
 
 
-def _predict(label_prob: Any, items: np.ndarray, truth: np.ndarray, p_ann: np.ndarray, K: int, ks: list[int],
-             n_sim: int, rng: np.random.Generator) -> dict[int, float]:
-    """MV accuracy with k labels per simulated item; ``label_prob(item_idx, ann) -> (n, k, K)`` probabilities."""
-    out: dict[int, float] = {}
-    for k in ks:
-        pick = items[rng.integers(0, len(items), n_sim)]
-        z = truth[pick]
-        ann = _draw_annotators(p_ann, n_sim, k, rng)
-        P = label_prob(pick, ann)
-        cum = np.cumsum(P, axis=2)
-        u = rng.random((n_sim, k))
-        lab = (u[:, :, None] > cum[:, :, :-1]).sum(axis=2)
-        C = np.zeros((n_sim, K))
-        np.add.at(C, (np.repeat(np.arange(n_sim), k), lab.ravel()), 1.0)
-        out[k] = float(mv_credit(C, z).mean())
-    return out
+def _labels(P: np.ndarray, U: np.ndarray) -> np.ndarray:
+    """Labels by inversion: ``P`` (n, k, K) probabilities, ``U`` (n, k) uniforms (shared across methods)."""
+    cum = np.cumsum(P, axis=2)
+    return (U[:, :, None] > cum[:, :, :-1]).sum(axis=2)
 
 
-def check(table: pd.DataFrame, gold: pd.DataFrame, *, task: str | None = None, splits: int = 5, reps: int = 10,
-          n_sim: int = 20000, seed: int = 0) -> dict[str, Any]:
+def check(table: pd.DataFrame, gold: pd.DataFrame, *, task: str | None = None, splits: int = 5,
+          n_sim: int = 40000, seed: int = 0) -> dict[str, Any]:
     """The fidelity protocol above on ``table`` and ``gold``; returns per-method errors and the curves."""
     from labkit.stats.counts import CountTables, as_label_table, resolve_task
     from labkit.stats.scoring import gold_for_task
 
+    if splits < 1:
+        raise ParameterError(f"splits must be at least 1, got {splits}")
     table = as_label_table(table)
     if "stage" in table.columns:
         table = table[table["stage"].astype(str) == "label"]
@@ -91,13 +140,14 @@ def check(table: pd.DataFrame, gold: pd.DataFrame, *, task: str | None = None, s
     if len(gold_items) < 20:
         raise ParameterError(f"task {task!r}: {len(gold_items)} items have gold; the check needs at least 20")
     it, an, lab = ct.item.astype(np.int64), ct.annotator.astype(np.int64), ct.label.astype(np.int64)
-    order = np.argsort(it, kind="stable")
-    bounds = np.searchsorted(it[order], np.arange(ct.n_items + 1))
-    per_item = [lab[order[bounds[i]:bounds[i + 1]]] for i in range(ct.n_items)]
-    n_per = np.array([len(x) for x in per_item])
+    counts = np.zeros((ct.n_items, K), np.int64)
+    np.add.at(counts, (it, lab), 1)
+    ptr, assigned = assignment(it, an, ct.n_items)
+    n_per = counts.sum(1)
     kmax = max(1, int(np.percentile(n_per[gold_items], 10)))
     ks = list(range(1, kmax + 1))
-    errors: dict[str, list[float]] = {"labkit": [], "pooled confusion": [], "annotator confusion": []}
+    names = ("labkit",) + BASELINES
+    errors: dict[str, list[float]] = {name: [] for name in names}
     curves = []
     for s in range(splits):
         rng = np.random.default_rng([seed, s])
@@ -109,40 +159,44 @@ def check(table: pd.DataFrame, gold: pd.DataFrame, *, task: str | None = None, s
         m = truth_tr[it] >= 0
         act = np.bincount(an[m], minlength=J).astype(np.float64)
         p_ann = act / act.sum()
-        true_curve = truth_curve([per_item[i] for i in test], truth_all[test], K, ks, reps, rng)
+        true_curve = truth_curve(counts[test], truth_all[test], ks, rng)
         fit = fit_task_arrays(it, an, lab, truth_tr, n_items=ct.n_items, n_annotators=J, n_labels=K)
         th, be, W = fit["theta"], fit["beta"], fit["wrong"]
-
-        def labkit_prob(pick: np.ndarray, ann: np.ndarray, th: np.ndarray = th, be: np.ndarray = be,
-                        W: np.ndarray = W) -> np.ndarray:
+        zt, lt = truth_tr[it[m]], lab[m]
+        pooled = np.full((K, K), 0.5)
+        np.add.at(pooled, (zt, lt), 1.0)
+        pooled /= pooled.sum(1, keepdims=True)
+        conf = np.zeros((J, K, K))
+        np.add.at(conf, (an[m], zt, lt), 1.0)
+        conf = (conf + 2.0 * pooled[None]) / (conf.sum(2, keepdims=True) + 2.0)  # shrunk toward the pool
+        acc = float((zt == lt).mean())
+        equal = np.full((K, K), (1.0 - acc) / max(K - 1, 1))
+        np.fill_diagonal(equal, acc if K > 1 else 1.0)
+        preds: dict[str, dict[int, float]] = {name: {} for name in names}
+        for k in ks:
+            n = max(1000, min(n_sim, (40 * n_sim) // (4 * k)))  # fewer items at large k: the same cost per k
+            pick = train[rng.integers(0, len(train), n)]
             z = truth_all[pick]
+            ann = draw_assigned(ptr, assigned, pick, k, p_ann, rng)
+            U = rng.random((n, k))
             p = 1.0 / (1.0 + np.exp(-(th[ann, z[:, None]] + be[pick][:, None])))
             P = (1 - p)[:, :, None] * W[pick][:, None, :]
-            P[np.arange(len(pick))[:, None], np.arange(ann.shape[1])[None, :], z[:, None]] += p
-            return P
-
-        pooled = np.full((K, K), 0.5)
-        np.add.at(pooled, (truth_tr[it[m]], lab[m]), 1.0)
-        pooled /= pooled.sum(1, keepdims=True)
-        conf = np.full((J, K, K), 0.0)
-        np.add.at(conf, (an[m], truth_tr[it[m]], lab[m]), 1.0)
-        conf = (conf + 2.0 * pooled[None]) / (conf.sum(2, keepdims=True) + 2.0)  # shrunk toward the pool
-
-        def pooled_prob(pick: np.ndarray, ann: np.ndarray, pooled: np.ndarray = pooled) -> np.ndarray:
-            return np.broadcast_to(pooled[truth_all[pick]][:, None, :], ann.shape + (K,))
-
-        def ann_prob(pick: np.ndarray, ann: np.ndarray, conf: np.ndarray = conf) -> np.ndarray:
-            return conf[ann, truth_all[pick][:, None]]
-
-        preds = {name: _predict(fn, train, truth_all, p_ann, K, ks, n_sim, rng)
-                 for name, fn in (("labkit", labkit_prob), ("pooled confusion", pooled_prob),
-                                  ("annotator confusion", ann_prob))}
+            P[np.arange(n)[:, None], np.arange(k)[None, :], z[:, None]] += p
+            probs = {"labkit": P, "equal skill": np.broadcast_to(equal[z][:, None, :], (n, k, K)),
+                     "pooled confusion": np.broadcast_to(pooled[z][:, None, :], (n, k, K)),
+                     "annotator confusion": conf[ann, z[:, None]]}
+            rows = np.repeat(np.arange(n), k)
+            for name, Pm in probs.items():
+                C = np.zeros((n, K))
+                np.add.at(C, (rows, _labels(Pm, U).ravel()), 1.0)
+                preds[name][k] = float(mv_credit(C, z).mean())
         for name, pr in preds.items():
             errors[name].append(100.0 * float(np.mean([abs(pr[k] - true_curve[k]) for k in ks])))
         curves.append({"split": s, "k": ks, "truth": [true_curve[k] for k in ks],
                        **{name: [pr[k] for k in ks] for name, pr in preds.items()}})
     mae = {name: float(np.mean(v)) for name, v in errors.items()}
-    best_baseline = min(v for n, v in mae.items() if n != "labkit")
+    best_name = min(BASELINES, key=lambda b: mae[b])
     return {"task": task, "splits": splits, "k": ks, "n_gold_items": int(len(gold_items)),
-            "mae_points": mae, "mae_by_split": errors, "best_baseline_points": best_baseline,
-            "labkit_better_than_baselines": mae["labkit"] < best_baseline, "curves": curves}
+            "mae_points": mae, "mae_by_split": errors, "best_baseline": best_name,
+            "best_baseline_points": mae[best_name], "labkit_better_than_baselines": mae["labkit"] < mae[best_name],
+            "curves": curves}

@@ -10,8 +10,12 @@ observed wrong labels, smoothed toward the class's pooled confusion). :math:`\th
 annotator's skill on class :math:`k` (a per-class logit, so a biased annotator who says "yes" to
 everything is modelled), :math:`\beta_i` the item's easiness (hard items draw errors from everyone:
 the correlated errors that make independence models over-promise what extra labels buy),
-:math:`\delta` a drift in logit per week and :math:`w` the week. Who labels what follows each
-annotator's share of the judgements (activity). Time per judgement is log-normal per annotator where
+:math:`\delta` a drift in logit per week and :math:`w` the week. Who labels what follows the history's
+real assignment pattern: a simulated item drawn from history item :math:`i` is labeled by annotators
+drawn without replacement from the people who labeled :math:`i` (so annotators who worked the same
+batches keep working together, and an item keeps the mix of skills its history had); beyond the
+number of labels :math:`i` had, and for a restricted pool (credentials), by each annotator's share of
+the judgements (activity). Time per judgement is log-normal per annotator where
 ``duration_s`` is recorded (else an assumed 30 s, stated in the fit); review time per item comes from
 ``stage=review`` durations (else an assumed 2 minutes).
 
@@ -40,13 +44,16 @@ import pandas as pd
 
 from labkit.errors import ParameterError
 
-__all__ = ["TaskModel", "ProgramModel", "fit_program", "fit_task_arrays", "load_model", "DEFAULT_JUDGEMENT_S",
-           "DEFAULT_REVIEW_MIN"]
+__all__ = ["TaskModel", "ProgramModel", "fit_program", "fit_task_arrays", "load_model", "assignment",
+           "DEFAULT_JUDGEMENT_S", "DEFAULT_REVIEW_MIN"]
 
 DEFAULT_JUDGEMENT_S = 30.0
 DEFAULT_REVIEW_MIN = 2.0
 PRIOR_SD_SKILL = 1.0
 PRIOR_SD_ITEM = 1.5
+# Newton steps are capped (logit units): an undamped step on an item whose labels all contradict its truth
+# overshoots and oscillates instead of converging (a gold item 9 of 10 annotators call another class)
+MAX_STEP = 1.0
 
 
 def _sig(x: np.ndarray) -> np.ndarray:
@@ -70,6 +77,10 @@ class TaskModel:
     review_minutes: float
     drift_per_week: float = 0.0
     info: dict[str, Any] = field(default_factory=dict)
+    # who labeled each history item, CSR: annotators of item i are assign_ann[assign_ptr[i]:assign_ptr[i + 1]]
+    # (absent in a model made by hand: annotators are then drawn by activity)
+    assign_ptr: np.ndarray | None = None
+    assign_ann: np.ndarray | None = None
 
     @property
     def n_labels(self) -> int:
@@ -83,7 +94,9 @@ class TaskModel:
                 "activity": arr(self.activity), "theta": arr(self.theta), "beta": arr(self.beta),
                 "truth": arr(self.truth), "wrong": arr(self.wrong), "duration_log_mu": arr(self.duration_log_mu),
                 "duration_log_sd": round(float(self.duration_log_sd), 10), "review_minutes": round(float(self.review_minutes), 10),
-                "drift_per_week": round(float(self.drift_per_week), 10), "info": self.info}
+                "drift_per_week": round(float(self.drift_per_week), 10), "info": self.info,
+                **({} if self.assign_ptr is None or self.assign_ann is None else
+                   {"assign_ptr": self.assign_ptr.tolist(), "assign_ann": self.assign_ann.tolist()})}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "model") -> TaskModel:
@@ -95,12 +108,21 @@ class TaskModel:
                      wrong=np.asarray(d["wrong"], dtype=np.float64),
                      duration_log_mu=np.asarray(d["duration_log_mu"], dtype=np.float64),
                      duration_log_sd=float(d["duration_log_sd"]), review_minutes=float(d["review_minutes"]),
-                     drift_per_week=float(d.get("drift_per_week", 0.0)), info=dict(d.get("info") or {}))
+                     drift_per_week=float(d.get("drift_per_week", 0.0)), info=dict(d.get("info") or {}),
+                     assign_ptr=np.asarray(d["assign_ptr"], dtype=np.int64) if "assign_ptr" in d else None,
+                     assign_ann=np.asarray(d["assign_ann"], dtype=np.int64) if "assign_ann" in d else None)
         except (KeyError, TypeError, ValueError) as exc:
             raise ParameterError(f"{where}: not a labkit simulation model ({type(exc).__name__}: {exc})") from None
         J, K, I = len(tm.annotators), len(tm.labels), len(tm.truth)
         if tm.theta.shape != (J, K) or tm.wrong.shape != (I, K) or tm.beta.shape != (I,) or tm.activity.shape != (J,):
             raise ParameterError(f"{where}: task {tm.task!r}: array shapes do not match its labels, annotators and items")
+        if (tm.assign_ptr is None) != (tm.assign_ann is None) or (
+                tm.assign_ptr is not None and tm.assign_ann is not None and (
+                    tm.assign_ptr.shape != (I + 1,) or tm.assign_ptr[0] != 0 or np.any(np.diff(tm.assign_ptr) < 0)
+                    or tm.assign_ptr[-1] != len(tm.assign_ann)
+                    or (len(tm.assign_ann) > 0 and (tm.assign_ann.min() < 0 or tm.assign_ann.max() >= J)))):
+            raise ParameterError(f"{where}: task {tm.task!r}: assign_ptr/assign_ann are not an assignment of its "
+                                 "items to its annotators")
         return tm
 
 
@@ -184,10 +206,10 @@ def fit_task_arrays(item: np.ndarray, annotator: np.ndarray, label: np.ndarray, 
         g, h = y - p, p * (1 - p)
         G = np.bincount(col, g, J * K).reshape(J, K)
         H = np.bincount(col, h, J * K).reshape(J, K)
-        th += (G - la * (th - mu)) / (H + la)
+        th += np.clip((G - la * (th - mu)) / (H + la), -MAX_STEP, MAX_STEP)
         p = _sig(th.ravel()[col] + be[it] + off)
         g, h = y - p, p * (1 - p)
-        be += (np.bincount(it, g, I) - lb * be) / (np.bincount(it, h, I) + lb)
+        be += np.clip((np.bincount(it, g, I) - lb * be) / (np.bincount(it, h, I) + lb), -MAX_STEP, MAX_STEP)
         if wk is not None and np.ptp(wk) > 0:
             p = _sig(th.ravel()[col] + be[it] + delta * wk)
             delta += float(((y - p) * wk).sum() - 4.0 * delta) / float((p * (1 - p) * wk * wk).sum() + 4.0)
@@ -212,6 +234,14 @@ def fit_task_arrays(item: np.ndarray, annotator: np.ndarray, label: np.ndarray, 
         W[:] = 0.0
     return {"theta": th, "beta": np.where(ti, be, 0.0), "beta_sd": beta_sd, "wrong": W, "drift": delta, "loglik": ll,
             "n_fit": int(keep.sum()), "items_with_truth": ti}
+
+
+def assignment(item: np.ndarray, annotator: np.ndarray, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """Who labeled each item, as CSR arrays (``ptr`` of length ``n_items + 1``; each annotator once per item)."""
+    pairs = np.unique(np.stack([item, annotator], axis=1), axis=0) if len(item) else np.zeros((0, 2), np.int64)
+    ptr = np.zeros(n_items + 1, np.int64)
+    np.cumsum(np.bincount(pairs[:, 0], minlength=n_items), out=ptr[1:])
+    return ptr, pairs[:, 1].astype(np.int64)
 
 
 def _durations(t: pd.DataFrame, annotators: pd.Index) -> tuple[np.ndarray, float, bool]:
@@ -293,6 +323,7 @@ def fit_program(table: pd.DataFrame, gold: pd.DataFrame | None = None, *, task: 
             week = w if np.ptp(w) >= 1 else None
         arrays = fit_task_arrays(ct.item.astype(np.int64), ct.annotator.astype(np.int64), ct.label.astype(np.int64), truth,
                                  n_items=ct.n_items, n_annotators=ct.n_annotators, n_labels=ct.n_labels, week=week)
+        assign_ptr, assign_ann = assignment(ct.item.astype(np.int64), ct.annotator.astype(np.int64), ct.n_items)
         dmu, dsd, have_d = _durations(sub, pd.Index(np.asarray(ct.annotators).astype(str)))
         rmin, have_r = _review_minutes(table, t)
         models[t] = TaskModel(
@@ -302,6 +333,7 @@ def fit_program(table: pd.DataFrame, gold: pd.DataFrame | None = None, *, task: 
             theta=arrays["theta"], beta=arrays["beta"], truth=truth, wrong=arrays["wrong"],
             duration_log_mu=dmu, duration_log_sd=dsd, review_minutes=rmin,
             drift_per_week=float(arrays["drift"]) if week is not None else 0.0,
+            assign_ptr=assign_ptr, assign_ann=assign_ann,
             info={"n_items": int(ct.n_items), "n_annotators": int(ct.n_annotators), "n_judgements": int(ct.n_judgements),
                   "n_truth_gold": n_gold, "n_truth_consensus": n_cons,
                   "loglik_per_judgement": round(arrays["loglik"] / max(arrays["n_fit"], 1), 6),

@@ -119,9 +119,10 @@ def build(model: str = "", policies: str = "", *, labels: str = "", gold: str = 
         findings.append(Finding(
             f"Fidelity on this program's held-out gold items: the simulator's majority-vote accuracy at k = 1..{r['k'][-1]} "
             f"labels was off by {r['mae_points']['labkit']:.2f} points on average"
-            + (" (closer than both independence baselines)." if ok else
-               f"; an independence baseline was off by {r['best_baseline_points']:.2f}: trust redundancy predictions "
-               "only within that error."), "ok" if ok else "warning"))
+            + (f" (closer than every independence baseline; the best, {r['best_baseline']}, was off by "
+               f"{r['best_baseline_points']:.2f})." if ok else
+               f"; an independence baseline ({r['best_baseline']}) was off by {r['best_baseline_points']:.2f}: trust "
+               "redundancy predictions only within that error."), "ok" if ok else "warning"))
         sections.append(Section("How far to trust it", [Table(fid, formats={"mean absolute error (points)": "{:.2f}"},
                                                               caption=f"Fit on half of {r['n_gold_items']} gold items, "
                                                                       f"{r['splits']} splits ({stamp})")]))
