@@ -101,9 +101,10 @@ def _batch_rows(memory_limit: str | int | None, batch_rows: int | None) -> int:
 
 
 # ----------------------------------------------------------------------------------------- import
-def _import_chunk(df: pd.DataFrame, path: str, row0: int) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-    """One chunk of a Parquet file through ``labkit import``'s Parquet rules: (accepted table with the
-    input row number in ``__row``, quarantine rows, accepted count)."""
+def _import_chunk(df: pd.DataFrame, path: str, row0: int, base: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """One chunk of a Parquet file (its rows from ``row0``) through ``labkit import``'s Parquet rules:
+    (accepted table with the row number in the whole input, ``base`` + file row, in ``__row``; quarantine
+    rows, naming the file's row; accepted count)."""
     from labkit.io.base import quarantine_frame
     from labkit.io.importers._records import to_text
     from labkit.io.importers.tabular import _finish_frame, _is_canonical, _missing_message, _reason
@@ -116,7 +117,7 @@ def _import_chunk(df: pd.DataFrame, path: str, row0: int) -> tuple[pd.DataFrame,
         raise InputRefused(path, missing)
     if _is_canonical(df):
         table = finalize_labels(df[list(LABEL_COLUMN_NAMES)].copy()).reset_index(drop=True)
-        table["__row"] = np.arange(row0, row0 + len(df), dtype=np.int64)
+        table["__row"] = np.arange(base + row0, base + row0 + len(df), dtype=np.int64)
         return table, quarantine_frame([]), len(df)
     sub = df[list(mapping)].rename(columns=mapping)
     conf = _finish_frame(sub, mapping, path, None, None)
@@ -130,7 +131,7 @@ def _import_chunk(df: pd.DataFrame, path: str, row0: int) -> tuple[pd.DataFrame,
     keep = np.ones(len(df), dtype=bool)
     keep[conf.rejects["row"].to_numpy(dtype=np.int64)] = False
     table = conf.table.reset_index(drop=True)
-    table["__row"] = np.arange(row0, row0 + len(df), dtype=np.int64)[keep]
+    table["__row"] = np.arange(base + row0, base + row0 + len(df), dtype=np.int64)[keep]
     return table, quarantine_frame(rows), int(keep.sum())
 
 
@@ -179,7 +180,7 @@ def _partition(inp_files: tuple[str, ...], out_dir: str, n_parts: int, chunk_row
     schema = _arrow_schema()
     writers: dict[int, Any] = {}
     paths = [os.path.join(out_dir, f"part-{p:05d}.parquet") for p in range(n_parts)]
-    records_in = accepted = 0
+    records_in = accepted = base = 0
     quarantine: list[pd.DataFrame] = []
     try:
         for path in inp_files:
@@ -192,7 +193,7 @@ def _partition(inp_files: tuple[str, ...], out_dir: str, n_parts: int, chunk_row
             row0 = 0
             for batch in pf.iter_batches(batch_size=chunk_rows):
                 df = batch.to_pandas()
-                table, q, n_ok = _import_chunk(df, path, row0)
+                table, q, n_ok = _import_chunk(df, path, row0, base)
                 records_in += len(df)
                 accepted += n_ok
                 row0 += len(df)
@@ -209,6 +210,7 @@ def _partition(inp_files: tuple[str, ...], out_dir: str, n_parts: int, chunk_row
                     if int(p) not in writers:
                         writers[int(p)] = pq.ParquetWriter(paths[int(p)], schema)
                     writers[int(p)].write_table(arrow.take(sel))
+            base += row0
             say(f"imported {path} ({row0:,} rows)")
     finally:
         for w in writers.values():
