@@ -224,6 +224,7 @@ def _validate_duckdb(labels: Any, guidelines: Any, suites: list[Any] | None, *, 
                      temp_dir: str | None, batch_rows: int | None, progress: Callable[[str], None] | None,
                      now: Any = None, retire_grace: float | None = None) -> ValidationReport:
     import duckdb
+    from duckdb import func as duckdb_func
 
     from labkit.engines.base import parquet_input, parse_memory
 
@@ -241,11 +242,9 @@ def _validate_duckdb(labels: Any, guidelines: Any, suites: list[Any] | None, *, 
     work = tempfile.mkdtemp(prefix="labkit-validate-", dir=temp_dir)
     con = duckdb.connect(":memory:")
     try:
-        import pyarrow as pa
-
         # numpy's log1p inside SQL (vectorized over Arrow), so robust z-scores equal pandas' exactly
-        con.create_function("labkit_log1p", lambda x: pa.array(np.log1p(x.to_numpy(zero_copy_only=False))),
-                            ["DOUBLE"], "DOUBLE", type="arrow")
+        con.create_function("labkit_log1p", _arrow_log1p, ["double"], "double",
+                            type=duckdb_func.PythonUDFType.ARROW)
         budget = parse_memory(memory_limit)
         if budget is not None:
             con.execute(f"SET memory_limit = '{max(64, int(budget) // (1 << 21))}MB'")  # half: pandas needs the rest
@@ -260,8 +259,9 @@ def _validate_duckdb(labels: Any, guidelines: Any, suites: list[Any] | None, *, 
             n_rows = n_items = n_ann = 0
         else:
             pairs = con.execute(f"SELECT DISTINCT task, label FROM {src}").df()
-            n_rows, n_items, n_ann = con.execute(
+            counts = con.execute(
                 f"SELECT COUNT(*), COUNT(DISTINCT item_id), COUNT(DISTINCT annotator_id) FROM {src}").fetchone()
+            n_rows, n_items, n_ann = counts if counts is not None else (0, 0, 0)
         plan = plan_run(pairs, guidelines, suites, now=now, retire_grace=retire_grace)
         runner = SuiteRunner(plan, exclude=GLOBAL_TYPES)
         t_gx = time.perf_counter()
@@ -314,6 +314,12 @@ def _validate_duckdb(labels: Any, guidelines: Any, suites: list[Any] | None, *, 
     finally:
         con.close()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _arrow_log1p(x: Any) -> Any:
+    import pyarrow as pa
+
+    return pa.array(np.log1p(x.to_numpy(zero_copy_only=False)))
 
 
 def _suite_order(plan: Any, outcomes: list[ExpectationOutcome]) -> dict[str, int]:
