@@ -138,20 +138,24 @@ def _import_chunk(df: pd.DataFrame, path: str, row0: int, base: int = 0) -> tupl
 def _arrow_schema() -> Any:
     import pyarrow as pa
 
-    fields = [pa.field(c, pa.string()) for c in _STR_COLS]
+    fields = [pa.field(c, pa.dictionary(pa.int32(), pa.string())) for c in _STR_COLS]
     fields += [pa.field("created_at", pa.timestamp("ns", tz="UTC")), pa.field("duration_s", pa.float64()),
                pa.field("confidence", pa.float64()), pa.field("__row", pa.int64())]
     return pa.schema(fields)
 
 
 def _to_arrow(table: pd.DataFrame, schema: Any) -> Any:
+    """A conformed chunk as Arrow; the categoricals stay dictionary-encoded (no string per row)."""
     import pyarrow as pa
 
     cols = []
     for f in schema:
         s = table[f.name]
         if f.name in _STR_COLS:
-            cols.append(pa.array(s.astype(object).where(s.notna(), None).to_numpy(dtype=object), type=pa.string()))
+            s = s.cat.remove_unused_categories()
+            codes = s.cat.codes.to_numpy().astype(np.int32)
+            cats = pa.array(np.asarray(s.cat.categories, dtype=object), type=pa.string())
+            cols.append(pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), cats))
         else:
             cols.append(pa.array(s, type=f.type, from_pandas=True))
     return pa.Table.from_arrays(cols, schema=schema)
@@ -163,7 +167,7 @@ def _from_arrow(tbl: Any) -> pd.DataFrame:
 
     df = tbl.to_pandas()
     for c, cats in (("source", SOURCES), ("stage", STAGES)):
-        df[c] = pd.Categorical(df[c].astype(object), categories=list(cats))
+        df[c] = df[c].cat.set_categories(list(cats))
     out = finalize_labels(df[list(LABEL_COLUMN_NAMES)].copy())
     out["__row"] = df["__row"].to_numpy(dtype=np.int64)
     return out
@@ -173,6 +177,7 @@ def _partition(inp_files: tuple[str, ...], out_dir: str, n_parts: int, chunk_row
                say: Callable[[str], None]) -> tuple[int, int, pd.DataFrame, list[str]]:
     """Pass 1: import every file in chunks; write accepted rows to ``n_parts`` Parquet files by item hash.
     Returns records in, accepted, the quarantine and the partition files written."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from labkit.io.base import quarantine_frame
@@ -186,6 +191,11 @@ def _partition(inp_files: tuple[str, ...], out_dir: str, n_parts: int, chunk_row
         for path in inp_files:
             try:
                 pf = pq.ParquetFile(path)
+                # the columns pandas reads back as categoricals (dictionary-typed in the file's Arrow
+                # schema) are read as dictionaries, as pd.read_parquet does: no Python string per row
+                dicts = [f.name for f in pf.schema_arrow if pa.types.is_dictionary(f.type)]
+                if dicts:
+                    pf = pq.ParquetFile(path, read_dictionary=dicts)
             except Exception as exc:  # pyarrow raises several types for a bad file
                 raise InputRefused(path, f"not a readable Parquet file ({exc.__class__.__name__}: {exc})") from None
             if pf.metadata.num_rows == 0:
@@ -204,12 +214,12 @@ def _partition(inp_files: tuple[str, ...], out_dir: str, n_parts: int, chunk_row
                 cats = table["item_id"].cat.categories
                 h = pd.util.hash_array(np.asarray(cats, dtype=object)) % np.uint64(n_parts)
                 part = h.astype(np.int64)[table["item_id"].cat.codes.to_numpy()]
-                arrow = _to_arrow(table, schema)
                 for p in np.unique(part):
                     sel = np.flatnonzero(part == p)
                     if int(p) not in writers:
                         writers[int(p)] = pq.ParquetWriter(paths[int(p)], schema)
-                    writers[int(p)].write_table(arrow.take(sel))
+                    # only the ids of these rows in each dictionary (a chunk's own dictionary holds every id)
+                    writers[int(p)].write_table(_to_arrow(table.iloc[sel], schema))
             base += row0
             say(f"imported {path} ({row0:,} rows)")
     finally:
@@ -378,8 +388,11 @@ def _distribution_partial(exp: dict[str, Any], acc: dict[str, Any], parts: list[
     for path in parts:  # the rows of flagged annotators, named as the in-memory path names them
         frame = _from_arrow(pq.read_table(path))
         rows, _, _ = _domain_rows(exp, frame)
-        hit = [(t, a) in keys for t, a in zip(rows["task"].astype(str), rows["annotator_id"].astype(str))]
-        sel = rows.loc[np.asarray(hit, dtype=bool)]
+        hit = np.zeros(len(rows), dtype=bool)
+        for t in {t for t, _ in keys}:
+            anns = [a for tt, a in keys if tt == t]
+            hit |= ((rows["task"] == t) & rows["annotator_id"].isin(anns)).to_numpy(dtype=bool)
+        sel = rows.loc[hit]
         if len(sel):
             f = _rows_from_positions(sel.reset_index(drop=True), list(range(len(sel))), list(kw["column_list"]))
             f["row"] = sel["__row"].to_numpy()
