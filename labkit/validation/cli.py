@@ -55,9 +55,14 @@ def run(args: argparse.Namespace) -> int:
 
         note = f"labkit validate: {NO_GUIDELINES}; no ./guidelines folder and no --guidelines"
         print(note, file=sys.stderr)
-    from labkit.engines.cli import _progress, choose, engine_summary
+    from labkit.engines.base import choose_engine
+    from labkit.engines.cli import _progress, engine_summary
+    from labkit.validation.scale import BYTES_PER_ROW_IN_MEMORY
 
-    choice, _inp = choose(args)
+    choice = choose_engine(args.engine, args.labels, args.memory_limit, bytes_per_row=BYTES_PER_ROW_IN_MEMORY)
+    args.engine_choice = choice
+    if args.engine != "auto" or choice.name != "pandas":
+        print(f"engine: {choice.name} ({choice.reason})", file=sys.stderr, flush=True)
     if choice.name == "spark":
         from labkit.engines.spark_engine import check_spark
 

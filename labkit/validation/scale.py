@@ -60,6 +60,10 @@ PER_TABLE_TYPES = ("expect_column_dtypes_to_match", "expect_table_columns_to_mat
 #: Rows per GX batch when no memory limit is given (about 0.4 GB whole process per batch, measured).
 DEFAULT_BATCH_ROWS = 500_000
 
+#: Whole-process bytes per row of validating in memory (``--engine auto``'s estimate for ``validate``):
+#: bench/bench_engines.py measured 616 MB peak for 1M rows (GX imported included).
+BYTES_PER_ROW_IN_MEMORY = 600
+
 #: Bytes one row costs while GX validates a batch (used to size batches under ``--memory-limit``).
 BYTES_PER_ROW = 800
 
