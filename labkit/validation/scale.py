@@ -43,6 +43,7 @@ from labkit.validation.engine import (
     SuiteRunner,
     _blank_versions_marked,
     _rows_from_positions,
+    check_guidelines_match,
     finish,
     merge_partials,
     plan_run,
@@ -156,10 +157,13 @@ def _to_arrow(table: pd.DataFrame, schema: Any) -> Any:
     for f in schema:
         s = table[f.name]
         if f.name in _STR_COLS:
-            s = s.cat.remove_unused_categories()
-            codes = s.cat.codes.to_numpy().astype(np.int32)
-            cats = pa.array(np.asarray(s.cat.categories, dtype=object), type=pa.string())
-            cols.append(pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), cats))
+            codes = s.cat.codes.to_numpy()
+            valid = codes >= 0
+            used = np.unique(codes[valid])
+            new = np.full(len(codes), -1, dtype=np.int32)
+            new[valid] = np.searchsorted(used, codes[valid])
+            cats = pa.array(np.asarray(s.cat.categories, dtype=object)[used], type=pa.string())
+            cols.append(pa.DictionaryArray.from_arrays(pa.array(new, mask=~valid), cats))
         else:
             cols.append(pa.array(s, type=f.type, from_pandas=True))
     return pa.Table.from_arrays(cols, schema=schema)
@@ -178,9 +182,11 @@ def _from_arrow(tbl: Any) -> pd.DataFrame:
 
 
 def _partition(inp_files: tuple[str, ...], out_dir: str, n_parts: int, chunk_rows: int,
-               say: Callable[[str], None]) -> tuple[int, int, pd.DataFrame, list[str]]:
-    """Pass 1: import every file in chunks; write accepted rows to ``n_parts`` Parquet files by item hash.
-    Returns records in, accepted, the quarantine and the partition files written."""
+               say: Callable[[str], None],
+               on_chunk: Callable[[pd.DataFrame], None] | None = None) -> tuple[int, int, pd.DataFrame, list[str]]:
+    """Pass 1: import every file in chunks; write accepted rows to ``n_parts`` Parquet files by item hash
+    (``on_chunk`` sees each accepted chunk first). Returns records in, accepted, the quarantine and the
+    partition files written."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -215,6 +221,8 @@ def _partition(inp_files: tuple[str, ...], out_dir: str, n_parts: int, chunk_row
                     quarantine.append(q)
                 if not len(table):
                     continue
+                if on_chunk is not None:
+                    on_chunk(table)
                 cats = table["item_id"].cat.categories
                 h = pd.util.hash_array(np.asarray(cats, dtype=object)) % np.uint64(n_parts)
                 part = h.astype(np.int64)[table["item_id"].cat.codes.to_numpy()]
@@ -264,35 +272,47 @@ def _validate_duckdb(labels: Any, guidelines: Any, suites: list[Any] | None, *, 
             con.execute(f"SET memory_limit = '{max(64, int(budget) // (1 << 21))}MB'")  # half: pandas needs the rest
         con.execute(f"SET temp_directory = '{work}/duckdb'")
         con.execute("SET enable_progress_bar = false")
+        # guidelines and suites first (blank versions are marked, and the distribution counted, in pass 1);
+        # whether the guidelines fit the data is checked once the data's (task, label) pairs are known
+        no_pairs = pd.DataFrame({"task": pd.Series([], dtype=object), "label": pd.Series([], dtype=object)})
+        plan = plan_run(no_pairs, guidelines, suites, now=now, retire_grace=retire_grace)
+        dist = [e for s in plan.suites for e in s.expectations if e["type"] == GLOBAL_TYPES[0]]
+        dist_acc: list[dict[str, Any]] = [{"counts": [], "element": 0, "missing": 0} for _ in dist]
+
+        def count(chunk: pd.DataFrame) -> None:
+            marked = _blank_versions_marked(chunk, plan.guidelines)
+            for exp, acc in zip(dist, dist_acc):
+                _distribution_counts(exp, marked, acc)
+
         say(f"importing {len(inp.files)} file(s), {total:,} rows, into {n_parts} item partition(s)")
-        records_in, accepted, quarantine, parts = _partition(inp.files, work, n_parts, min(per_batch, 262_144), say)
+        records_in, accepted, quarantine, parts = _partition(inp.files, work, n_parts, min(per_batch, 262_144), say,
+                                                             count)
         t_import = time.perf_counter()
         src = "read_parquet([" + ", ".join("'" + p.replace("'", "''") + "'" for p in parts) + "])" if parts else None
         if src is None:  # every row quarantined: nothing to validate
-            pairs = pd.DataFrame({"task": pd.Series([], dtype=object), "label": pd.Series([], dtype=object)})
             n_rows = n_items = n_ann = 0
         else:
             pairs = con.execute(f"SELECT DISTINCT task, label FROM {src}").df()
+            if guidelines is not None:
+                check_guidelines_match(pairs, plan.guidelines, plan.root or "guidelines")
             counts = con.execute(
                 f"SELECT COUNT(*), COUNT(DISTINCT item_id), COUNT(DISTINCT annotator_id) FROM {src}").fetchone()
             n_rows, n_items, n_ann = counts if counts is not None else (0, 0, 0)
-        plan = plan_run(pairs, guidelines, suites, now=now, retire_grace=retire_grace)
         runner = SuiteRunner(plan, exclude=GLOBAL_TYPES)
         t_gx = time.perf_counter()
         per_exp: list[list[Partial]] = [[] for _ in runner.owners]
-        dist = [(exp, s) for exp, s in runner.excluded if exp["type"] == GLOBAL_TYPES[0]]
-        dist_acc: list[dict[str, Any]] = [{"counts": [], "element": 0, "missing": 0} for _ in dist]
+        flagged = [_flagged(exp, acc) for exp, acc in zip(dist, dist_acc)]
+        found: list[list[pd.DataFrame]] = [[] for _ in dist]
         import pyarrow.parquet as pq
 
         for k, path in enumerate(parts):
-            frame = _from_arrow(pq.read_table(path))
-            frame = _blank_versions_marked(frame, plan.guidelines)
+            frame = _blank_versions_marked(_from_arrow(pq.read_table(path)), plan.guidelines)
+            for exp, keys, acc_rows in zip(dist, flagged, found):
+                _flagged_rows(exp, frame, keys, acc_rows)
             rows = frame["__row"].to_numpy()
             frame = frame.drop(columns="__row")
             for i, part in enumerate(runner.run(frame, rows)):
                 per_exp[i].append(part)
-            for (exp, _s), acc in zip(dist, dist_acc):
-                _distribution_counts(exp, frame, acc)
             say(f"validated partition {k + 1}/{len(parts)} ({len(frame):,} rows)")
         outcomes: list[ExpectationOutcome] = []
         failing: list[pd.DataFrame] = []
@@ -306,8 +326,8 @@ def _validate_duckdb(labels: Any, guidelines: Any, suites: list[Any] | None, *, 
                 failing.append(f)
         for exp, s in runner.excluded:
             if exp["type"] == GLOBAL_TYPES[0]:
-                acc = dist_acc[[e for e, _ in dist].index(exp)]
-                part = _distribution_partial(exp, acc, parts)
+                j = next(i for i, e in enumerate(dist) if e is exp)
+                part = _distribution_partial(dist_acc[j], found[j])
             else:
                 part = _outlier_partial(exp, con, src, n_rows)
             o, f = finish(exp, s, part)
@@ -374,9 +394,8 @@ def _distribution_counts(exp: dict[str, Any], frame: pd.DataFrame, acc: dict[str
         acc["counts"].append(c.astype({"task": str, "annotator_id": str, "label": str}))
 
 
-def _distribution_partial(exp: dict[str, Any], acc: dict[str, Any], parts: list[str]) -> Partial:
-    import pyarrow.parquet as pq
-
+def _flagged(exp: dict[str, Any], acc: dict[str, Any]) -> set[tuple[str, str]]:
+    """(task, annotator) pairs the distribution test flags, from the counts summed over the input."""
     from labkit.validation import checks
 
     kw = exp["kwargs"]
@@ -384,26 +403,32 @@ def _distribution_partial(exp: dict[str, Any], acc: dict[str, Any], parts: list[
               .sum() if acc["counts"] else pd.DataFrame(columns=["task", "annotator_id", "label", "n"]))
     flagged = checks.distribution_outliers(checks.distribution_tests_from_counts(counts, int(kw["min_n"])),
                                            float(kw["alpha"]), float(kw["min_tvd"]))
+    return set(zip(flagged["task"].astype(str), flagged["annotator_id"].astype(str)))
+
+
+def _flagged_rows(exp: dict[str, Any], frame: pd.DataFrame, keys: set[tuple[str, str]],
+                  found: list[pd.DataFrame]) -> None:
+    """The rows of flagged annotators in one partition, named as the in-memory path names them."""
+    if not keys:
+        return
+    rows, _, _ = _domain_rows(exp, frame)
+    hit = np.zeros(len(rows), dtype=bool)
+    for t in {t for t, _ in keys}:
+        anns = [a for tt, a in keys if tt == t]
+        hit |= ((rows["task"] == t) & rows["annotator_id"].isin(anns)).to_numpy(dtype=bool)
+    sel = rows.loc[hit]
+    if len(sel):
+        f = _rows_from_positions(sel.reset_index(drop=True), list(range(len(sel))), list(exp["kwargs"]["column_list"]))
+        f["row"] = sel["__row"].to_numpy()
+        found.append(f)
+
+
+def _distribution_partial(acc: dict[str, Any], found: list[pd.DataFrame]) -> Partial:
     p = Partial(element_count=acc["element"], missing_count=acc["missing"], unexpected_count=0)
-    if flagged.empty:
-        return p
-    keys = set(zip(flagged["task"].astype(str), flagged["annotator_id"].astype(str)))
-    found = []
-    for path in parts:  # the rows of flagged annotators, named as the in-memory path names them
-        frame = _from_arrow(pq.read_table(path))
-        rows, _, _ = _domain_rows(exp, frame)
-        hit = np.zeros(len(rows), dtype=bool)
-        for t in {t for t, _ in keys}:
-            anns = [a for tt, a in keys if tt == t]
-            hit |= ((rows["task"] == t) & rows["annotator_id"].isin(anns)).to_numpy(dtype=bool)
-        sel = rows.loc[hit]
-        if len(sel):
-            f = _rows_from_positions(sel.reset_index(drop=True), list(range(len(sel))), list(kw["column_list"]))
-            f["row"] = sel["__row"].to_numpy()
-            found.append(f)
-    p.failing = pd.concat(found, ignore_index=True).sort_values("row", kind="stable").reset_index(drop=True)
-    p.unexpected_count = int(len(p.failing))
-    p.success = p.unexpected_count == 0
+    if found:
+        p.failing = pd.concat(found, ignore_index=True).sort_values("row", kind="stable").reset_index(drop=True)
+        p.unexpected_count = int(len(p.failing))
+        p.success = False
     return p
 
 
