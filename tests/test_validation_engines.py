@@ -45,7 +45,7 @@ def programs(draw: st.DrawFn) -> pd.DataFrame:
     """A raw label export (strings, as a data lake holds it) with planted problems."""
     seed = draw(st.integers(0, 2**31 - 1))
     rng = np.random.default_rng(seed)
-    n_items = draw(st.integers(20, 90))
+    n_items = draw(st.integers(30, 90))
     n_ann = draw(st.integers(4, 14))
     rows = []
     for i in range(n_items):
@@ -79,8 +79,10 @@ def programs(draw: st.DrawFn) -> pd.DataFrame:
     df.loc[pick(0.01), "item_id"] = "  "                      # quarantined (empty)
     df.loc[pick(0.01), "confidence"] = "high"                 # quarantined (not a number)
     df.loc[pick(0.01), "source"] = "robot"                    # quarantined (unknown source)
-    spammer = f"a{int(rng.integers(n_ann))}"                  # one annotator always answers "ok"
-    df.loc[(df["annotator_id"] == spammer) & (df["task"] == "toxicity"), "label"] = "ok"
+    spammer = f"a{n_ann}"  # one more annotator answers "ok" on every toxicity item: the distribution test's case
+    tox = df[df["task"] == "toxicity"].drop_duplicates("item_id")
+    df = pd.concat([df, tox.assign(annotator_id=spammer, label="ok", stage="label"),
+                    tox.assign(annotator_id=spammer, label="ok", stage="review")], ignore_index=True)
     dup = df.sample(n=max(1, n // 40), random_state=seed % 1000)
     return pd.concat([df, dup], ignore_index=True)
 
@@ -117,6 +119,7 @@ def test_duckdb_validation_matches_in_memory(prog: pd.DataFrame, files: int, bat
     # the planted problems are there to compare (not a vacuous equality)
     failed = {o.name for o in ref.outcomes if o.status == "failed"}
     assert "expect_compound_columns_to_be_unique(item_id, annotator_id, task, stage, label)" in failed
+    assert "expect_annotator_label_distribution_to_match_pool" in failed
     assert ref.n_quarantined > 0 and got.quarantine["reason"].str.contains("annotator_id is empty").any()
 
 
