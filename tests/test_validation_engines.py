@@ -136,6 +136,8 @@ def test_bundled_sample_same_on_duckdb_from_a_folder(sample_parquet) -> None:
     """The sample with every planted problem, canonical Parquet in a folder, several batches."""
     files = ":".join(str(p) for p in sorted(sample_parquet.glob("*.parquet")))
     ref = validate_engine(files, GUIDELINES, engine="pandas", now=NOW)
+    folder = validate_engine(str(sample_parquet), GUIDELINES, engine="pandas", now=NOW)  # a folder, in memory
+    _assert_same(ref, folder)
     got = validate_engine(str(sample_parquet), GUIDELINES, engine="duckdb", now=NOW, batch_rows=1000)
     _assert_same(ref, got)
     assert not ref.gate and len(ref.failures) > 300

@@ -81,6 +81,13 @@ def validate_engine(labels: str | os.PathLike[str] | list[str], guidelines: Any,
     report carries the quarantine of the import (``records_in``, ``quarantine``) like the pandas path.
     """
     if engine == "pandas":
+        from labkit.engines.base import parquet_input
+
+        inp = parquet_input(labels)  # a folder or glob of Parquet files: read them in memory, in order
+        if inp is not None and inp.table is None and len(inp.files) and inp.files != (str(labels),):
+            report = validate_path(list(inp.files), guidelines, suites, **kwargs)
+            report.source = [str(labels)]
+            return report
         return validate_path(labels, guidelines, suites, **kwargs)
     if engine == "duckdb":
         return _validate_duckdb(labels, guidelines, suites, memory_limit=memory_limit, temp_dir=temp_dir,
