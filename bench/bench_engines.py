@@ -18,6 +18,12 @@ sampled every 50 ms. Cases:
 
 Statistics: Krippendorff's alpha (nominal), Fleiss' kappa, Dawid-Skene to convergence (tol 1e-6);
 the values must agree across engines (printed, and checked: the run fails when they differ).
+
+``validate``: ``labkit validate`` (every suite in expectations/, no guidelines) on the same program
+with durations, timestamps and confidences added (``validate.parquet`` beside it), in memory
+(``pandas``) and with ``--engine duckdb`` (GX on item-partitioned batches, cross-item tests in
+DuckDB; also under a 2 GB cap at 10M). Value: the number of failing rows (equal across engines).
+``--stats validate`` runs only these cases.
 """
 
 from __future__ import annotations
@@ -58,6 +64,11 @@ def run_case(engine: str, stat: str, src: str, mem: str | None, tmp: str) -> dic
     from labkit.engines import get_engine, parquet_input
     from labkit.stats import agreement as ag
 
+    if stat == "validate":
+        from labkit.validation.scale import validate_engine
+
+        rep = validate_engine(src, None, engine=engine, memory_limit=mem, temp_dir=tmp)
+        return {"value": float(len(rep.failures)), "failed": int(rep.summary()["failed"])}
     inp = parquet_input(src)
     if engine == "sql":
         import duckdb
@@ -160,6 +171,31 @@ def data_100m(base: Path, root: Path, copies: int = 10) -> Path:
     return d
 
 
+def data_validate(base: Path) -> Path:
+    """``base`` with durations (lognormal; 0.5% below the 1 s floor), timestamps and confidences, so
+    every validation suite has work (cached beside ``base``)."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from labkit.schema import write_labels
+
+    out = base.parent / "validate.parquet"
+    if out.exists():
+        return out
+    t = pq.read_table(base).to_pandas()
+    rng = np.random.default_rng(1)
+    n = len(t)
+    d = rng.lognormal(2.0, 0.7, n)
+    d[rng.random(n) < 0.005] = 0.4
+    t["duration_s"] = d
+    t["confidence"] = rng.uniform(0, 1, n)
+    t["created_at"] = (pd.Timestamp("2026-01-01", tz="UTC")
+                       + pd.to_timedelta(rng.integers(0, 86_400 * 300, n), unit="s")).astype("datetime64[ns, UTC]")
+    write_labels(t, out)
+    return out
+
+
 def have_spark() -> bool:
     try:
         import pyspark  # noqa: F401
@@ -179,22 +215,31 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--timeout", type=float, default=900.0, help="stop a case after this many seconds")
     ap.add_argument("--no-spark", action="store_true", help="leave the Spark engine out")
     ap.add_argument("--no-100m", action="store_true", help="leave the ~100M program out")
+    ap.add_argument("--stats", default="alpha,fleiss,ds,validate",
+                    help="comma-separated cases to run (default: alpha,fleiss,ds,validate)")
     args = ap.parse_args(argv)
     root = Path(args.workdir)
     n = 1_000_000 if args.quick else 10_000_000
     base = data(n, root)
     engines = ["load_labels", "pandas", "duckdb", "sql"] + (["spark"] if have_spark() and not args.no_spark else [])
+    stats = [x.strip() for x in args.stats.split(",") if x.strip()]
     plan: list[tuple[str, str, str, str, str | None]] = []
-    for stat in ("alpha", "fleiss", "ds"):
+    for stat in [x for x in ("alpha", "fleiss", "ds") if x in stats]:
         for e in engines:
             if e == "sql" and stat == "ds":
                 continue
             if e == "spark" and stat == "ds" and not args.quick:
                 continue  # hours on local[2] at 10M (505 s at 1M measured); see docs/scale.md
             plan.append((f"{n / 1e6:.0f}M", e, stat, str(base), None))
+    if "validate" in stats:
+        vsrc = str(data_validate(base))
+        plan.append((f"{n / 1e6:.0f}M", "pandas", "validate", vsrc, None))
+        plan.append((f"{n / 1e6:.0f}M", "duckdb", "validate", vsrc, None))
+        if not args.quick:
+            plan.append((f"{n / 1e6:.0f}M", "duckdb", "validate", vsrc, "2GB"))
     if not args.quick and not args.no_100m:
         big = data_100m(base, root)
-        for stat in ("alpha", "fleiss"):
+        for stat in [x for x in ("alpha", "fleiss") if x in stats]:
             plan.append(("~100M", "duckdb", stat, str(big), "2GB"))
             plan.append(("~100M", "sql", stat, str(big), "2GB"))
     import os
@@ -214,7 +259,7 @@ def main(argv: list[str]) -> int:
     print(f"load average after the run: {os.getloadavg()}")
     bad = []
     for size in {r[0] for r in rows}:
-        for stat in ("alpha", "fleiss", "ds"):
+        for stat in ("alpha", "fleiss", "ds", "validate"):
             vals = [r[3]["value"] for r in rows if r[0] == size and r[2] == stat and "value" in r[3]]
             if vals and max(vals) - min(vals) > (1e-9 if stat != "ds" else 1e-6):
                 bad.append(f"{size} {stat}: values differ across engines ({min(vals)} .. {max(vals)})")

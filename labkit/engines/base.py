@@ -128,12 +128,14 @@ class EngineChoice:
         return {"name": self.name, "reason": self.reason, "memory_budget": self.budget, "estimate": self.estimate}
 
 
-def choose_engine(requested: str, spec: str | list[str], memory_limit: str | int | None = None) -> EngineChoice:
+def choose_engine(requested: str, spec: str | list[str], memory_limit: str | int | None = None,
+                  bytes_per_row: int = BYTES_PER_JUDGEMENT) -> EngineChoice:
     """Pick the engine for ``spec``.
 
     ``auto`` keeps the in-memory pandas path unless the input is Parquet and its estimated in-memory
-    size (rows x :data:`BYTES_PER_JUDGEMENT`) exceeds the budget (``memory_limit``, else half the memory
-    available now); then DuckDB, which streams the files and spills to disk under the same cap.
+    size (rows x ``bytes_per_row``, default :data:`BYTES_PER_JUDGEMENT`) exceeds the budget
+    (``memory_limit``, else half the memory available now); then DuckDB, which streams the files and
+    spills to disk under the same cap.
     """
     if requested not in ("auto", *ENGINES):
         raise ParameterError(f"--engine must be auto, {', '.join(ENGINES)}; got {requested!r}")
@@ -147,7 +149,7 @@ def choose_engine(requested: str, spec: str | list[str], memory_limit: str | int
     if inp is None:
         return EngineChoice("pandas", "input is not Parquet: read in memory", budget)
     rows = inp.n_rows()
-    est = rows * BYTES_PER_JUDGEMENT
+    est = rows * int(bytes_per_row)
     limit = budget if budget is not None else available_memory() // 2
     if est <= limit:
         return EngineChoice("pandas", f"{rows:,} judgements need about {est / 2**30:.2f} GiB in memory, within the "

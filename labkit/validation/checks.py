@@ -294,8 +294,6 @@ def annotator_distribution_tests(task: pd.Series, annotator: pd.Series, label: p
         One row per (task, annotator) tested: task, annotator_id, n, g, dof, p, tvd, m (annotators
         tested in the task, for a Bonferroni correction).
     """
-    from scipy.special import chdtrc  # chi-square survival function; lighter to import than scipy.stats
-
     cols = ["task", "annotator_id", "n", "g", "dof", "p", "tvd", "m"]
     tc, tcats = _codes(task)
     ac, acats = _codes(annotator)
@@ -309,31 +307,60 @@ def annotator_distribution_tests(task: pd.Series, annotator: pd.Series, label: p
         l_idx, l_used = pd.factorize(lc[sel], sort=True)
         full = np.bincount(a_idx * len(l_used) + l_idx, minlength=len(a_used) * len(l_used)).reshape(
             len(a_used), len(l_used))
-        counts = pd.DataFrame(full, index=pd.Index(acats[a_used]), columns=pd.Index(lcats[l_used]))
-        t = tcats[ti]
-        if counts.shape[1] < 2 or counts.shape[0] < 2:
-            continue
-        c = counts.to_numpy(dtype=float)
-        n = c.sum(axis=1)
-        keep = n >= min_n
-        if not keep.any():
-            continue
-        total = c.sum(axis=0)
-        a = c[keep]
-        rest = total - a
-        na, nr = a.sum(axis=1, keepdims=True), rest.sum(axis=1, keepdims=True)
-        col = a + rest
-        grand = na + nr
-        ea, er = na * col / grand, nr * col / grand
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ga = np.where(a > 0, a * np.log(a / ea), 0.0)
-            gr = np.where(rest > 0, rest * np.log(rest / er), 0.0)
-            g = 2.0 * (ga.sum(axis=1) + gr.sum(axis=1))
-            tvd = 0.5 * np.abs(a / na - rest / np.where(nr > 0, nr, 1)).sum(axis=1)
-        dof = c.shape[1] - 1
-        p = chdtrc(dof, g)
-        out.append(pd.DataFrame({"task": str(t), "annotator_id": counts.index[keep].astype(str), "n": n[keep].astype(int),
-                                 "g": g, "dof": dof, "p": p, "tvd": tvd, "m": int(keep.sum())}))
+        part = _g_tests(str(tcats[ti]), full, pd.Index(acats[a_used]), min_n)
+        if part is not None:
+            out.append(part)
+    if not out:
+        return pd.DataFrame({c: pd.Series([], dtype="float64" if c in ("g", "p", "tvd") else "object") for c in cols})
+    return pd.concat(out, ignore_index=True)[cols]
+
+
+def _g_tests(t: str, full: np.ndarray, annotators: pd.Index, min_n: int) -> pd.DataFrame | None:
+    """The G-tests of one task from its annotator x label count matrix (labels used in the task only)."""
+    from scipy.special import chdtrc  # chi-square survival function; lighter to import than scipy.stats
+
+    if full.shape[1] < 2 or full.shape[0] < 2:
+        return None
+    c = full.astype(float)
+    n = c.sum(axis=1)
+    keep = n >= min_n
+    if not keep.any():
+        return None
+    total = c.sum(axis=0)
+    a = c[keep]
+    rest = total - a
+    na, nr = a.sum(axis=1, keepdims=True), rest.sum(axis=1, keepdims=True)
+    col = a + rest
+    grand = na + nr
+    ea, er = na * col / grand, nr * col / grand
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ga = np.where(a > 0, a * np.log(a / ea), 0.0)
+        gr = np.where(rest > 0, rest * np.log(rest / er), 0.0)
+        g = 2.0 * (ga.sum(axis=1) + gr.sum(axis=1))
+        tvd = 0.5 * np.abs(a / na - rest / np.where(nr > 0, nr, 1)).sum(axis=1)
+    dof = c.shape[1] - 1
+    p = chdtrc(dof, g)
+    return pd.DataFrame({"task": t, "annotator_id": annotators[keep].astype(str), "n": n[keep].astype(int),
+                         "g": g, "dof": dof, "p": p, "tvd": tvd, "m": int(keep.sum())})
+
+
+def distribution_tests_from_counts(counts: pd.DataFrame, min_n: int) -> pd.DataFrame:
+    """:func:`annotator_distribution_tests` from reduced counts (columns task, annotator_id, label, n; one
+    row per triple), as an out-of-core engine computes them: the same tests, in the same order (tasks,
+    annotators and labels sorted by code point, the order of the canonical categories)."""
+    cols = ["task", "annotator_id", "n", "g", "dof", "p", "tvd", "m"]
+    out = []
+    for t in sorted({str(x) for x in counts["task"]}):
+        sub = counts[counts["task"].astype(str) == t]
+        anns = sorted({str(x) for x in sub["annotator_id"]})
+        labs = sorted({str(x) for x in sub["label"]})
+        ai = pd.Index(anns).get_indexer(sub["annotator_id"].astype(str))
+        li = pd.Index(labs).get_indexer(sub["label"].astype(str))
+        full = np.zeros((len(anns), len(labs)), dtype=np.int64)
+        np.add.at(full, (ai, li), sub["n"].to_numpy(dtype=np.int64))
+        part = _g_tests(t, full, pd.Index(anns, dtype="str"), min_n)
+        if part is not None:
+            out.append(part)
     if not out:
         return pd.DataFrame({c: pd.Series([], dtype="float64" if c in ("g", "p", "tvd") else "object") for c in cols})
     return pd.concat(out, ignore_index=True)[cols]

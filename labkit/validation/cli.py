@@ -1,4 +1,7 @@
-"""``labkit validate LABELS [--guidelines DIR] [--suite FILE ...] [--out DIR] [--json]``.
+"""``labkit validate LABELS [--guidelines DIR] [--suite FILE ...] [--out DIR] [--json] [--engine ...]``.
+
+``--engine duckdb`` validates Parquet bigger than memory (:mod:`labkit.validation.scale`); ``auto``
+picks it when the input would not fit ``--memory-limit``. The choice and its reason go to stderr.
 
 Without ``--guidelines``, ``./guidelines`` is used when it exists; otherwise only the expectations
 that need no guidelines run and the others are reported not applicable (said on stderr and in the
@@ -33,6 +36,9 @@ def register(subparsers: Any) -> None:
                    help="write validation.json, failures.csv and validation.html into DIR")
     p.add_argument("--failures-format", choices=("csv", "parquet"), default="csv", help="failing-rows table format")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object (last line of stdout)")
+    from labkit.engines.args import add_engine_args
+
+    add_engine_args(p)
     p.set_defaults(func=run)
 
 
@@ -49,11 +55,25 @@ def run(args: argparse.Namespace) -> int:
 
         note = f"labkit validate: {NO_GUIDELINES}; no ./guidelines folder and no --guidelines"
         print(note, file=sys.stderr)
-    print("labkit validate: loading Great Expectations (a few seconds the first time) ...", file=sys.stderr, flush=True)
-    from labkit.validation.engine import validate_path
+    from labkit.engines.base import choose_engine
+    from labkit.engines.cli import _progress, engine_summary
+    from labkit.validation.scale import BYTES_PER_ROW_IN_MEMORY
 
-    report = validate_path(args.labels, guidelines, args.suite)
+    choice = choose_engine(args.engine, args.labels, args.memory_limit, bytes_per_row=BYTES_PER_ROW_IN_MEMORY)
+    args.engine_choice = choice
+    if args.engine != "auto" or choice.name != "pandas":
+        print(f"engine: {choice.name} ({choice.reason})", file=sys.stderr, flush=True)
+    if choice.name == "spark":
+        from labkit.engines.spark_engine import check_spark
+
+        check_spark()  # names the package to install first, when it is missing
+    print("labkit validate: loading Great Expectations (a few seconds the first time) ...", file=sys.stderr, flush=True)
+    from labkit.validation.scale import validate_engine
+
+    report = validate_engine(args.labels, guidelines, args.suite, engine=choice.name, memory_limit=args.memory_limit,
+                             temp_dir=args.temp_dir, progress=_progress)
     summary = report.summary()
+    summary["engine"] = engine_summary(args)
     summary["guidelines"] = guidelines
     human = report.text()
     if note:

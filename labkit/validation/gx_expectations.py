@@ -83,8 +83,8 @@ class ItemsBelowOverlap(TableMetricProvider):
         hit = df.loc[mask, ["item_id", "annotator_id", "task"]]
         n = dict(zip(zip(short["task"], short["item_id"]), short["n_annotators"]))
         rows = [{"item_id": str(i), "annotator_id": None if pd.isna(a) else str(a),
-                 "value": f"{n[(str(t), str(i))]} distinct annotator(s) < k={k}"}
-                for i, a, t in hit.itertuples(index=False)]
+                 "value": f"{n[(str(t), str(i))]} distinct annotator(s) < k={k}", "row": int(at)}
+                for at, i, a, t in hit.itertuples(index=True)]
         return {"items": int(len(short)), "evaluated_items": evaluated, "rows": rows}
 
 

@@ -65,6 +65,11 @@ class ValidationReport:
     gx_version: str = ""
     parameters: dict[str, Any] = field(default_factory=dict)
     source: list[str] = field(default_factory=list)
+    #: The import of the input (when validated from files): records read, and those quarantined (file,
+    #: record, field, reason, original); records_in = accepted + quarantined.
+    records_in: int | None = None
+    quarantine: pd.DataFrame | None = None
+    engine: str = "pandas"
 
     @property
     def gate(self) -> bool:
@@ -103,8 +108,15 @@ class ValidationReport:
             "warnings_failed": [o.name for o in self.outcomes if o.severity == "warning" and o.status in ("failed", "error")],
             "failing_rows": int(len(self.failures)),
             "suites": list(self.suites), "guidelines": self.guidelines, "source": list(self.source),
-            "gx_version": self.gx_version, "timings": dict(self.timings),
+            "gx_version": self.gx_version, "timings": dict(self.timings), "engine": self.engine,
+            **({} if self.records_in is None else {
+                "records_in": self.records_in, "quarantined": self.n_quarantined,
+                "accepted": self.records_in - self.n_quarantined}),
         }
+
+    @property
+    def n_quarantined(self) -> int:
+        return 0 if self.quarantine is None else int(len(self.quarantine))
 
     def to_dict(self) -> dict[str, Any]:
         """The machine-readable result: summary, parameters and every outcome (no row data)."""
