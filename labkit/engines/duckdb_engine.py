@@ -77,8 +77,14 @@ class DuckDBEngine(SQLEngine):
                "CAST(label AS VARCHAR) AS label",
                "CAST(task AS VARCHAR) AS task" if "task" in cols else "'default' AS task",
                "CAST(source AS VARCHAR) AS source" if "source" in cols else "'human' AS source"]
-        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {J} AS SELECT {', '.join(sel)} FROM read_parquet({files}, "
-                         f"hive_partitioning = {str(inp.hive).lower()}, union_by_name = true)")
+        # the other canonical columns, for the report's breakdowns (a query reads only what it uses)
+        for c, typ in (("stage", "VARCHAR"), ("slice", "VARCHAR"), ("guideline_version", "VARCHAR"),
+                       ("created_at", "TIMESTAMPTZ"), ("duration_s", "DOUBLE"), ("confidence", "DOUBLE")):
+            sel.append(f"CAST({c} AS {typ}) AS {c}" if c in cols else f"CAST(NULL AS {typ}) AS {c}")
+        where = f" WHERE {self.row_filter}" if self.row_filter else ""
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {J} AS SELECT * FROM (SELECT {', '.join(sel)} FROM "
+                         f"read_parquet({files}, hive_partitioning = {str(inp.hive).lower()}, union_by_name = true))"
+                         f"{where}")
 
     def _write_parquet(self, sql: str, path: str) -> None:
         from labkit._atomic import atomic_path

@@ -22,6 +22,9 @@ J = "labkit_j"  # the view over the input
 class SQLEngine(Engine):
     """Shared SQL of the DuckDB and Spark engines."""
 
+    #: SQL condition every query sees (set before the first query; the report's date window and slice)
+    row_filter: str | None = None
+
     def __init__(self, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)
         self._viewed: ParquetInput | None = None
@@ -140,6 +143,35 @@ class SQLEngine(Engine):
                       f"WHERE {self._where(task, source)} GROUP BY item_id) p GROUP BY {cs}")
         return ItemLabelCounts.from_patterns(task, labs, df[[f"c{k}" for k in range(L)]].to_numpy(np.int64),
                                              df["w"].to_numpy(np.int64))
+
+    def item_label_counts_by(self, inp: ParquetInput, group: str, *, task: str, source: str | None = "human"
+                             ) -> dict[str, ItemLabelCounts]:
+        """Folded item x label counts per value of the SQL expression ``group`` (a column such as
+        ``slice`` or ``guideline_version``, or ``date_trunc('week', created_at)``): rows split by the
+        group, as :func:`labkit.stats.agreement.agreement_by` splits them. Rows whose group is NULL form
+        the group "(none)"; the columns are the task's labels."""
+        labs = self._universe(task, source, None, None)
+        L = len(labs)
+        if L == 0:
+            return {}
+        cs = ", ".join(f"c{k}" for k in range(L))
+        self._say(f"item x label counts of task {task} by {group}")
+        df = self._df(f"SELECT g, {cs}, COUNT(*) AS w FROM (SELECT CAST({group} AS VARCHAR) AS g, item_id, "
+                      f"{self._pivot(labs)} FROM {J} WHERE {self._where(task, source)} GROUP BY CAST({group} AS VARCHAR), "
+                      f"item_id) p GROUP BY g, {cs}")
+        out: dict[str, ItemLabelCounts] = {}
+        key = df["g"].astype(object).where(df["g"].notna(), "(none)").astype(str)
+        for g in sorted(set(key)):
+            sub = df.loc[(key == g).to_numpy()]
+            out[g] = ItemLabelCounts.from_patterns(task, labs, sub[[f"c{k}" for k in range(L)]].to_numpy(np.int64),
+                                                   sub["w"].to_numpy(np.int64))
+        return out
+
+    def query(self, inp: ParquetInput, sql: str) -> pd.DataFrame:
+        """A small aggregate over the input (``{J}`` in ``sql`` names the judgements; callers must
+        reduce: GROUP BY or LIMIT)."""
+        self._view(inp)
+        return self._df(sql.replace("{J}", J))
 
     def gold_counts(self, inp: ParquetInput, gold: pd.DataFrame, *, task: str | None = None,
                     source: str | None = "human", loo: bool = True) -> pd.DataFrame:
