@@ -73,3 +73,17 @@ def test_auto_keeps_small_inputs_in_memory(sample: str) -> None:
     assert "engine" not in rep.headline  # the in-memory report: every section
     rep2 = build(sample, engine="auto", memory_limit="1KB", validate=False, n_boot=20)
     assert rep2.headline["engine"] == "duckdb"
+
+
+def test_report_run_engine_flags_reach_the_quality_notebook() -> None:
+    """``labkit report run --engine duckdb --memory-limit 2GB`` = ``-p engine=duckdb -p memory_limit=2GB``
+    for the reports that declare them (the quality report's parameters cell)."""
+    from labkit.cli import build_parser
+    from labkit.reports.config import load_config
+    from labkit.reports.runner import plan
+
+    args = build_parser().parse_args(["report", "run", "--engine", "duckdb", "--memory-limit", "2GB"])
+    assert (args.engine, args.memory_limit, args.temp_dir) == ("duckdb", "2GB", None)
+    jobs = plan(load_config(ROOT / "reports.yaml"), only=["quality_report"],
+                cli_params={"engine": "duckdb", "memory_limit": "2GB"})
+    assert jobs[0].parameters["engine"] == "duckdb" and jobs[0].parameters["memory_limit"] == "2GB"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -11,7 +13,6 @@ import pandas as pd
 from labkit.engines.base import ParquetInput
 from labkit.engines.sql_engine import J, SQLEngine
 from labkit.errors import InputRefused
-
 
 #: Share of ``--memory-limit`` given to DuckDB's own ``memory_limit``.
 DUCKDB_SHARE = 0.7
@@ -49,6 +50,18 @@ class DuckDBEngine(SQLEngine):
 
     def _fetch_arrays(self, sql: str) -> dict[str, np.ndarray] | None:
         return {k: np.asarray(v) for k, v in self.con.execute(sql).fetchnumpy().items()}
+
+    @contextlib.contextmanager
+    def _yield_memory(self) -> Iterator[None]:
+        """Lower DuckDB's cap while numpy works so it evicts its buffers (temp tables spill to disk), then
+        restore it: the process stays within ``--memory-limit`` with both."""
+        old = self.con.execute("SELECT current_setting('memory_limit')").fetchone()
+        self.con.execute("SET memory_limit = '64MB'")
+        try:
+            yield
+        finally:
+            if old is not None:
+                self.con.execute(f"SET memory_limit = {self._lit(str(old[0]))}")
 
     def _make(self, name: str, sql: str) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")

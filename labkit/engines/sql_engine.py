@@ -411,6 +411,12 @@ class SQLEngine(Engine):
         (Spark: the data live on the cluster)."""
         return None
 
+    def _yield_memory(self) -> Any:
+        """A context in which the engine gives its memory back (the numpy EM runs meanwhile)."""
+        import contextlib
+
+        return contextlib.nullcontext()
+
     def _ds_budget(self) -> int:
         from labkit.engines.base import available_memory
 
@@ -450,9 +456,11 @@ class SQLEngine(Engine):
         if ct.n_annotators != len(annotators):  # every annotator of the table has a judgement here
             raise RuntimeError("annotator codes do not cover the annotators")
         del i_, a_, l_
+        self._drop(jal)  # the codes are out: the engine's copy is not needed during the EM
         reuse_freed_memory()
-        ds = DawidSkene(tol=tol, max_iter=max_iter, smoothing=smoothing, accelerate=accelerate,
-                        ll_tol=ll_tol).fit_counts(ct)
+        with self._yield_memory():
+            ds = DawidSkene(tol=tol, max_iter=max_iter, smoothing=smoothing, accelerate=accelerate,
+                            ll_tol=ll_tol).fit_counts(ct)
         c = ds.consensus_
         frame = pd.DataFrame({"i": np.asarray(ct.items, dtype=np.int64),
                               "label": c["label"].astype(str).to_numpy(dtype=object),

@@ -225,8 +225,8 @@ def build_with_engine(labels: str, gold: str = "", items: str = "", guidelines: 
     finally:
         eng.close()
     val_sec = Section("Validation")
-    val_sec.unavailable = (f"not run here: the report's validation needs the table in memory; run `labkit validate` "
-                           f"with --engine for labels at this scale" if validate else "turned off (parameter validate)")
+    val_sec.unavailable = ("not run here: the report's validation needs the table in memory; run `labkit validate` "
+                           "with --engine for labels at this scale" if validate else "turned off (parameter validate)")
     calib = Section("Calibration of stated confidence")
     calib.unavailable = f"{OUT_OF_CORE} (needs every judgement's correctness; run with engine=pandas on a window)"
     drift = Section("Drift over weeks and guideline versions")
