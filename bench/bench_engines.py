@@ -176,7 +176,7 @@ def data_lake(base: Path, root: Path) -> Path:
     which pyarrow decodes once per row group: see docs/scale.md.)"""
     import duckdb
 
-    d = root / "lake10m" / "labels"
+    d = root / f"lake-{base.parent.name}" / "labels"
     f = d / "part-0.parquet"
     if not f.exists():
         d.mkdir(parents=True, exist_ok=True)
@@ -213,6 +213,10 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--timeout", type=float, default=900.0, help="stop a case after this many seconds")
     ap.add_argument("--no-spark", action="store_true", help="leave the Spark engine out")
     ap.add_argument("--no-100m", action="store_true", help="leave the ~100M program out")
+    ap.add_argument("--only", default="", metavar="SIZE/STAT/ENGINE,...",
+                    help="run only the cases matching one of these patterns, each SIZE/STAT/ENGINE with * for any "
+                         "part (e.g. '10M lake/*/*,~100M/alpha/duckdb'; sizes: 10M, '10M lake', ~100M; engines: "
+                         "load_labels, pandas, duckdb, sql, spark)")
     args = ap.parse_args(argv)
     root = Path(args.workdir)
     n = 1_000_000 if args.quick else 10_000_000
@@ -236,8 +240,12 @@ def main(argv: list[str]) -> int:
         for stat in ("alpha", "fleiss"):
             plan.append(("~100M", "duckdb", stat, str(big), "2GB"))
             plan.append(("~100M", "sql", stat, str(big), "2GB"))
+    import fnmatch
     import os
 
+    if args.only:
+        pats = [p.strip() for p in args.only.split(",") if p.strip()]
+        plan = [c for c in plan if any(fnmatch.fnmatchcase(f"{c[0]}/{c[2]}/{c[1]}", p) for p in pats)]
     print(f"load average before the run: {os.getloadavg()}", flush=True)
     names = {"load_labels": "pandas (load_labels, before)", "pandas": "pandas engine", "duckdb": "duckdb engine",
              "sql": "duckdb SQL (hand-written)", "spark": "spark engine local[2]"}
