@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_engines.py            # 10M judgements (every engine) and ~100M (DuckDB, 2 GB cap)
     .venv/bin/python bench/bench_engines.py --quick    # 1M judgements, a smoke run
+    .venv/bin/python bench/bench_engines.py --no-spark --only '10M lake/*/*,~100M/alpha/*'   # some cases only
 
 The program is bench_stats' synthetic one (5,000 annotators with Zipf-like volume, 1 + Poisson(2.5)
 raters per item, 5 labels, 5% spammers), written once per size as canonical Parquet; the ~100M program
@@ -15,6 +16,12 @@ sampled every 50 ms. Cases:
 * ``duckdb``: the DuckDB engine (folded item x label counts, Dawid-Skene posteriors in DuckDB tables);
 * ``spark``: the Spark engine on ``local[2]`` (only when pyspark and Java are installed);
 * ``duckdb SQL (hand-written)``: one SQL statement per statistic, the reference for DuckDB's speed.
+
+Sizes: ``10M`` is the program as ``write_labels`` writes it (pandas categoricals: every row group repeats
+the whole item dictionary); ``10M lake`` is the same program written by DuckDB, the way lake exports
+are, with a gold file for 2% of the items; there the quality report (``report``: built with
+``engine="duckdb"`` from the folder and rendered to HTML; its value is the headline alpha) and
+Dawid-Skene run under a 2 GB budget.
 
 Statistics: Krippendorff's alpha (nominal), Fleiss' kappa, Dawid-Skene to convergence (tol 1e-6);
 the values must agree across engines (printed, and checked: the run fails when they differ).
