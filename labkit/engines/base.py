@@ -32,7 +32,7 @@ def reuse_freed_memory() -> None:
     Dawid-Skene's EM allocates a few arrays of items x labels doubles each step (over 100 MB each at
     10M judgements). With glibc's defaults each is a fresh ``mmap`` whose pages fault in on first touch:
     at 10M judgements that was as much system time as the EM's own arithmetic (measured: 23 s of system
-    time for 20 s of user time; 2 s with this setting; up to 256 MiB of freed memory is kept). Process-wide and idempotent; a no-op where the
+    time for 20 s of user time; 2 s with this setting). Process-wide and idempotent; a no-op where the
     C library is not glibc.
     """
     import ctypes
@@ -44,7 +44,7 @@ def reuse_freed_memory() -> None:
     try:
         libc = ctypes.CDLL(name)
         libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD: arrays up to 1 GiB come from the heap
-        libc.mallopt(-1, 256 << 20)  # M_TRIM_THRESHOLD: keep up to 256 MiB of freed heap for reuse
+        libc.mallopt(-1, 32 << 20)  # M_TRIM_THRESHOLD: give back freed heap above 32 MiB
     except (OSError, AttributeError):
         return
 
