@@ -355,3 +355,14 @@ def test_reader_codes_without_python_strings(tmp_path) -> None:
     r1 = ag.krippendorff_alpha(got)
     r2 = ag.krippendorff_alpha(ref)
     assert abs(r1.value - r2.value) <= TOL and r1.n_items == r2.n_items == 4
+
+
+def test_duckdb_spills_outside_the_working_directory(tmp_path, monkeypatch) -> None:
+    """Without --temp-dir DuckDB would spill into ./.tmp of wherever labkit runs: it gets a folder of its
+    own under the system temp dir, removed on close."""
+    monkeypatch.chdir(tmp_path)
+    eng = get_engine("duckdb", memory_limit="256MB")
+    spill = eng.con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+    assert not str(spill).startswith(str(tmp_path)) and os.path.isdir(spill)
+    eng.close()
+    assert not os.path.exists(spill) and not (tmp_path / ".tmp").exists()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,9 +35,15 @@ class DuckDBEngine(SQLEngine):
             # the budget is for the whole process: DuckDB gets 70% of it, the rest is Python, pyarrow and
             # the results (measured by bench/bench_engines.py)
             self.con.execute(f"SET memory_limit = '{max(64, int(self.memory_limit * DUCKDB_SHARE) // (1 << 20))}MB'")
+        # spill under --temp-dir, else in a folder of its own under the system temp dir, removed on close
+        # (DuckDB's own default is ./.tmp in the current directory)
+        self._own_tmp: str | None = None
         if self.temp_dir is not None:
             os.makedirs(self.temp_dir, exist_ok=True)
-            self.con.execute(f"SET temp_directory = {self._lit(str(self.temp_dir))}")
+            spill = str(self.temp_dir)
+        else:
+            self._own_tmp = spill = tempfile.mkdtemp(prefix="labkit-duckdb-")
+        self.con.execute(f"SET temp_directory = {self._lit(spill)}")
         self.con.execute("SET preserve_insertion_order = false")
         self.con.execute("SET enable_progress_bar = false")
 
@@ -107,3 +115,6 @@ class DuckDBEngine(SQLEngine):
 
     def close(self) -> None:
         self.con.close()
+        if self._own_tmp is not None:
+            shutil.rmtree(self._own_tmp, ignore_errors=True)
+            self._own_tmp = None
