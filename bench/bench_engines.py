@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_engines.py            # 10M judgements (every engine) and ~100M (DuckDB, 2 GB cap)
     .venv/bin/python bench/bench_engines.py --quick    # 1M judgements, a smoke run
+    .venv/bin/python bench/bench_engines.py --no-spark --only '10M lake/*/*,~100M/alpha/*'   # some cases only
 
 The program is bench_stats' synthetic one (5,000 annotators with Zipf-like volume, 1 + Poisson(2.5)
 raters per item, 5 labels, 5% spammers), written once per size as canonical Parquet; the ~100M program
@@ -15,6 +16,12 @@ sampled every 50 ms. Cases:
 * ``duckdb``: the DuckDB engine (folded item x label counts, Dawid-Skene posteriors in DuckDB tables);
 * ``spark``: the Spark engine on ``local[2]`` (only when pyspark and Java are installed);
 * ``duckdb SQL (hand-written)``: one SQL statement per statistic, the reference for DuckDB's speed.
+
+Sizes: ``10M`` is the program as ``write_labels`` writes it (pandas categoricals: every row group repeats
+the whole item dictionary); ``10M lake`` is the same program written by DuckDB, the way lake exports
+are, with a gold file for 2% of the items; there the quality report (``report``: built with
+``engine="duckdb"`` from the folder and rendered to HTML; its value is the headline alpha) and
+Dawid-Skene run under a 2 GB budget.
 
 Statistics: Krippendorff's alpha (nominal), Fleiss' kappa, Dawid-Skene to convergence (tol 1e-6);
 the values must agree across engines (printed, and checked: the run fails when they differ).
@@ -70,6 +77,15 @@ def run_case(engine: str, stat: str, src: str, mem: str | None, tmp: str) -> dic
         rep = validate_engine(src, None, engine=engine, memory_limit=mem, temp_dir=tmp)
         return {"value": float(len(rep.failures)), "failed": int(rep.summary()["failed"])}
     inp = parquet_input(src)
+    if stat == "report":  # the quality report rendered to HTML (figures drawn), gold beside the program
+        from labkit.reports.model import render
+        from labkit.reports.quality import build
+
+        gold = str(Path(inp.files[0]).parent.parent / "gold.csv")
+        rep = build(src, gold, engine=engine, memory_limit=mem or "", temp_dir=tmp, validate=False, n_boot=200)
+        html = render(rep)
+        return {"value": float(rep.headline["alpha"]), "html_kb": len(html) // 1024,
+                "n_iter": None}
     if engine == "sql":
         import duckdb
 
@@ -196,6 +212,31 @@ def data_validate(base: Path) -> Path:
     return out
 
 
+def data_lake(base: Path, root: Path) -> Path:
+    """The same program as ``base`` written by DuckDB (``COPY ... (FORMAT parquet)``), the way lake exports
+    usually are: row groups of ~120k rows, each with a dictionary of the ids it holds. (``write_labels``
+    writes pandas categoricals, so every row group of ``base`` repeats the full 2.9M-item dictionary,
+    which pyarrow decodes once per row group: see docs/scale.md.)"""
+    import duckdb
+
+    d = root / f"lake-{base.parent.name}" / "labels"
+    f = d / "part-0.parquet"
+    if not f.exists():
+        d.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect()
+        con.execute(f"COPY (SELECT * FROM read_parquet('{base}')) TO '{f}' (FORMAT parquet)")
+    gold = d.parent / "gold.csv"
+    if not gold.exists():  # gold for 2% of the items, from the generator's truth
+        import numpy as np
+        import pandas as pd
+
+        truth = np.load(base.parent / "truth.npy")
+        idx = np.arange(0, truth.size, 50)
+        pd.DataFrame({"item_id": [f"i{i:08d}" for i in idx], "label": [f"L{k}" for k in truth[idx]],
+                      "task": "synthetic"}).to_csv(gold, index=False)
+    return d
+
+
 def have_spark() -> bool:
     try:
         import pyspark  # noqa: F401
@@ -215,8 +256,12 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--timeout", type=float, default=900.0, help="stop a case after this many seconds")
     ap.add_argument("--no-spark", action="store_true", help="leave the Spark engine out")
     ap.add_argument("--no-100m", action="store_true", help="leave the ~100M program out")
-    ap.add_argument("--stats", default="alpha,fleiss,ds,validate",
-                    help="comma-separated cases to run (default: alpha,fleiss,ds,validate)")
+    ap.add_argument("--stats", default="alpha,fleiss,ds,validate,report",
+                    help="comma-separated cases to run (default: alpha,fleiss,ds,validate,report)")
+    ap.add_argument("--only", default="", metavar="SIZE/STAT/ENGINE,...",
+                    help="run only the cases matching one of these patterns, each SIZE/STAT/ENGINE with * for any "
+                         "part (e.g. '10M lake/*/*,~100M/alpha/duckdb'; sizes: 10M, '10M lake', ~100M; engines: "
+                         "load_labels, pandas, duckdb, sql, spark)")
     args = ap.parse_args(argv)
     root = Path(args.workdir)
     n = 1_000_000 if args.quick else 10_000_000
@@ -237,30 +282,44 @@ def main(argv: list[str]) -> int:
         plan.append((f"{n / 1e6:.0f}M", "duckdb", "validate", vsrc, None))
         if not args.quick:
             plan.append((f"{n / 1e6:.0f}M", "duckdb", "validate", vsrc, "2GB"))
+    lake = data_lake(base, root)
+    for e in ("pandas", "duckdb"):  # the same program as a lake export (see data_lake)
+        if "alpha" in stats:
+            plan.append((f"{n / 1e6:.0f}M lake", e, "alpha", str(lake / "part-0.parquet"), None))
+    if "ds" in stats:
+        plan.append((f"{n / 1e6:.0f}M lake", "duckdb", "ds", str(lake / "part-0.parquet"), "2GB"))
+    if "report" in stats:
+        plan.append((f"{n / 1e6:.0f}M lake", "duckdb", "report", str(lake), "2GB"))
     if not args.quick and not args.no_100m:
         big = data_100m(base, root)
         for stat in [x for x in ("alpha", "fleiss") if x in stats]:
             plan.append(("~100M", "duckdb", stat, str(big), "2GB"))
             plan.append(("~100M", "sql", stat, str(big), "2GB"))
+    import fnmatch
     import os
 
+    if args.only:
+        pats = [p.strip() for p in args.only.split(",") if p.strip()]
+        plan = [c for c in plan if any(fnmatch.fnmatchcase(f"{c[0]}/{c[2]}/{c[1]}", p) for p in pats)]
     print(f"load average before the run: {os.getloadavg()}", flush=True)
     names = {"load_labels": "pandas (load_labels, before)", "pandas": "pandas engine", "duckdb": "duckdb engine",
              "sql": "duckdb SQL (hand-written)", "spark": "spark engine local[2]"}
     rows = []
-    print(f"{'size':<6} {'statistic':<9} {'engine':<30} {'cap':>5} {'wall s':>8} {'peak MB':>8}  value", flush=True)
+    print(f"{'size':<9} {'statistic':<9} {'engine':<30} {'cap':>5} {'wall s':>8} {'peak MB':>8}  value", flush=True)
     for size, e, stat, src, mem in plan:
         r = measure(e, stat, src, mem, args.timeout)
         rows.append((size, e, stat, r))
         val = f"{r['value']:.12f}" if "value" in r else r.get("error", "")
-        extra = f"  ({r['n_iter']} EM steps)" if "n_iter" in r else ""
+        extra = f"  ({r['n_iter']} EM steps)" if r.get("n_iter") else ""
         wall = f"{r['wall_s']:8.1f}" if "wall_s" in r else f"{'-':>8}"
-        print(f"{size:<6} {stat:<9} {names[e]:<30} {mem or '-':>5} {wall} {r['peak_mb']:8.0f}  {val}{extra}", flush=True)
+        print(f"{size:<9} {stat:<9} {names[e]:<30} {mem or '-':>5} {wall} {r['peak_mb']:8.0f}  {val}{extra}", flush=True)
     print(f"load average after the run: {os.getloadavg()}")
     bad = []
-    for size in {r[0] for r in rows}:
+    same = {"report": "alpha"}  # the report's headline alpha is the alpha of the same program
+    for size in {r[0].split()[0] for r in rows}:  # "10M" and "10M lake" are the same program
         for stat in ("alpha", "fleiss", "ds", "validate"):
-            vals = [r[3]["value"] for r in rows if r[0] == size and r[2] == stat and "value" in r[3]]
+            vals = [r[3]["value"] for r in rows if r[0].split()[0] == size and same.get(r[2], r[2]) == stat
+                    and "value" in r[3]]
             if vals and max(vals) - min(vals) > (1e-9 if stat != "ds" else 1e-6):
                 bad.append(f"{size} {stat}: values differ across engines ({min(vals)} .. {max(vals)})")
     for b in bad:

@@ -139,23 +139,32 @@ def test_duckdb_matches_in_memory(prog: pd.DataFrame, hive: bool, source: str | 
         assert list(ref["annotator_id"]) == list(g2["annotator_id"])
         assert (ref["n"].to_numpy() == np.where(need, g2["n_loo"], g2["n_gold"])).all()
         assert (ref["correct"].to_numpy() == np.where(need, g2["correct_loo"], g2["correct_gold"])).all()
-        # Dawid-Skene: same EM steps, same parameters, same consensus
-        out = where / f"cons-{task}.parquet"
-        r = duck.dawid_skene(inp, task=task, source=source, out=str(out), gold=gold)
+        # Dawid-Skene: same EM steps, same parameters, same consensus; on integer codes pulled from DuckDB
+        # (the default when they fit the memory budget) and with every EM step in SQL
         ds = DawidSkene().fit_counts(ct)
-        assert (r.n_iter, r.n_extrapolated, r.converged) == (ds.n_iter_, ds.n_extrapolated_, ds.converged_)
-        order = ds.annotators_.astype(str).get_indexer(r.annotators)
-        assert np.abs(r.errors - ds.errors_[order]).max() <= TOL
-        assert np.abs(r.priors.to_numpy() - ds.priors_.to_numpy()).max() <= TOL
-        got = pd.read_parquet(out).astype({"item_id": str, "label": str}).set_index("item_id").sort_index()
-        want = ds.consensus_.astype({"item_id": str, "label": str}).set_index("item_id").sort_index()
-        assert list(got.index) == list(want.index)
-        assert np.abs(got["confidence"].to_numpy() - want["confidence"].to_numpy()).max() <= TOL
-        assert (got["n_judgements"].to_numpy() == want["n_judgements"].to_numpy()).all()
-        post = np.sort(ds.posteriors_.to_numpy(), axis=1)
-        clear = (post[:, -1] - post[:, -2] > 1e-6) if post.shape[1] > 1 else np.ones(len(post), bool)
-        assert (got["label"].to_numpy()[clear] == want["label"].to_numpy()[clear]).all()
-        assert set(got.columns) >= {"task", "label", "confidence", "n_judgements", "method"}
+        for pull in (True, False):
+            duck.ds_pull = pull
+            try:
+                _check_ds(duck, inp, task, source, gold, where / f"cons-{task}-{pull}.parquet", ds)
+            finally:
+                duck.ds_pull = True
+
+
+def _check_ds(duck, inp, task: str, source: str | None, gold: pd.DataFrame, out: Path, ds: DawidSkene) -> None:
+    r = duck.dawid_skene(inp, task=task, source=source, out=str(out), gold=gold)
+    assert (r.n_iter, r.n_extrapolated, r.converged) == (ds.n_iter_, ds.n_extrapolated_, ds.converged_)
+    order = ds.annotators_.astype(str).get_indexer(r.annotators)
+    assert np.abs(r.errors - ds.errors_[order]).max() <= TOL
+    assert np.abs(r.priors.to_numpy() - ds.priors_.to_numpy()).max() <= TOL
+    got = pd.read_parquet(out).astype({"item_id": str, "label": str}).set_index("item_id").sort_index()
+    want = ds.consensus_.astype({"item_id": str, "label": str}).set_index("item_id").sort_index()
+    assert list(got.index) == list(want.index)
+    assert np.abs(got["confidence"].to_numpy() - want["confidence"].to_numpy()).max() <= TOL
+    assert (got["n_judgements"].to_numpy() == want["n_judgements"].to_numpy()).all()
+    post = np.sort(ds.posteriors_.to_numpy(), axis=1)
+    clear = (post[:, -1] - post[:, -2] > 1e-6) if post.shape[1] > 1 else np.ones(len(post), bool)
+    assert (got["label"].to_numpy()[clear] == want["label"].to_numpy()[clear]).all()
+    assert set(got.columns) >= {"task", "label", "confidence", "n_judgements", "method"}
 
 
 def test_folded_counts_equal_item_counts_on_public_data(duck, tmp_path) -> None:
@@ -305,3 +314,55 @@ def test_spark_matches_pandas(tmp_path) -> None:
         assert r1.n_iter == r2.n_iter and np.abs(r1.errors - r2.errors).max() <= TOL
         assert abs(r1.stats["mean_confidence"] - r2.stats["mean_confidence"]) <= TOL
         assert len(pd.read_parquet(tmp_path / "c.parquet")) == r1.n_items
+
+
+def test_packed_counts_fall_back_when_an_item_has_many_judgements(duck, tmp_path) -> None:
+    """15 labels leave 4 bits per label in the packed per-item sum: an item with 16 judgements of one
+    label would overflow it, so the engine recounts with one sum per label (same table as in memory)."""
+    labels = [f"k{j:02d}" for j in range(15)]
+    rows = [{"item_id": "big", "annotator_id": f"a{a}", "label": "k03"} for a in range(20)]
+    rows += [{"item_id": f"i{i}", "annotator_id": f"a{a}", "label": labels[(i + a) % 15]} for i in range(30) for a in range(3)]
+    table = _canonical(pd.DataFrame(rows))
+    write_labels(table, tmp_path / "w.parquet")
+    inp = parquet_input(str(tmp_path / "w.parquet"))
+    a, b = get_engine("pandas").item_label_counts(inp), duck.item_label_counts(inp)
+    assert a.equals(b) and b.patterns.max() == 20
+    _check_stats(b, CountTables.from_labels(table))
+
+
+def test_reader_codes_without_python_strings(tmp_path) -> None:
+    """Files written by other tools: per-file dictionaries that differ, integer ids, a plain (not
+    dictionary-encoded) column; the codes map to the same ids as load_labels reads them."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from labkit.engines.pandas_engine import read_ids
+    from labkit.io import load_labels
+
+    d = tmp_path / "lake"
+    d.mkdir()
+    pq.write_table(pa.table({"item_id": pa.array([3, 1, 3, 2], pa.int64()), "annotator_id": ["x", "y", "y", "x"],
+                             "label": ["p", "n", "p", "p"]}), d / "a.parquet")
+    pq.write_table(pa.table({"item_id": pa.array([7, 1], pa.int64()), "annotator_id": ["z", "x"],
+                             "label": ["n", "n"]}), d / "b.parquet", use_dictionary=False)
+    inp = parquet_input(str(d))
+    got = read_ids(inp)
+    assert list(got["item_id"].astype(str)) == ["3", "1", "3", "2", "7", "1"]
+    assert list(got["annotator_id"].astype(str)) == ["x", "y", "y", "x", "z", "x"]
+    assert got["item_id"].cat.categories.is_unique and len(got["item_id"].cat.categories) == 4
+    assert list(got["task"].astype(str)) == ["default"] * 6 and list(got["source"].astype(str)) == ["human"] * 6
+    ref = load_labels([str(d / "a.parquet"), str(d / "b.parquet")])
+    r1 = ag.krippendorff_alpha(got)
+    r2 = ag.krippendorff_alpha(ref)
+    assert abs(r1.value - r2.value) <= TOL and r1.n_items == r2.n_items == 4
+
+
+def test_duckdb_spills_outside_the_working_directory(tmp_path, monkeypatch) -> None:
+    """Without --temp-dir DuckDB would spill into ./.tmp of wherever labkit runs: it gets a folder of its
+    own under the system temp dir, removed on close."""
+    monkeypatch.chdir(tmp_path)
+    eng = get_engine("duckdb", memory_limit="256MB")
+    spill = eng.con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+    assert not str(spill).startswith(str(tmp_path)) and os.path.isdir(spill)
+    eng.close()
+    assert not os.path.exists(spill) and not (tmp_path / ".tmp").exists()

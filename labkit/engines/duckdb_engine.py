@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from labkit.engines.base import ParquetInput
 from labkit.engines.sql_engine import J, SQLEngine
 from labkit.errors import InputRefused
+
+#: Share of ``--memory-limit`` given to DuckDB's own ``memory_limit``.
+DUCKDB_SHARE = 0.7
 
 
 class DuckDBEngine(SQLEngine):
@@ -24,10 +32,18 @@ class DuckDBEngine(SQLEngine):
         self.con = duckdb.connect(":memory:")
         if self.memory_limit is not None:
             # DuckDB needs a few dozen MB to run at all: a smaller budget still picks it, capped at 64 MB
-            self.con.execute(f"SET memory_limit = '{max(64, int(self.memory_limit) // (1 << 20))}MB'")
+            # the budget is for the whole process: DuckDB gets 70% of it, the rest is Python, pyarrow and
+            # the results (measured by bench/bench_engines.py)
+            self.con.execute(f"SET memory_limit = '{max(64, int(self.memory_limit * DUCKDB_SHARE) // (1 << 20))}MB'")
+        # spill under --temp-dir, else in a folder of its own under the system temp dir, removed on close
+        # (DuckDB's own default is ./.tmp in the current directory)
+        self._own_tmp: str | None = None
         if self.temp_dir is not None:
             os.makedirs(self.temp_dir, exist_ok=True)
-            self.con.execute(f"SET temp_directory = {self._lit(str(self.temp_dir))}")
+            spill = str(self.temp_dir)
+        else:
+            self._own_tmp = spill = tempfile.mkdtemp(prefix="labkit-duckdb-")
+        self.con.execute(f"SET temp_directory = {self._lit(spill)}")
         self.con.execute("SET preserve_insertion_order = false")
         self.con.execute("SET enable_progress_bar = false")
 
@@ -39,6 +55,21 @@ class DuckDBEngine(SQLEngine):
 
     def _df(self, sql: str) -> pd.DataFrame:
         return self.con.execute(sql).df()
+
+    def _fetch_arrays(self, sql: str) -> dict[str, np.ndarray] | None:
+        return {k: np.asarray(v) for k, v in self.con.execute(sql).fetchnumpy().items()}
+
+    @contextlib.contextmanager
+    def _yield_memory(self) -> Iterator[None]:
+        """Lower DuckDB's cap while numpy works so it evicts its buffers (temp tables spill to disk), then
+        restore it: the process stays within ``--memory-limit`` with both."""
+        old = self.con.execute("SELECT current_setting('memory_limit')").fetchone()
+        self.con.execute("SET memory_limit = '64MB'")
+        try:
+            yield
+        finally:
+            if old is not None:
+                self.con.execute(f"SET memory_limit = {self._lit(str(old[0]))}")
 
     def _make(self, name: str, sql: str) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
@@ -67,8 +98,14 @@ class DuckDBEngine(SQLEngine):
                "CAST(label AS VARCHAR) AS label",
                "CAST(task AS VARCHAR) AS task" if "task" in cols else "'default' AS task",
                "CAST(source AS VARCHAR) AS source" if "source" in cols else "'human' AS source"]
-        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {J} AS SELECT {', '.join(sel)} FROM read_parquet({files}, "
-                         f"hive_partitioning = {str(inp.hive).lower()}, union_by_name = true)")
+        # the other canonical columns, for the report's breakdowns (a query reads only what it uses)
+        for c, typ in (("stage", "VARCHAR"), ("slice", "VARCHAR"), ("guideline_version", "VARCHAR"),
+                       ("created_at", "TIMESTAMPTZ"), ("duration_s", "DOUBLE"), ("confidence", "DOUBLE")):
+            sel.append(f"CAST({c} AS {typ}) AS {c}" if c in cols else f"CAST(NULL AS {typ}) AS {c}")
+        where = f" WHERE {self.row_filter}" if self.row_filter else ""
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {J} AS SELECT * FROM (SELECT {', '.join(sel)} FROM "
+                         f"read_parquet({files}, hive_partitioning = {str(inp.hive).lower()}, union_by_name = true))"
+                         f"{where}")
 
     def _write_parquet(self, sql: str, path: str) -> None:
         from labkit._atomic import atomic_path
@@ -78,3 +115,6 @@ class DuckDBEngine(SQLEngine):
 
     def close(self) -> None:
         self.con.close()
+        if self._own_tmp is not None:
+            shutil.rmtree(self._own_tmp, ignore_errors=True)
+            self._own_tmp = None

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labkit.engines.base import READ_COLUMNS, DSResult, Engine, ParquetInput
+from labkit.engines.base import READ_COLUMNS, DSResult, Engine, ParquetInput, reuse_freed_memory
 from labkit.errors import InputRefused
 from labkit.stats.counts import CountTables, ItemLabelCounts
 
@@ -20,7 +20,7 @@ def read_ids(inp: ParquetInput, columns: tuple[str, ...] = READ_COLUMNS) -> pd.D
     ``source`` to "human" when a file lacks them. A row without item, annotator or label is refused
     (naming the file and field): such rows are quarantined by ``labkit import``, not judgements.
     """
-    import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
     part = ds.HivePartitioning.discover(infer_dictionary=True) if inp.hive else None
@@ -33,27 +33,85 @@ def read_ids(inp: ParquetInput, columns: tuple[str, ...] = READ_COLUMNS) -> pd.D
         raise InputRefused(inp.files[0] if inp.files else inp.spec,
                            f"not a label table: no {', '.join(missing)} column", field=missing[0])
     tbl = dataset.to_table(columns=[c for c in columns if c in names])
+    n = tbl.num_rows
     cols: dict[str, Any] = {}
     for c in columns:
         if c not in names:
-            cols[c] = pd.Categorical.from_codes(np.zeros(tbl.num_rows, np.int8),
-                                                categories=["default" if c == "task" else "human"])
+            cols[c] = pd.Categorical.from_codes(np.zeros(n, np.int8), categories=["default" if c == "task" else "human"])
             continue
         arr = tbl.column(c)
-        if not pa.types.is_dictionary(arr.type):
-            arr = arr.dictionary_encode()
-        s = arr.to_pandas()  # unifies the row groups' dictionaries (faster than ChunkedArray.unify_dictionaries)
-        if not isinstance(s.dtype, pd.CategoricalDtype):
-            s = s.astype("category")
-        if c in ("item_id", "annotator_id", "label") and s.isna().any():
-            first = int(np.flatnonzero(s.isna().to_numpy())[0])
+        if c in ("item_id", "annotator_id", "label") and arr.null_count:
+            first = int(np.flatnonzero(~np.asarray(pc.is_valid(arr).to_numpy(zero_copy_only=False), bool))[0])
             raise InputRefused(_file_of(inp, first), "a row has no value (run `labkit import` to quarantine such "
                                                       "rows)", record=first, field=c)
-        cats = s.cat.categories
-        if cats.dtype != object and str(cats.dtype) != "str":
-            s = s.cat.rename_categories([str(x) for x in cats])
-        cols[c] = s.reset_index(drop=True)
-    return pd.DataFrame(cols)
+        codes, dictionary = dictionary_codes(arr)
+        tbl = tbl.drop_columns([c])  # free the column as soon as it is coded
+        del arr
+        cols[c] = _categorical(codes, dictionary)
+    return pd.DataFrame(cols, copy=False)
+
+
+def dictionary_codes(arr: Any) -> tuple[np.ndarray, Any]:
+    """Integer codes (-1 for null) and one dictionary of unique strings for a pyarrow column, read with
+    ``dictionary_columns`` so each chunk is dictionary-encoded already.
+
+    The strings are never turned into Python objects: when every chunk carries the same dictionary
+    (files written from a categorical, as ``labkit import`` writes them) the chunk indices are the codes;
+    otherwise the chunks' dictionaries are hashed once, together, and each chunk's indices are mapped
+    through that (one pass over the distinct values per chunk, not over the rows' strings).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    chunks = [ch if pa.types.is_dictionary(ch.type) else pc.dictionary_encode(ch) for ch in arr.chunks]
+    if not chunks:
+        return np.zeros(0, np.int32), pa.array([], pa.string())
+    d0 = chunks[0].dictionary
+    same = all(ch.dictionary is d0 or ch.dictionary.equals(d0) for ch in chunks[1:])
+    if same:
+        glob: np.ndarray | None = None
+        dictionary = d0
+        offsets = [0] * len(chunks)
+    else:
+        enc = pc.dictionary_encode(pa.concat_arrays([ch.dictionary for ch in chunks]))
+        glob = enc.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+        dictionary = enc.dictionary
+        offsets = list(np.cumsum([0] + [len(ch.dictionary) for ch in chunks[:-1]]))
+    out = np.empty(sum(len(ch) for ch in chunks), np.int32)
+    pos = 0
+    for ch, off in zip(chunks, offsets):
+        idx = ch.indices
+        if idx.null_count:
+            idx = pc.fill_null(idx, -1)
+        ix = idx.to_numpy(zero_copy_only=False)
+        seg = out[pos:pos + ix.size]
+        if glob is None:
+            seg[:] = ix
+        else:
+            np.take(glob, ix.astype(np.int64, copy=False) + off, out=seg)
+            if idx is not ch.indices:
+                seg[ix < 0] = -1
+        pos += ix.size
+    if not pa.types.is_string(dictionary.type):
+        if pa.types.is_large_string(dictionary.type):
+            dictionary = dictionary.cast(pa.string())
+        else:  # numbers, dates...: their text (distinct values keep distinct texts), as load_labels reads them
+            text = pc.cast(dictionary, pa.string()) if not pa.types.is_binary(dictionary.type) else dictionary.cast(pa.string())
+            enc = pc.dictionary_encode(text)
+            if len(enc.dictionary) != len(text):
+                remap = enc.indices.to_numpy(zero_copy_only=False).astype(np.int32)
+                out = np.where(out >= 0, remap[np.maximum(out, 0)], -1).astype(np.int32)
+            dictionary = enc.dictionary
+    return out, dictionary
+
+
+def _categorical(codes: np.ndarray, dictionary: Any) -> pd.Categorical:
+    """A categorical from codes into a unique arrow string dictionary (no Python string objects; the
+    dictionary is unique by construction, so pandas' uniqueness check is skipped)."""
+    cats = pd.Index(dictionary.to_pandas(), dtype="str")
+    fast = getattr(pd.CategoricalDtype, "_from_fastpath", None)
+    dtype = fast(cats, False) if fast is not None else pd.CategoricalDtype(cats)
+    return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
 
 
 def _file_of(inp: ParquetInput, row: int) -> str:
@@ -127,6 +185,7 @@ class PandasEngine(Engine):
         from labkit.stats.consensus import DawidSkene
 
         ct = self.count_tables(inp, task=task, source=source)
+        reuse_freed_memory()
         ds = DawidSkene(tol=tol, max_iter=max_iter, smoothing=smoothing, accelerate=accelerate,
                         ll_tol=ll_tol).fit_counts(ct)
         cons = ds.consensus_

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labkit.engines.base import DSResult, Engine, ParquetInput
+from labkit.engines.base import DSResult, Engine, ParquetInput, reuse_freed_memory
 from labkit.errors import InputRefused, ParameterError
 from labkit.stats.counts import ItemLabelCounts, label_order
 
@@ -21,6 +21,9 @@ J = "labkit_j"  # the view over the input
 
 class SQLEngine(Engine):
     """Shared SQL of the DuckDB and Spark engines."""
+
+    #: SQL condition every query sees (set before the first query; the report's date window and slice)
+    row_filter: str | None = None
 
     def __init__(self, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)
@@ -122,10 +125,53 @@ class SQLEngine(Engine):
             return ItemLabelCounts.from_patterns(task, [], np.zeros((0, 0), np.int64), np.zeros(0, np.int64))
         cs = ", ".join(f"c{k}" for k in range(L))
         self._say(f"item x label counts of task {task}")
+        bits = 63 // L
+        if bits >= 4:
+            # one packed BIGINT per item (label k's count in bits [k*bits, (k+1)*bits)): a single sum per
+            # group instead of L, so the big GROUP BY item_id holds less state; exact while no item has
+            # 2**bits judgements or more (checked: else the per-label sums below)
+            case = "CASE " + " ".join(f"WHEN label = {self._lit(lab)} THEN {1 << (bits * k)}"
+                                      for k, lab in enumerate(labs)) + " ELSE 0 END"
+            pk = self._df(f"SELECT p, COUNT(*) AS w, MAX(m) AS mm FROM (SELECT item_id, CAST(SUM({case}) AS BIGINT) AS p, "
+                          f"COUNT(*) AS m FROM {J} WHERE {self._where(task, source)} GROUP BY item_id) q GROUP BY p")
+            if not len(pk) or int(pk["mm"].max()) < (1 << bits):
+                p = pk["p"].to_numpy(np.int64)
+                pats = np.stack([(p >> (bits * k)) & ((1 << bits) - 1) for k in range(L)], axis=1) if len(p) \
+                    else np.zeros((0, L), np.int64)
+                return ItemLabelCounts.from_patterns(task, labs, pats, pk["w"].to_numpy(np.int64))
         df = self._df(f"SELECT {cs}, COUNT(*) AS w FROM (SELECT item_id, {self._pivot(labs)} FROM {J} "
                       f"WHERE {self._where(task, source)} GROUP BY item_id) p GROUP BY {cs}")
         return ItemLabelCounts.from_patterns(task, labs, df[[f"c{k}" for k in range(L)]].to_numpy(np.int64),
                                              df["w"].to_numpy(np.int64))
+
+    def item_label_counts_by(self, inp: ParquetInput, group: str, *, task: str, source: str | None = "human"
+                             ) -> dict[str, ItemLabelCounts]:
+        """Folded item x label counts per value of the SQL expression ``group`` (a column such as
+        ``slice`` or ``guideline_version``, or ``date_trunc('week', created_at)``): rows split by the
+        group, as :func:`labkit.stats.agreement.agreement_by` splits them. Rows whose group is NULL form
+        the group "(none)"; the columns are the task's labels."""
+        labs = self._universe(task, source, None, None)
+        L = len(labs)
+        if L == 0:
+            return {}
+        cs = ", ".join(f"c{k}" for k in range(L))
+        self._say(f"item x label counts of task {task} by {group}")
+        df = self._df(f"SELECT g, {cs}, COUNT(*) AS w FROM (SELECT CAST({group} AS VARCHAR) AS g, item_id, "
+                      f"{self._pivot(labs)} FROM {J} WHERE {self._where(task, source)} GROUP BY CAST({group} AS VARCHAR), "
+                      f"item_id) p GROUP BY g, {cs}")
+        out: dict[str, ItemLabelCounts] = {}
+        key = df["g"].astype(object).where(df["g"].notna(), "(none)").astype(str)
+        for g in sorted(set(key)):
+            sub = df.loc[(key == g).to_numpy()]
+            out[g] = ItemLabelCounts.from_patterns(task, labs, sub[[f"c{k}" for k in range(L)]].to_numpy(np.int64),
+                                                   sub["w"].to_numpy(np.int64))
+        return out
+
+    def query(self, inp: ParquetInput, sql: str) -> pd.DataFrame:
+        """A small aggregate over the input (``{J}`` in ``sql`` names the judgements; callers must
+        reduce: GROUP BY or LIMIT)."""
+        self._view(inp)
+        return self._df(sql.replace("{J}", J))
 
     def gold_counts(self, inp: ParquetInput, gold: pd.DataFrame, *, task: str | None = None,
                     source: str | None = "human", loo: bool = True) -> pd.DataFrame:
@@ -206,6 +252,12 @@ class SQLEngine(Engine):
                         f"JOIN {lb} lb ON j.label = lb.label WHERE {w} GROUP BY it.i, an.a, lb.l")
         P = [f"p{k}" for k in range(K)]
         tables: list[str] = [an, lb, items, jal]
+        fast = self._ds_in_memory(task, labs, annotators, items, jal, tol=tol, max_iter=max_iter, smoothing=smoothing,
+                                  accelerate=accelerate, ll_tol=ll_tol, out=out, threshold=threshold, gold=gold)
+        if fast is not None:
+            for name in tables:
+                self._drop(name)
+            return fast
 
         def new(stem: str, sql: str) -> str:
             name = self._name(stem)
@@ -345,6 +397,95 @@ class SQLEngine(Engine):
                         priors=pd.Series(np.exp(logpi), index=pd.Index(labs, dtype="str"), name="prior"),
                         n_items=I, n_judgements=n_j, n_iter=evals, n_extrapolated=accepted, converged=converged,
                         out=out, stats=stats)
+
+    # ---------------------------------------------------------------- Dawid-Skene on pulled integer codes
+    #: Bytes per judgement the in-memory EM needs (int32 codes, the sparse design matrix and its
+    #: transpose, the posteriors): the integer codes are pulled out of the engine only when
+    #: judgements x this fit the memory budget.
+    DS_BYTES_PER_JUDGEMENT = 80
+    #: False: Dawid-Skene always runs its EM steps in the engine (SQL), even when the codes would fit.
+    ds_pull = True
+
+    def _fetch_arrays(self, sql: str) -> dict[str, np.ndarray] | None:
+        """The columns of a query as numpy arrays, or None when the engine cannot hand them over cheaply
+        (Spark: the data live on the cluster)."""
+        return None
+
+    def _yield_memory(self) -> Any:
+        """A context in which the engine gives its memory back (the numpy EM runs meanwhile)."""
+        import contextlib
+
+        return contextlib.nullcontext()
+
+    def _ds_budget(self) -> int:
+        from labkit.engines.base import available_memory
+
+        return int(self.memory_limit) if self.memory_limit is not None else available_memory() // 2
+
+    def _ds_in_memory(self, task: str, labs: list[str], annotators: pd.Index, items: str, jal: str, *, tol: float,
+                      max_iter: int, smoothing: float, accelerate: bool, ll_tol: float | None, out: str | None,
+                      threshold: float, gold: pd.DataFrame | None) -> DSResult | None:
+        """Dawid-Skene on the judgements reduced to integer codes inside the engine (item, annotator,
+        label, count; strings never leave it), pulled into numpy when they fit the memory budget and
+        fitted by :class:`labkit.stats.consensus.DawidSkene` itself: the same EM steps as the pandas
+        engine, in sparse products instead of per-step joins. The consensus table is joined back to the
+        item ids and written inside the engine. None when the engine cannot hand over arrays or they
+        would not fit (the caller then runs EM in SQL)."""
+        from labkit.stats.consensus import DawidSkene
+        from labkit.stats.counts import CountTables
+
+        if not self.ds_pull:
+            return None
+        size = self._df(f"SELECT COUNT(*) AS r, SUM(n) AS nj FROM {jal}")
+        n_rows, n_j = int(size["r"].iloc[0] or 0), int(size["nj"].iloc[0] or 0)
+        if n_j * self.DS_BYTES_PER_JUDGEMENT > self._ds_budget():
+            self._say(f"Dawid-Skene: {n_j:,} judgements do not fit the memory budget; EM steps run in the engine")
+            return None
+        arr = self._fetch_arrays(f"SELECT CAST(i AS INTEGER) AS i, CAST(a AS INTEGER) AS a, CAST(l AS INTEGER) AS l, "
+                                 f"CAST(n AS INTEGER) AS n FROM {jal}")
+        if arr is None:
+            return None
+        self._say(f"Dawid-Skene on task {task}: {n_j:,} judgements as integer codes ({n_rows:,} distinct)")
+        rep = arr["n"]
+        if n_rows and (rep == 1).all():
+            i_, a_, l_ = arr["i"], arr["a"], arr["l"]
+        else:
+            i_, a_, l_ = (np.repeat(arr[c], rep) for c in ("i", "a", "l"))
+        del arr
+        ct = CountTables.from_codes(i_, a_, l_, labels=labs, task=task)
+        if ct.n_annotators != len(annotators):  # every annotator of the table has a judgement here
+            raise RuntimeError("annotator codes do not cover the annotators")
+        del i_, a_, l_
+        self._drop(jal)  # the codes are out: the engine's copy is not needed during the EM
+        reuse_freed_memory()
+        with self._yield_memory():
+            ds = DawidSkene(tol=tol, max_iter=max_iter, smoothing=smoothing, accelerate=accelerate,
+                            ll_tol=ll_tol).fit_counts(ct)
+        c = ds.consensus_
+        frame = pd.DataFrame({"i": np.asarray(ct.items, dtype=np.int64),
+                              "label": c["label"].astype(str).to_numpy(dtype=object),
+                              "confidence": c["confidence"].to_numpy(np.float64),
+                              "n_judgements": c["n_judgements"].to_numpy(np.int64)})
+        post = self._name("post")
+        self._put(post, frame)
+        del frame
+        cons = self._name("cons")
+        self._make(cons, f"SELECT it.item_id AS item_id, {self._lit(task)} AS task, p.label AS label, "
+                         f"p.confidence AS confidence, p.n_judgements AS n_judgements, 'ds' AS method "
+                         f"FROM {post} p JOIN {items} it ON p.i = it.i")
+        self._drop(post)
+        try:
+            stats = self._cons_stats(cons, threshold, gold, task)
+            if out is not None:
+                self._say(f"writing {out}")
+                self._write_parquet(f"SELECT * FROM {cons} ORDER BY item_id", out)
+        finally:
+            self._drop(cons)
+        return DSResult(task=task, labels=pd.Index(labs, dtype="str"), annotators=annotators,
+                        errors=ds.errors_, priors=pd.Series(ds.priors_.to_numpy(), index=pd.Index(labs, dtype="str"),
+                                                            name="prior"),
+                        n_items=ct.n_items, n_judgements=n_j, n_iter=ds.n_iter_, n_extrapolated=ds.n_extrapolated_,
+                        converged=bool(ds.converged_), out=out, stats=stats)
 
     def _cons_stats(self, cons: str, threshold: float, gold: pd.DataFrame | None, task: str) -> dict[str, Any]:
         if gold is None:

@@ -34,6 +34,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--timeout", type=float, default=None, metavar="S",
                      help="seconds any one cell may run before the run is failed")
     run.add_argument("--json", action="store_true", help="quiet; print one JSON summary line")
+    eng = run.add_argument_group("engine (labels bigger than memory; see docs/scale.md)")
+    eng.add_argument("--engine", choices=["auto", "pandas", "duckdb"], default=None,
+                     help="where the reports that declare an 'engine' parameter (the quality report) compute: pandas "
+                          "(in memory, every section), duckdb (a Parquet file/folder/glob bigger than memory, from "
+                          "reduced tables), auto (duckdb when the Parquet input would not fit --memory-limit)")
+    eng.add_argument("--memory-limit", default=None, help="memory budget, e.g. 2GB (auto's threshold, DuckDB's cap)")
+    eng.add_argument("--temp-dir", default=None, help="where DuckDB spills")
     run.set_defaults(func=cmd_run)
 
     params = verbs.add_parser("params", help="list each report's parameters",
@@ -54,7 +61,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ParameterError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
     config = load_config(args.config)
     progress = None if args.json else (lambda s: print(s, file=sys.stderr, flush=True))
-    summary = run_reports(config, only=args.only, cli_params=parse_cli_params(args.param),
+    params = parse_cli_params(args.param)
+    for name in ("engine", "memory_limit", "temp_dir"):  # the same as -p NAME=VALUE
+        if getattr(args, name, None) is not None:
+            params[name] = str(getattr(args, name))
+    summary = run_reports(config, only=args.only, cli_params=params,
                           for_each=args.for_each, out=args.out, timeout=args.timeout, progress=progress,
                           annotators=_annotators(args.annotators))
     n_ok, n_failed = summary["ok"], summary["failed"]

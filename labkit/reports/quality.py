@@ -921,7 +921,7 @@ def _drift_section(p: Program, agr: dict[str, Any], rows: pd.DataFrame, acc_week
 def build(labels: str, gold: str = "", items: str = "", guidelines: str = "", *, since: str = "", until: str = "",
           task: str = "", slice: str = "", validate: bool = True, n_boot: int = 200,
           adjudication_threshold: float = 0.7, min_evidence: int = 10, max_people: int = 30,
-          pseudonym: Any = None) -> Report:
+          pseudonym: Any = None, engine: str = "pandas", memory_limit: str = "", temp_dir: str = "") -> Report:
     """The label quality report.
 
     Parameters
@@ -941,8 +941,25 @@ def build(labels: str, gold: str = "", items: str = "", guidelines: str = "", *,
         Annotators the per-annotator chart shows (the worst; plus everyone a finding names).
     pseudonym : callable, optional
         Id -> shown name (default :class:`labkit.privacy.Pseudonyms`).
+    engine, memory_limit, temp_dir
+        Where the numbers are computed (see ``docs/scale.md``): ``pandas`` (in memory, every section),
+        ``duckdb`` (a Parquet file, folder or glob bigger than memory: reduced tables only, see
+        :mod:`labkit.reports.quality_engine`), or ``auto`` (DuckDB when the Parquet input would not fit
+        ``memory_limit``, else half the available memory).
     """
     from labkit.privacy import Pseudonyms
+
+    if engine != "pandas":
+        from labkit.engines import choose_engine
+
+        choice = choose_engine(engine, labels, memory_limit or None)
+        if choice.name != "pandas":
+            from labkit.reports.quality_engine import build_with_engine
+
+            return build_with_engine(labels, gold, items, guidelines, engine=choice.name, memory_limit=memory_limit,
+                                     temp_dir=temp_dir, since=since, until=until, task=task, slice=slice,
+                                     validate=validate, n_boot=n_boot, adjudication_threshold=adjudication_threshold,
+                                     min_evidence=min_evidence, max_people=max_people, pseudonym=pseudonym)
 
     P = pseudonym or Pseudonyms()
     p = load_program(labels, gold, items, guidelines, since=since, until=until, task=task, slice=slice)
