@@ -100,6 +100,30 @@ def test_parquet_round_trip_keeps_types(tmp_path) -> None:
     assert not list(tmp_path.glob(".labels.parquet.*")), "temporary file left behind"
 
 
+def test_many_item_ids_are_written_as_strings_in_small_row_groups(tmp_path) -> None:
+    """Wide id columns are not written as a dictionary repeated in every row group, and still round-trip."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from labkit.schema import ROW_GROUP_ROWS, WIDE_DICTIONARY
+
+    n = 3 * ROW_GROUP_ROWS // 2  # two row groups
+    items = [f"i{i:07d}" for i in range(n // 2)]  # more items than WIDE_DICTIONARY: written as strings
+    assert len(items) > WIDE_DICTIONARY
+    df = pd.DataFrame({"item_id": np.repeat(items, 2), "annotator_id": np.tile(["a", "b"], n // 2),
+                       "label": np.where(np.arange(n) % 3 == 0, "x", "y")})
+    t = conform_labels(df).table
+    out = write_labels(t, tmp_path / "wide.parquet")
+    meta = pq.ParquetFile(out).metadata
+    assert meta.num_row_groups == 2 and meta.row_group(0).num_rows == ROW_GROUP_ROWS
+    schema = pq.read_schema(out)
+    assert schema.field("item_id").type == pa.string()
+    assert pa.types.is_dictionary(schema.field("annotator_id").type) and pa.types.is_dictionary(schema.field("label").type)
+    back = read_labels_parquet(out)
+    pd.testing.assert_frame_equal(back, t)
+    assert isinstance(back["item_id"].dtype, pd.CategoricalDtype)
+
+
 def test_gold_accepts_gold_column_and_refuses_conflicts() -> None:
     g = conform_gold(pd.DataFrame({"item_id": ["1", "2"], "gold": ["0", "1"]}))
     assert g["label"].tolist() == ["0", "1"] and g["task"].tolist() == ["default", "default"]
