@@ -114,33 +114,47 @@ def _em(A: sp.csr_matrix, AT: Any, N: np.ndarray, I: int, J: int, K: int, s: flo
         max_iter: int, T0: np.ndarray | None = None, sa: float = 16.0) -> _Fit:
     """EM at a fixed prior strength, accelerated by SQUAREM (Varadhan & Roland 2008,
     doi:10.1111/j.1467-9469.2007.00585.x): extrapolate along two EM steps and keep the result only when the
-    penalized log-likelihood does not drop. Posteriors are kept items x classes."""
-    m = N.sum(axis=1)
-    T = T0 if T0 is not None else N / np.where(m > 0, m, 1.0)[:, None]
+    penalized log-likelihood does not drop. Posteriors are kept classes x items (``T[k, i]``), so every
+    per-item reduction runs over contiguous rows; ``AT`` is the CSC transpose of ``A`` (the M-step scatters
+    into the small (annotator, label) side). No BLAS call in the loop (a loaded machine makes threaded BLAS
+    slower than plain loops)."""
+    if T0 is not None:
+        T = T0
+    else:
+        m = N.sum(axis=1)
+        T = np.ascontiguousarray((N / np.where(m > 0, m, 1.0)[:, None]).T)
     state: dict[str, np.ndarray] = {}
+    logI = np.log(I + K)
 
     def step(T: np.ndarray) -> tuple[np.ndarray, float]:
-        C3 = (AT @ T).reshape(J, K, K).transpose(2, 0, 1)           # [true, annotator, observed]
+        C = AT @ np.ascontiguousarray(T.T)                            # [(annotator, observed), true]
+        C3 = C.reshape(J, K, K).transpose(2, 0, 1)                    # [true, annotator, observed]
         prior = _prior_means(C3, sa)
         logtheta = np.log(C3 + s * prior) - np.log(C3.sum(axis=2) + s)[:, :, None]
-        logpi = np.log((T.sum(axis=0) + 1.0) / (I + K))
+        logpi = np.log(T.sum(axis=1) + 1.0) - logI
         W = np.ascontiguousarray(logtheta.transpose(1, 2, 0).reshape(J * K, K))   # [(j, l), true]
-        L = A @ W
-        L += logpi
-        mx = L.max(axis=1, keepdims=True)
+        L = np.ascontiguousarray((A @ W).T)                            # [true, item]
+        L += logpi[:, None]
+        mx = L.max(axis=0)
         L -= mx
         np.exp(L, out=L)
-        z = L.sum(axis=1, keepdims=True)
+        z = L.sum(axis=0)
         L /= z
         ll = float(mx.sum() + np.log(z).sum()) + float((s * prior * logtheta).sum())
         state.update(C3=C3, prior=prior, logtheta=logtheta, logpi=logpi)
         return L, ll
 
+    def moved(T1: np.ndarray, T: np.ndarray) -> float:
+        if not T.size:
+            return 0.0
+        d = T1 - T
+        return max(float(d.max()), -float(d.min()))
+
     converged, evals = False, 0
     while evals < max_iter:
         T1, _ = step(T)
         evals += 1
-        if (float(np.abs(T1 - T).max()) if T.size else 0.0) < tol:
+        if moved(T1, T) < tol:
             T, converged = T1, True
             break
         if evals + 2 > max_iter:
@@ -148,7 +162,7 @@ def _em(A: sp.csr_matrix, AT: Any, N: np.ndarray, I: int, J: int, K: int, s: flo
             continue
         T2, ll2 = step(T1)
         evals += 1
-        Tx = squarem_point(T, T1, T2, axis=1)
+        Tx = squarem_point(T, T1, T2, axis=0)
         if Tx is None:
             T = T2
             continue
@@ -221,7 +235,7 @@ class RobustDawidSkene:
         col = ct.annotator.astype(np.int64) * K + ct.label
         A = sp.csr_matrix((np.ones(ct.n_judgements), (ct.item, col)), shape=(I, J * K))
         A.sum_duplicates()
-        AT = A.T.tocsr()
+        AT = A.T  # CSC: the M-step scatters into the small side
         N = ct.counts().astype(np.float64)
         s = float(self.strength) if self.strength is not None else 32.0
         path = [s]
@@ -257,7 +271,7 @@ class RobustDawidSkene:
         self.annotators_ = ct.annotators
         self.errors_ = np.exp(f.logtheta).transpose(1, 0, 2)
         self.priors_ = pd.Series(np.exp(f.logpi), index=ct.labels, name="prior")
-        self.posteriors_ = pd.DataFrame(f.T, index=pd.Index(ct.items, name="item_id"), columns=ct.labels)
+        self.posteriors_ = pd.DataFrame(f.T.T, index=pd.Index(ct.items, name="item_id"), columns=ct.labels)
         self.logjoint_ = A @ np.ascontiguousarray(f.logtheta.transpose(1, 2, 0).reshape(J * K, K)) + f.logpi
         self._fit = f
         return self
