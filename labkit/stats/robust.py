@@ -90,9 +90,27 @@ def _prior_means(C3: np.ndarray, sa: float) -> np.ndarray:
     return prior
 
 
+def _argmin_log(nll: Any, lo: float, hi: float, xatol: float = 1e-3) -> float:
+    """Golden-section search of ``nll(log s)`` on ``[log lo, log hi]`` (deterministic, ~20 evaluations, no
+    scipy.optimize import: that module alone costs half a second of start-up). Returns ``s``."""
+    a, b = float(np.log(lo)), float(np.log(hi))
+    g = (np.sqrt(5.0) - 1.0) / 2.0
+    c, d = b - g * (b - a), a + g * (b - a)
+    fc, fd = nll(c), nll(d)
+    while b - a > xatol:
+        if fc <= fd:
+            b, d, fd = d, c, fc
+            c = b - g * (b - a)
+            fc = nll(c)
+        else:
+            a, c, fc = c, d, fd
+            d = a + g * (b - a)
+            fd = nll(d)
+    return float(np.exp(c if fc <= fd else d))
+
+
 def eb_accuracy_strength(C3: np.ndarray, lo: float = 0.5, hi: float = 1000.0) -> float:
     """Beta-binomial empirical Bayes for how much the crowd's accuracy is worth in judgements (sa)."""
-    from scipy.optimize import minimize_scalar
     from scipy.special import betaln
 
     right = np.einsum("kjk->j", C3)
@@ -106,8 +124,7 @@ def eb_accuracy_strength(C3: np.ndarray, lo: float = 0.5, hi: float = 1000.0) ->
         a, b = sv * m, sv * (1 - m)
         return -float((betaln(r + a, n - r + b) - betaln(a, b)).sum())
 
-    res = minimize_scalar(nll, bounds=(np.log(lo), np.log(hi)), method="bounded", options={"xatol": 1e-3})
-    return float(np.exp(res.x))
+    return _argmin_log(nll, lo, hi)
 
 
 def _em(A: sp.csr_matrix, AT: Any, N: np.ndarray, I: int, J: int, K: int, s: float, tol: float,
@@ -185,7 +202,6 @@ def eb_strength(C: np.ndarray, prior: np.ndarray, lo: float = 0.1, hi: float = 1
     one's own confusion); a sparse crowd, whose per-annotator counts cannot tell annotators apart, gives a
     large ``s`` (lean on the pool).
     """
-    from scipy.optimize import minimize_scalar
     from scipy.special import gammaln
 
     n = C.sum(axis=2)
@@ -197,8 +213,7 @@ def eb_strength(C: np.ndarray, prior: np.ndarray, lo: float = 0.1, hi: float = 1
         v = gammaln(sv) - gammaln(n + sv) + (gammaln(C + a) - gammaln(a)).sum(axis=2)
         return -float(v[keep].sum())
 
-    r = minimize_scalar(nll, bounds=(np.log(lo), np.log(hi)), method="bounded", options={"xatol": 1e-3})
-    return float(np.exp(r.x))
+    return _argmin_log(nll, lo, hi)
 
 
 class RobustDawidSkene:
@@ -277,18 +292,27 @@ class RobustDawidSkene:
         return self
 
     def temper(self, ct: CountTables, grid: tuple[float, ...] = (1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 6.0)) -> float:
-        """The exponent 1/t for the posteriors that maximizes the held-out judgement likelihood (label-only)."""
+        """The exponent 1/t for the posteriors that maximizes the held-out judgement likelihood (label-only).
+
+        Each judgement is predicted from its item's posterior without it, tempered:
+        ``P_t(k) ~ exp((logjoint[i, k] - log theta[k, j, l]) / t)``, scored by ``log sum_k P_t(k) theta[k, j, l]``.
+        """
         j, lab, i = ct.annotator.astype(np.int64), ct.label.astype(np.int64), ct.item.astype(np.int64)
-        lt = self._fit.logtheta
-        own = lt[:, j, lab].T
-        Lr = self.logjoint_[i] - own
+        lt = self._fit.logtheta                                      # [true, annotator, observed]
+        own = lt[:, j, lab]                                          # [true, judgement]
+        X0 = np.ascontiguousarray(self.logjoint_.T)[:, i]
+        X0 -= own
+        X0 -= X0.max(axis=0)                                         # <= 0: the tempered softmax needs no shift
+        X0 = X0.astype(np.float32)
+        th = np.exp(own).astype(np.float32)
         best_t, best_ll = 1.0, -np.inf
         for t in grid:
-            X = Lr / t
-            X -= X.max(axis=1, keepdims=True)
-            P = np.exp(X)
-            P /= P.sum(axis=1, keepdims=True)
-            ll = float(np.log(np.maximum((P * np.exp(own)).sum(axis=1), 1e-300)).sum())
+            P = X0 * np.float32(1.0 / t)
+            np.exp(P, out=P)
+            z = P.sum(axis=0, dtype=np.float64)
+            P *= th
+            num = P.sum(axis=0, dtype=np.float64)
+            ll = float(np.log(np.maximum(num, 1e-300)).sum() - np.log(z).sum())
             if ll > best_ll + 1e-9:
                 best_t, best_ll = t, ll
         return best_t

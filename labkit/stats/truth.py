@@ -55,7 +55,7 @@ def _skill(ct: CountTables, post: np.ndarray, prior_strength: float) -> pd.DataF
     ``prior_strength`` judgements (the model's own empirical-Bayes estimate), so one lucky judgement does not
     crown anybody and one slip does not condemn them.
     """
-    from scipy.stats import beta
+    from scipy.special import betaincinv
 
     p = post[ct.item, ct.label] if ct.n_judgements else np.zeros(0)
     n = np.bincount(ct.annotator, minlength=ct.n_annotators).astype(np.float64)
@@ -65,7 +65,7 @@ def _skill(ct: CountTables, post: np.ndarray, prior_strength: float) -> pd.DataF
     b = np.maximum(n - right, 0.0) + prior_strength * (1 - pool)
     return pd.DataFrame({"task": ct.task, "annotator_id": np.asarray(ct.annotators).astype(str),
                          "n_judgements": n.astype(np.int64), "accuracy": a / (a + b),
-                         "ci_low": beta.ppf(0.025, a, b), "ci_high": beta.ppf(0.975, a, b)})
+                         "ci_low": betaincinv(a, b, 0.025), "ci_high": betaincinv(a, b, 0.975)})
 
 
 def _rescale(P: np.ndarray, conf: np.ndarray) -> np.ndarray:
