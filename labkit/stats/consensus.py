@@ -289,12 +289,18 @@ def squarem_point(T: np.ndarray, T1: np.ndarray, T2: np.ndarray, *, axis: int) -
     as it goes (step length >= -1, or an extrapolated column with no mass). Shared by :class:`DawidSkene` and
     :class:`labkit.stats.robust.RobustDawidSkene`; the caller keeps the result only if the likelihood holds."""
     r = T1 - T
-    v = T2 - T1 - r
-    nv = float(np.sqrt((v * v).sum()))
-    alpha = -float(np.sqrt((r * r).sum())) / nv if nv > 0 else -1.0
+    v = T2 - T1
+    v -= r
+    nv = float(np.sqrt(np.einsum("i,i->", v.ravel(), v.ravel())))
+    alpha = -float(np.sqrt(np.einsum("i,i->", r.ravel(), r.ravel()))) / nv if nv > 0 else -1.0
     if alpha > -1.0:
         return None
-    Tx = T - 2.0 * alpha * r + alpha * alpha * v
+    # Tx = T - 2 alpha r + alpha^2 v, in place (no BLAS, no temporaries: this runs on items x classes arrays)
+    Tx = r
+    Tx *= -2.0 * alpha
+    Tx += T
+    v *= alpha * alpha
+    Tx += v
     np.clip(Tx, 0.0, None, out=Tx)
     zs = Tx.sum(axis=axis, keepdims=True)
     if (zs <= 0).any():

@@ -177,15 +177,19 @@ def _em(A: sp.csr_matrix, AT: Any, N: np.ndarray, I: int, J: int, K: int, s: flo
         if evals + 2 > max_iter:
             T = T1
             continue
-        T2, ll2 = step(T1)
+        T2, _ = step(T1)
         evals += 1
         Tx = squarem_point(T, T1, T2, axis=0)
         if Tx is None:
             T = T2
             continue
-        T3, llx = step(Tx)
+        T3, _ = step(Tx)
         evals += 1
-        T = T3 if llx >= ll2 else T2
+        # keep the extrapolation when it is nearer the fixed point than plain EM got (its residual, one EM
+        # step's move, is smaller). The penalized likelihood is no merit function here: the prior means are
+        # themselves estimated from the counts, so EM need not increase it, and near the optimum a
+        # likelihood test rejects every extrapolation.
+        T = T3 if moved(T3, Tx) <= moved(T2, T1) else T2
     if not state:  # max_iter validated >= 1
         step(T)
     # parameters consistent with the returned posteriors
@@ -297,14 +301,18 @@ class RobustDawidSkene:
         Each judgement is predicted from its item's posterior without it, tempered:
         ``P_t(k) ~ exp((logjoint[i, k] - log theta[k, j, l]) / t)``, scored by ``log sum_k P_t(k) theta[k, j, l]``.
         """
-        j, lab, i = ct.annotator.astype(np.int64), ct.label.astype(np.int64), ct.item.astype(np.int64)
+        K = ct.n_labels
+        i = ct.item.astype(np.int64)
         lt = self._fit.logtheta                                      # [true, annotator, observed]
-        own = lt[:, j, lab]                                          # [true, judgement]
-        X0 = np.ascontiguousarray(self.logjoint_.T)[:, i]
+        # take(axis=1) keeps [true, judgement] C-contiguous (fancy indexing a[:, idx] would not, and every
+        # reduction over the true class would then stride)
+        own = lt.reshape(K, -1).take(ct.annotator.astype(np.int64) * K + ct.label, axis=1)
+        X0 = np.ascontiguousarray(self.logjoint_.T).take(i, axis=1)
         X0 -= own
         X0 -= X0.max(axis=0)                                         # <= 0: the tempered softmax needs no shift
         X0 = X0.astype(np.float32)
-        th = np.exp(own).astype(np.float32)
+        np.exp(own, out=own)
+        th = own.astype(np.float32)
         best_t, best_ll = 1.0, -np.inf
         for t in grid:
             P = X0 * np.float32(1.0 / t)
