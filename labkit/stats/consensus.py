@@ -283,16 +283,23 @@ class DawidSkene:
         return out
 
 
-def squarem_point(T: np.ndarray, T1: np.ndarray, T2: np.ndarray, *, axis: int) -> np.ndarray | None:
+def squarem_point(T: np.ndarray, T1: np.ndarray, T2: np.ndarray, *, axis: int,
+                  weights: np.ndarray | None = None) -> np.ndarray | None:
     """The SQUAREM extrapolation from ``T`` along two EM steps ``T1``, ``T2`` (Varadhan & Roland 2008, step
     length S3), projected back onto probability vectors along ``axis``; None when plain EM's ``T2`` is as far
     as it goes (step length >= -1, or an extrapolated column with no mass). Shared by :class:`DawidSkene` and
-    :class:`labkit.stats.robust.RobustDawidSkene`; the caller keeps the result only if the likelihood holds."""
+    :class:`labkit.stats.robust.RobustDawidSkene`; the caller decides whether to keep the result. ``weights``
+    (broadcastable to ``T``): how many items each column stands for, in the step-length norms."""
     r = T1 - T
     v = T2 - T1
     v -= r
-    nv = float(np.sqrt(np.einsum("i,i->", v.ravel(), v.ravel())))
-    alpha = -float(np.sqrt(np.einsum("i,i->", r.ravel(), r.ravel()))) / nv if nv > 0 else -1.0
+    if weights is None:
+        nv = float(np.sqrt(np.einsum("i,i->", v.ravel(), v.ravel())))
+        nr = float(np.sqrt(np.einsum("i,i->", r.ravel(), r.ravel())))
+    else:
+        nv = float(np.sqrt((v * v * weights).sum()))
+        nr = float(np.sqrt((r * r * weights).sum()))
+    alpha = -nr / nv if nv > 0 else -1.0
     if alpha > -1.0:
         return None
     # Tx = T - 2 alpha r + alpha^2 v, in place (no BLAS, no temporaries: this runs on items x classes arrays)

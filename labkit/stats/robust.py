@@ -127,8 +127,48 @@ def eb_accuracy_strength(C3: np.ndarray, lo: float = 0.5, hi: float = 1000.0) ->
     return _argmin_log(nll, lo, hi)
 
 
+def _row_patterns(A: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray] | None:
+    """Items whose judgement rows are identical (same annotators, same labels, same multiplicities) have the
+    same posterior under any Dawid-Skene model, so EM runs once per distinct row, weighted by how many items
+    share it. Returns ``(representative item per pattern, pattern of every item)``, or None when fewer than
+    a tenth of the items repeat another's row. Exact: rows are grouped by two 64-bit sums of fixed random
+    keys and every grouped row is then compared with its representative entry by entry (any hash collision
+    falls back to no grouping). ``A`` must be canonical (sorted indices, no duplicates)."""
+    I, M = A.shape
+    if I < 2 or A.nnz == 0:
+        return None
+    nnz = np.diff(A.indptr)
+    rng = np.random.default_rng(20260612)
+    cnt = A.data.astype(np.uint64)
+    keys = []
+    for _ in range(2):
+        h = rng.integers(1, np.iinfo(np.int64).max, size=M, dtype=np.int64).astype(np.uint64)
+        cs = np.zeros(A.nnz + 1, np.uint64)
+        np.cumsum(h[A.indices] * cnt, out=cs[1:])                     # wraps modulo 2**64: intended
+        keys.append(cs[A.indptr[1:]] - cs[A.indptr[:-1]])
+    order = np.lexsort((keys[1], keys[0], nnz))
+    k0, k1, n0 = keys[0][order], keys[1][order], nnz[order]
+    new = np.ones(I, bool)
+    new[1:] = (k0[1:] != k0[:-1]) | (k1[1:] != k1[:-1]) | (n0[1:] != n0[:-1])
+    if new.sum() > 0.9 * I:
+        return None
+    grp = np.cumsum(new) - 1
+    inv = np.empty(I, np.int64)
+    inv[order] = grp
+    reps = order[new]              # lexsort is stable: the lowest item index of each group
+    # verify entry by entry that every row equals its representative's
+    rep = reps[inv]
+    if (nnz[rep] != nnz).any():
+        return None
+    row = np.repeat(np.arange(I), nnz)
+    q = A.indptr[rep][row] + (np.arange(A.nnz) - A.indptr[row])
+    if (A.indices[q] != A.indices).any() or (A.data[q] != A.data).any():
+        return None
+    return reps, inv
+
+
 def _em(A: sp.csr_matrix, AT: Any, N: np.ndarray, I: int, J: int, K: int, s: float, tol: float,
-        max_iter: int, T0: np.ndarray | None = None, sa: float = 16.0) -> _Fit:
+        max_iter: int, T0: np.ndarray | None = None, sa: float = 16.0, w: np.ndarray | None = None) -> _Fit:
     """EM at a fixed prior strength, accelerated by SQUAREM (Varadhan & Roland 2008,
     doi:10.1111/j.1467-9469.2007.00585.x): extrapolate along two EM steps and keep the result only when the
     penalized log-likelihood does not drop. Posteriors are kept classes x items (``T[k, i]``), so every
@@ -142,13 +182,15 @@ def _em(A: sp.csr_matrix, AT: Any, N: np.ndarray, I: int, J: int, K: int, s: flo
         T = np.ascontiguousarray((N / np.where(m > 0, m, 1.0)[:, None]).T)
     state: dict[str, np.ndarray] = {}
     logI = np.log(I + K)
+    wk = None if w is None else w[None, :]
 
     def step(T: np.ndarray) -> tuple[np.ndarray, float]:
-        C = AT @ np.ascontiguousarray(T.T)                            # [(annotator, observed), true]
+        Tw = T if wk is None else T * wk
+        C = AT @ np.ascontiguousarray(Tw.T)                           # [(annotator, observed), true]
         C3 = C.reshape(J, K, K).transpose(2, 0, 1)                    # [true, annotator, observed]
         prior = _prior_means(C3, sa)
         logtheta = np.log(C3 + s * prior) - np.log(C3.sum(axis=2) + s)[:, :, None]
-        logpi = np.log(T.sum(axis=1) + 1.0) - logI
+        logpi = np.log(Tw.sum(axis=1) + 1.0) - logI
         W = np.ascontiguousarray(logtheta.transpose(1, 2, 0).reshape(J * K, K))   # [(j, l), true]
         L = np.ascontiguousarray((A @ W).T)                            # [true, item]
         L += logpi[:, None]
@@ -157,7 +199,8 @@ def _em(A: sp.csr_matrix, AT: Any, N: np.ndarray, I: int, J: int, K: int, s: flo
         np.exp(L, out=L)
         z = L.sum(axis=0)
         L /= z
-        ll = float(mx.sum() + np.log(z).sum()) + float((s * prior * logtheta).sum())
+        ll = float(np.log(z).sum() + mx.sum() if w is None else (w * (np.log(z) + mx)).sum()) \
+            + float((s * prior * logtheta).sum())
         state.update(C3=C3, prior=prior, logtheta=logtheta, logpi=logpi)
         return L, ll
 
@@ -179,7 +222,7 @@ def _em(A: sp.csr_matrix, AT: Any, N: np.ndarray, I: int, J: int, K: int, s: flo
             continue
         T2, _ = step(T1)
         evals += 1
-        Tx = squarem_point(T, T1, T2, axis=0)
+        Tx = squarem_point(T, T1, T2, axis=0, weights=wk)
         if Tx is None:
             T = T2
             continue
@@ -254,14 +297,21 @@ class RobustDawidSkene:
         col = ct.annotator.astype(np.int64) * K + ct.label
         A = sp.csr_matrix((np.ones(ct.n_judgements), (ct.item, col)), shape=(I, J * K))
         A.sum_duplicates()
-        AT = A.T  # CSC: the M-step scatters into the small side
         N = ct.counts().astype(np.float64)
+        w, inv = None, None
+        pat = _row_patterns(A)
+        if pat is not None:  # EM over distinct judgement rows, weighted by how many items share each
+            reps, inv = pat
+            A, N = A[reps], N[reps]
+            w = np.bincount(inv).astype(np.float64)
+        AT = A.T  # CSC: the M-step scatters into the small side
+        U = A.shape[0]
         s = float(self.strength) if self.strength is not None else 32.0
         path = [s]
         total = 0
         sa = 16.0 if self.sa is None else float(self.sa)
         rough = max(float(self.tol), 1e-3) if self.strength is None else float(self.tol)
-        f = _em(A, AT, N, I, J, K, s, rough, int(self.max_iter), sa=sa)
+        f = _em(A, AT, N, U, J, K, s, rough, int(self.max_iter), sa=sa, w=w)
         total += f.n_iter
         if self.strength is None and ct.n_judgements:
             for _ in range(6):
@@ -271,12 +321,12 @@ class RobustDawidSkene:
                 path.append(s_new)
                 moved = abs(np.log(s_new / s)) > np.log(1.05)
                 s = s_new
-                f = _em(A, AT, N, I, J, K, s, rough, int(self.max_iter), T0=f.T, sa=sa)
+                f = _em(A, AT, N, U, J, K, s, rough, int(self.max_iter), T0=f.T, sa=sa, w=w)
                 total += f.n_iter
                 if not moved:
                     break
             # the estimates of s are settled: polish at the requested tolerance
-            f = _em(A, AT, N, I, J, K, s, float(self.tol), int(self.max_iter), T0=f.T, sa=sa)
+            f = _em(A, AT, N, U, J, K, s, float(self.tol), int(self.max_iter), T0=f.T, sa=sa, w=w)
             total += f.n_iter
         if not f.converged:
             warnings.warn(f"consensus EM for task {ct.task!r} stopped at its cap of {self.max_iter} iterations before "
@@ -290,8 +340,13 @@ class RobustDawidSkene:
         self.annotators_ = ct.annotators
         self.errors_ = np.exp(f.logtheta).transpose(1, 0, 2)
         self.priors_ = pd.Series(np.exp(f.logpi), index=ct.labels, name="prior")
+        lj = A @ np.ascontiguousarray(f.logtheta.transpose(1, 2, 0).reshape(J * K, K)) + f.logpi
+        self._patterns = (A, np.ones(U) if w is None else w, lj)   # what :meth:`temper` sums over
+        if inv is not None:
+            f.T = f.T.take(inv, axis=1)
+            lj = lj[inv]
         self.posteriors_ = pd.DataFrame(f.T.T, index=pd.Index(ct.items, name="item_id"), columns=ct.labels)
-        self.logjoint_ = A @ np.ascontiguousarray(f.logtheta.transpose(1, 2, 0).reshape(J * K, K)) + f.logpi
+        self.logjoint_ = lj
         self._fit = f
         return self
 
@@ -302,12 +357,14 @@ class RobustDawidSkene:
         ``P_t(k) ~ exp((logjoint[i, k] - log theta[k, j, l]) / t)``, scored by ``log sum_k P_t(k) theta[k, j, l]``.
         """
         K = ct.n_labels
-        i = ct.item.astype(np.int64)
+        A, w, lj = self._patterns          # judgement rows (distinct ones, with the items they stand for)
+        Ac = A.tocoo()
+        wr = Ac.data * w[Ac.row]           # judgements each (row, annotator-label) entry stands for
         lt = self._fit.logtheta                                      # [true, annotator, observed]
         # take(axis=1) keeps [true, judgement] C-contiguous (fancy indexing a[:, idx] would not, and every
         # reduction over the true class would then stride)
-        own = lt.reshape(K, -1).take(ct.annotator.astype(np.int64) * K + ct.label, axis=1)
-        X0 = np.ascontiguousarray(self.logjoint_.T).take(i, axis=1)
+        own = lt.reshape(K, -1).take(Ac.col, axis=1)
+        X0 = np.ascontiguousarray(lj.T).take(Ac.row, axis=1)
         X0 -= own
         X0 -= X0.max(axis=0)                                         # <= 0: the tempered softmax needs no shift
         X0 = X0.astype(np.float32)
@@ -320,7 +377,7 @@ class RobustDawidSkene:
             z = P.sum(axis=0, dtype=np.float64)
             P *= th
             num = P.sum(axis=0, dtype=np.float64)
-            ll = float(np.log(np.maximum(num, 1e-300)).sum() - np.log(z).sum())
+            ll = float((wr * (np.log(np.maximum(num, 1e-300)) - np.log(z))).sum())
             if ll > best_ll + 1e-9:
                 best_t, best_ll = t, ll
         return best_t
