@@ -400,28 +400,132 @@ class _Isotonic:
         return np.interp(np.asarray(x, dtype=np.float64), self.x, self.y)
 
 
-def calibrate_on_gold(conf: np.ndarray, correct: np.ndarray, gold_idx: np.ndarray, *, folds: int = 5,
-                      n_classes: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """Isotonic calibration of winner confidences on gold items, cross-fitted.
+class _Platt:
+    """Logistic map of the winner's log-odds (Platt 1999; with the posterior's own log-odds as the score this is
+    temperature scaling plus a bias): two parameters, fitted by damped Newton steps on the log loss with a small
+    ridge (finite even when the gold is separable), bounded below by ``lo``."""
 
-    ``conf``: raw winner confidence per item; ``correct``: 1 where the winner equals gold (on ``gold_idx``).
-    Returns ``(calibrated confidence for every item, the cross-fitted calibrated confidence of the gold items)``:
-    each gold item's value comes from a map fitted on the gold items of the other folds (folds by a
-    deterministic hash-free rank order of confidence, interleaved), every other item from the map fitted on all
-    gold items. Bounded below by 1/K (the winner is at least as likely as a uniform guess).
+    def __init__(self, x: np.ndarray, y: np.ndarray, lo: float):
+        z = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        self.scale = max(float(np.abs(z).max()) if z.size else 1.0, 1e-12)
+        z = z / self.scale                     # parameters on a unit scale: the ridge means the same everywhere
+        lam = 1e-3 * max(len(z), 1)
+
+        def loss(b: np.ndarray) -> float:
+            u = z * b[0] + b[1]
+            return float((np.logaddexp(0.0, u) - y * u).sum() + 0.5 * lam * (b * b).sum())
+
+        beta = np.array([0.0, 0.0])
+        cur = loss(beta)
+        for _ in range(100):
+            p = 1.0 / (1.0 + np.exp(-(z * beta[0] + beta[1])))
+            r = p - y
+            g = np.array([(r * z).sum(), r.sum()]) + lam * beta
+            q = p * (1 - p)
+            H = np.array([[(q * z * z).sum() + lam, (q * z).sum()], [(q * z).sum(), q.sum() + lam]])
+            d = np.linalg.solve(H, g)
+            t = 1.0
+            while t > 1e-8:
+                new = loss(beta - t * d)
+                if new <= cur:
+                    break
+                t /= 2
+            beta, step = beta - t * d, float(np.abs(t * d).max())
+            cur = min(cur, new)
+            if step < 1e-10:
+                break
+        self.beta, self.lo = beta, lo
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        u = np.asarray(x, dtype=np.float64) / self.scale * self.beta[0] + self.beta[1]
+        return np.clip(1.0 / (1.0 + np.exp(-u)), self.lo, 1.0)
+
+
+class _Blend:
+    """Isotonic regression shrunk halfway toward Platt's map: monotone, less step noise than isotonic alone."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, lo: float):
+        self.a, self.b = _Isotonic(x, y, lo), _Platt(x, y, lo)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return 0.5 * (self.a.predict(x) + self.b.predict(x))
+
+
+# candidate calibration maps, simplest first
+_MAPS: dict[str, Any] = {"platt": _Platt, "blend": _Blend, "isotonic": _Isotonic}
+
+
+def _folds(conf: np.ndarray, order_key: np.ndarray, folds: int) -> np.ndarray:
+    """Deterministic folds: ranks by confidence (then ``order_key``), dealt round-robin."""
+    order = np.lexsort((order_key, conf))
+    fold = np.empty(len(conf), np.int64)
+    fold[order] = np.arange(len(conf)) % folds
+    return fold
+
+
+def _cv_losses(x: np.ndarray, y: np.ndarray, key: np.ndarray, lo: float, folds: int) -> dict[str, np.ndarray]:
+    """Per item, the cross-validated squared error (Brier) of each calibration map on (x, y)."""
+    fold = _folds(x, key, folds)
+    out = {}
+    for name, model in _MAPS.items():
+        pred = np.empty(len(x))
+        for f in range(folds):
+            test = fold == f
+            if not test.any():
+                continue
+            pred[test] = y.mean() if test.all() else model(x[~test], y[~test], lo).predict(x[test])
+        out[name] = (pred - y) ** 2
+    return out
+
+
+def _choose(x: np.ndarray, y: np.ndarray, key: np.ndarray, lo: float, folds: int) -> str:
+    """The simplest map whose cross-validated Brier score is within one standard error (of the paired per-item
+    difference) of the best map's (the one-standard-error rule: a more flexible map has to earn its noise)."""
+    sc = _cv_losses(x, y, key, lo, folds)
+    best = min(sc, key=lambda k: float(sc[k].mean()))
+    for name in _MAPS:  # simplest first
+        d = sc[name] - sc[best]
+        se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
+        if float(d.mean()) <= se:
+            return name
+    return best
+
+
+def calibrate_on_gold(score: np.ndarray, correct: np.ndarray, gold_idx: np.ndarray, *, folds: int = 5,
+                      n_classes: int = 2) -> tuple[np.ndarray, np.ndarray, str]:
+    """Calibration of winner confidences on gold items, cross-fitted, the map chosen by nested cross-validation.
+
+    ``score``: per item, the winner's log-odds under the model (any increasing function of the raw confidence
+    works; the log-odds keeps apart the posteriors that floating point rounds to 1); ``correct``: 1 where the
+    winner equals gold (on ``gold_idx``).
+    Two candidate maps: isotonic regression (monotone steps, flexible, noisy on little gold) and Platt's
+    logistic map of the logit (two parameters). Returns ``(calibrated confidence for every item, the
+    cross-fitted calibrated confidence of the gold items, the map used for the non-gold items)``:
+
+    * each gold item's value comes from its outer fold's map: the gold items of the other folds choose the map
+      (by the Brier score of an inner cross-validation among themselves) and fit it, so no gold item's own label
+      informs its own confidence, not even through the choice of the map;
+    * every other item gets the map chosen by cross-validation over all gold items, fitted on all of them.
+
+    Folds are deterministic (rank order of confidence, then item position, dealt round-robin). Bounded below by
+    1/K (the winner is at least as likely as a uniform guess).
     """
     lo = 1.0 / max(n_classes, 1)
-    model = _Isotonic
-    out = model(conf[gold_idx], correct, lo).predict(conf)
-    order = np.lexsort((gold_idx, conf[gold_idx]))          # deterministic: by confidence, then item position
-    fold = np.empty(len(gold_idx), np.int64)
-    fold[order] = np.arange(len(gold_idx)) % folds
+    score = np.asarray(score, dtype=np.float64)
+    x, y = score[gold_idx], np.asarray(correct, dtype=np.float64)
+    key = np.asarray(gold_idx)
+    chosen = _choose(x, y, key, lo, folds)
+    out = _MAPS[chosen](x, y, lo).predict(score)
+    fold = _folds(x, key, folds)
     crossed = np.empty(len(gold_idx))
     for f in range(folds):
         test = fold == f
         if not test.any() or test.all():
             crossed[test] = out[gold_idx[test]]
             continue
-        crossed[test] = model(conf[gold_idx[~test]], correct[~test], lo).predict(conf[gold_idx[test]])
+        tr = ~test
+        name = _choose(x[tr], y[tr], key[tr], lo, folds)
+        crossed[test] = _MAPS[name](x[tr], y[tr], lo).predict(x[test])
     out[gold_idx] = crossed
-    return out, crossed
+    return out, crossed, chosen
