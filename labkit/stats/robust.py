@@ -67,13 +67,14 @@ class _Fit:
 
 
 def _prior_means(C3: np.ndarray, sa: float) -> np.ndarray:
+    """Each annotator's prior confusion: a one-coin matrix with their own (shrunk) accuracy on the diagonal
+    and the crowd's pooled confusion, renormalized, off it (``sa <= 0``: the pooled confusion itself for every
+    annotator). ``C3[k, j, l]``: expected counts."""
     if sa <= 0:  # pooled rows: the crowd's confusion for every annotator
         K, J = C3.shape[0], C3.shape[1]
         pooled = C3.sum(axis=1) + 1e-3
         pooled /= pooled.sum(axis=1, keepdims=True)
         return np.broadcast_to(pooled[:, None, :], (K, J, K)).copy()
-    """Each annotator's prior confusion: a one-coin matrix with their own (shrunk) accuracy on the diagonal
-    and the crowd's pooled confusion, renormalized, off it. ``C3[k, j, l]``: expected counts."""
     K = C3.shape[0]
     pooled = C3.sum(axis=1) + 1e-3                                   # [true, observed]
     off = pooled.copy()
