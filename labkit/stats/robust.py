@@ -132,7 +132,7 @@ def _row_patterns(A: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray] | None:
     """Items whose judgement rows are identical (same annotators, same labels, same multiplicities) have the
     same posterior under any Dawid-Skene model, so EM runs once per distinct row, weighted by how many items
     share it. Returns ``(representative item per pattern, pattern of every item)``, or None when fewer than
-    a tenth of the items repeat another's row. Exact: rows are grouped by two 64-bit sums of fixed random
+    a tenth of the items repeat another's row. Exact: rows are grouped by a 64-bit sum of fixed random
     keys and every grouped row is then compared with its representative entry by entry (any hash collision
     falls back to no grouping). ``A`` must be canonical (sorted indices, no duplicates)."""
     I, M = A.shape
@@ -140,23 +140,20 @@ def _row_patterns(A: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     nnz = np.diff(A.indptr)
     rng = np.random.default_rng(20260612)
-    cnt = A.data.astype(np.uint64)
-    keys = []
-    for _ in range(2):
-        h = rng.integers(1, np.iinfo(np.int64).max, size=M, dtype=np.int64).astype(np.uint64)
-        cs = np.zeros(A.nnz + 1, np.uint64)
-        np.cumsum(h[A.indices] * cnt, out=cs[1:])                     # wraps modulo 2**64: intended
-        keys.append(cs[A.indptr[1:]] - cs[A.indptr[:-1]])
-    order = np.lexsort((keys[1], keys[0], nnz))
-    k0, k1, n0 = keys[0][order], keys[1][order], nnz[order]
+    h = rng.integers(1, np.iinfo(np.int64).max, size=M + 1, dtype=np.int64).astype(np.uint64)
+    cs = np.zeros(A.nnz + 1, np.uint64)
+    np.cumsum(h[A.indices] * A.data.astype(np.uint64), out=cs[1:])    # wraps modulo 2**64: intended
+    key = cs[A.indptr[1:]] - cs[A.indptr[:-1]] + h[M] * nnz.astype(np.uint64)
+    order = np.argsort(key, kind="stable")
+    k0 = key[order]
     new = np.ones(I, bool)
-    new[1:] = (k0[1:] != k0[:-1]) | (k1[1:] != k1[:-1]) | (n0[1:] != n0[:-1])
+    new[1:] = k0[1:] != k0[:-1]
     if new.sum() > 0.9 * I:
         return None
     grp = np.cumsum(new) - 1
     inv = np.empty(I, np.int64)
     inv[order] = grp
-    reps = order[new]              # lexsort is stable: the lowest item index of each group
+    reps = order[new]              # the sort is stable: the lowest item index of each group
     # verify entry by entry that every row equals its representative's
     rep = reps[inv]
     if (nnz[rep] != nnz).any():
@@ -342,7 +339,9 @@ class RobustDawidSkene:
         self.errors_ = np.exp(f.logtheta).transpose(1, 0, 2)
         self.priors_ = pd.Series(np.exp(f.logpi), index=ct.labels, name="prior")
         lj = A @ np.ascontiguousarray(f.logtheta.transpose(1, 2, 0).reshape(J * K, K)) + f.logpi
-        self._patterns = (A, np.ones(U) if w is None else w, lj)   # what :meth:`temper` sums over
+        # the distinct judgement rows, the items each stands for, their log joint and representative items:
+        # what :meth:`temper` and the skill table sum over
+        self._patterns = (A, np.ones(U) if w is None else w, lj, None if pat is None else pat[0])
         if inv is not None:
             f.T = f.T.take(inv, axis=1)
             lj = lj[inv]
@@ -358,7 +357,7 @@ class RobustDawidSkene:
         ``P_t(k) ~ exp((logjoint[i, k] - log theta[k, j, l]) / t)``, scored by ``log sum_k P_t(k) theta[k, j, l]``.
         """
         K = ct.n_labels
-        A, w, lj = self._patterns          # judgement rows (distinct ones, with the items they stand for)
+        A, w, lj, _ = self._patterns       # judgement rows (distinct ones, with the items they stand for)
         Ac = A.tocoo()
         wr = Ac.data * w[Ac.row]           # judgements each (row, annotator-label) entry stands for
         lt = self._fit.logtheta                                      # [true, annotator, observed]
