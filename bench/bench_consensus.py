@@ -156,7 +156,6 @@ def distinct_rows_program(rows: int) -> pd.DataFrame:
 def timing(quick: bool) -> None:
     sys.path.insert(0, str(ROOT / "bench"))
     from _common import tiled_program
-
     from crowdkit.aggregation import DawidSkene as CkDS
 
     cases = [("tiled sample", 1_000_000, 3.0), ("distinct rows", 1_000_000, 3.0)]

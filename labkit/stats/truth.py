@@ -15,11 +15,13 @@ Returned :class:`ConsensusFit`:
   (accuracy = expected share of the annotator's judgements that match the true label under the model, shrunk
   toward the crowd by the model's own prior strength, with a 95% Beta interval);
 * ``confusion[task]``: ``(annotators, confusion)`` with confusion[j, true, observed] probabilities (shrunk);
-* ``info[task]``: converged, n_iter, strength (s), accuracy_strength, calibration (how confidence was made).
+* ``info[task]``: converged, n_iter, strength (s), accuracy_strength, prior (the prior family the held-out
+  judgement likelihood chose: "one-coin" or "pooled"), calibration (how confidence was made).
 
-Calibration: with ``gold``, isotonic on the gold items, cross-fitted (5 folds; each gold item's confidence
-comes from a map fitted without it); without gold, the posterior tempered by the exponent that best
-predicts held-out judgements (label-only, weaker: it cannot see errors that annotators share).
+Calibration: with ``gold`` (20 gold items or more), the average of an isotonic and a Platt map of the
+winner's log-odds fitted on the gold items, cross-fitted (5 folds; each gold item's confidence comes from a
+map fitted without it); without gold, the posterior tempered by the exponent that best predicts held-out
+judgements (label-only, weaker: it cannot see errors that annotators share).
 """
 
 from __future__ import annotations
@@ -154,9 +156,8 @@ def fit_consensus(table: pd.DataFrame, *, task: str | None = None, source: str |
                 correct = (win[gold_items] == codes[gold_items]).astype(np.float64)
                 conf, _, chosen = calibrate_on_gold(_log_odds(model.logjoint_, win), correct, gold_items,
                                                     n_classes=K)
-                calibration = (f"{chosen} map of the log-odds on {len(gold_items)} gold items (platt unless "
-                               "isotonic has a cross-validated Brier score lower by one standard error), "
-                               "5-fold cross-fitted, the choice nested inside each fold")
+                calibration = (f"{chosen} (the average of an isotonic and a Platt map of the log-odds) on "
+                               f"{len(gold_items)} gold items, 5-fold cross-fitted")
         if calibration.startswith("none") and K and ct.n_judgements:
             tt = model.temper(ct)
             if tt != 1.0:
@@ -176,6 +177,7 @@ def fit_consensus(table: pd.DataFrame, *, task: str | None = None, source: str |
         fit.info[t] = {"converged": bool(model.converged_), "n_iter": int(model.n_iter_), "method": DEFAULT_METHOD,
                        "strength": round(float(model.strength_), 4),
                        "accuracy_strength": round(float(model.accuracy_strength_), 4),
+                       "prior": model.prior_family_,
                        "calibration": calibration, "n_gold_items": int(len(gold_items))}
         skills.append(_skill(ct, P, float(model.accuracy_strength_), model._patterns))
     fit.consensus = _concat(frames) if frames else pd.DataFrame()
