@@ -261,6 +261,15 @@ def eb_strength(C: np.ndarray, prior: np.ndarray, lo: float = 0.1, hi: float = 1
     return _argmin_log(nll, lo, hi)
 
 
+def _cols(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``a[:, idx]`` as a C-contiguous array, one row at a time (``take(axis=1)`` and fancy indexing are slower
+    on a few long rows, and fancy indexing returns a strided array)."""
+    out = np.empty((a.shape[0], len(idx)), dtype=a.dtype)
+    for k in range(a.shape[0]):
+        np.take(a[k], idx, out=out[k])
+    return out
+
+
 def _heldout_loglik(f: _Fit, s: float, A: sp.csr_matrix, w: np.ndarray | None) -> float:
     """Leave-one-judgement-out log-likelihood per judgement: each judgement is predicted from its item's
     posterior without it and its annotator's confusion re-estimated without it (shrunk as fitted)."""
@@ -269,18 +278,23 @@ def _heldout_loglik(f: _Fit, s: float, A: sp.csr_matrix, w: np.ndarray | None) -
     r, c = Ac.row, Ac.col
     wt = Ac.data * (1.0 if w is None else w[r])
     lt = f.logtheta.reshape(K, -1)
-    own = lt.take(c, axis=1)                                          # [true, judgement]
+    own = _cols(lt, c)                                                # [true, judgement]
     W = np.ascontiguousarray(f.logtheta.transpose(1, 2, 0).reshape(-1, K))
     lj = np.ascontiguousarray((A @ W).T) + f.logpi[:, None]          # [true, row]
-    lp = lj.take(r, axis=1) - own
+    lp = _cols(lj, r)
+    lp -= own
     lp -= lp.max(axis=0)
     np.exp(lp, out=lp)
     lp /= lp.sum(axis=0)
-    Ti = f.T.take(r, axis=1)
+    Ti = _cols(f.T, r)
     n = f.C.sum(axis=2)                                               # [true, annotator]
     K_ = max(K, 1)
-    th = (f.C.reshape(K, -1).take(c, axis=1) - Ti + s * f.prior.reshape(K, -1).take(c, axis=1)) \
-        / (n.take(c // K_, axis=1) - Ti + s)
+    th = _cols(f.C.reshape(K, -1) + s * f.prior.reshape(K, -1), c)
+    th -= Ti
+    Ti -= s
+    den = _cols(n, c // K_)
+    den -= Ti
+    th /= den
     np.maximum(th, 1e-12, out=th)
     lp *= th
     return float((wt * np.log(np.maximum(lp.sum(axis=0), 1e-300))).sum() / max(float(wt.sum()), 1e-12))
@@ -359,7 +373,7 @@ class RobustDawidSkene:
         # what :meth:`temper` and the skill table sum over
         self._patterns = (A, np.ones(U) if w is None else w, lj, None if pat is None else pat[0])
         if inv is not None:
-            f.T = f.T.take(inv, axis=1)
+            f.T = _cols(f.T, inv)
             lj = lj[inv]
         self.posteriors_ = pd.DataFrame(f.T.T, index=pd.Index(ct.items, name="item_id"), columns=ct.labels)
         self.logjoint_ = lj
@@ -409,8 +423,8 @@ class RobustDawidSkene:
         lt = self._fit.logtheta                                      # [true, annotator, observed]
         # take(axis=1) keeps [true, judgement] C-contiguous (fancy indexing a[:, idx] would not, and every
         # reduction over the true class would then stride)
-        own = lt.reshape(K, -1).take(Ac.col, axis=1)
-        X0 = np.ascontiguousarray(lj.T).take(Ac.row, axis=1)
+        own = _cols(lt.reshape(K, -1), Ac.col)
+        X0 = _cols(np.ascontiguousarray(lj.T), Ac.row)
         X0 -= own
         X0 -= X0.max(axis=0)                                         # <= 0: the tempered softmax needs no shift
         X0 = X0.astype(np.float32)
