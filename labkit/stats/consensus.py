@@ -43,13 +43,19 @@ def _tasks(table: pd.DataFrame, task: str | None) -> list[str]:
 def _frame(ct: CountTables, label_codes: np.ndarray, conf: np.ndarray, method: str) -> pd.DataFrame:
     lab = pd.Categorical.from_codes(label_codes.astype(np.int64), categories=ct.labels) if (label_codes >= 0).all() \
         else pd.Categorical.from_codes(np.where(label_codes >= 0, label_codes, -1).astype(np.int64), categories=ct.labels)
+    items = ct.items.astype(str)
+    # the ids are distinct: when they are already sorted (as pd.Categorical would sort them) the codes are
+    # 0..n-1 and no string needs hashing (a second or more at millions of items)
+    item_col = (pd.Categorical.from_codes(np.arange(ct.n_items), categories=items)
+                if items.is_monotonic_increasing and items.is_unique else pd.Categorical(items))
+    zeros = np.zeros(ct.n_items, np.int64)
     return pd.DataFrame({
-        "item_id": pd.Categorical(ct.items.astype(str)),
-        "task": pd.Categorical([ct.task] * ct.n_items),
+        "item_id": item_col,
+        "task": pd.Categorical.from_codes(zeros, categories=[ct.task]),
         "label": lab,
         "confidence": conf.astype(np.float64),
         "n_judgements": ct.raters_per_item.astype(np.int64),
-        "method": pd.Categorical([method] * ct.n_items),
+        "method": pd.Categorical.from_codes(zeros, categories=[method]),
     })
 
 
