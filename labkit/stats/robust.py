@@ -187,7 +187,8 @@ def _em(A: sp.csr_matrix, AT: Any, N: np.ndarray, I: int, J: int, K: int, s: flo
         C = AT @ np.ascontiguousarray(Tw.T)                           # [(annotator, observed), true]
         C3 = C.reshape(J, K, K).transpose(2, 0, 1)                    # [true, annotator, observed]
         prior = _prior_means(C3, sa)
-        logtheta = np.log(C3 + s * prior) - np.log(C3.sum(axis=2) + s)[:, :, None]
+        # + 1e-300: a cell with no count and no prior mass gets log 1e-300, not -inf (no effect elsewhere)
+        logtheta = np.log(C3 + s * prior + 1e-300) - np.log(C3.sum(axis=2) + s)[:, :, None]
         logpi = np.log(Tw.sum(axis=1) + 1.0) - logI
         W = np.ascontiguousarray(logtheta.transpose(1, 2, 0).reshape(J * K, K))   # [(j, l), true]
         L = np.ascontiguousarray((A @ W).T)                            # [true, item]
@@ -309,6 +310,9 @@ class RobustDawidSkene:
     tol : stop when no posterior moves by more than this in one EM step.
     max_iter : EM iteration cap per round; ``converged_`` is False (and a :class:`ConvergenceWarning` is
         issued) when the last round hit it.
+    prior : the prior family: "one-coin" (default: the annotator's own shrunk accuracy on the diagonal, the
+        pooled confusion off it), "pooled" (the crowd's pooled confusion), or "auto" (fit both, keep the one
+        with the higher leave-one-judgement-out likelihood, ``heldout_``; twice the work).
 
     Attributes (after :meth:`fit_counts`)
     -------------------------------------
@@ -317,7 +321,9 @@ class RobustDawidSkene:
     logjoint_ (items x K log joint).
     """
 
-    def __init__(self, strength: float | None = None, tol: float = 1e-4, max_iter: int = 500, sa: float | None = None):
+    def __init__(self, strength: float | None = None, tol: float = 1e-4, max_iter: int = 500, sa: float | None = None,
+                 prior: str = "one-coin"):
+        self.prior = prior
         self.strength = strength
         self.sa = sa
         self.tol = tol
@@ -328,6 +334,8 @@ class RobustDawidSkene:
             raise ParameterError(f"strength must be a positive number or None, got {self.strength!r}")
         if not (isinstance(self.tol, (int, float)) and self.tol > 0):
             raise ParameterError(f"tol must be a positive number, got {self.tol!r}")
+        if self.prior not in ("one-coin", "pooled", "auto"):
+            raise ParameterError(f"prior must be 'one-coin', 'pooled' or 'auto', got {self.prior!r}")
         if not (isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 1):
             raise ParameterError(f"max_iter must be a positive integer, got {self.max_iter!r}")
         I, J, K = ct.n_items, ct.n_annotators, ct.n_labels
@@ -344,10 +352,11 @@ class RobustDawidSkene:
         AT = A.T  # CSC: the M-step scatters into the small side
         U = A.shape[0]
         args = (A, AT, N, U, J, K, w)
-        f, s, sa, path, total = self._fit_family(*args, pooled=False, fit_s=ct.n_judgements > 0)
-        family = "one-coin"
+        pooled_only = self.prior == "pooled"
+        f, s, sa, path, total = self._fit_family(*args, pooled=pooled_only, fit_s=ct.n_judgements > 0)
+        family = "pooled" if pooled_only else "one-coin"
         self.heldout_ = {}
-        if self.strength is None and self.sa is None and ct.n_judgements and K > 1:
+        if self.prior == "auto" and self.strength is None and self.sa is None and ct.n_judgements and K > 1:
             # two prior families, the one whose fit predicts held-out judgements better wins
             g = self._fit_family(*args, pooled=True, fit_s=True)
             self.heldout_ = {"one-coin": _heldout_loglik(f, s, A, w), "pooled": _heldout_loglik(g[0], g[1], A, w)}
