@@ -252,6 +252,7 @@ def eb_strength(C: np.ndarray, prior: np.ndarray, lo: float = 0.1, hi: float = 1
 
     n = C.sum(axis=2)
     keep = n > 0
+    prior = np.maximum(prior, 1e-300)  # a cell with no prior mass (and no count) adds 0, not inf - inf
 
     def nll(log_s: float) -> float:
         sv = float(np.exp(log_s))
