@@ -15,8 +15,8 @@ Returned :class:`ConsensusFit`:
   (accuracy = expected share of the annotator's judgements that match the true label under the model, shrunk
   toward the crowd by the model's own prior strength, with a 95% Beta interval);
 * ``confusion[task]``: ``(annotators, confusion)`` with confusion[j, true, observed] probabilities (shrunk);
-* ``info[task]``: converged, n_iter, strength (s), accuracy_strength, prior (the prior family the held-out
-  judgement likelihood chose: "one-coin" or "pooled"), calibration (how confidence was made).
+* ``info[task]``: converged, n_iter, strength (s), accuracy_strength, prior (the prior family used: "one-coin",
+  the default of :class:`~labkit.stats.robust.RobustDawidSkene`), calibration (how confidence was made).
 
 Calibration: with ``gold`` (20 gold items or more), the average of an isotonic and a Platt map of the
 winner's log-odds fitted on the gold items, cross-fitted (5 folds; each gold item's confidence comes from a
