@@ -3,29 +3,34 @@ r"""The default consensus model: Dawid-Skene with annotator confusions shrunk to
 Textbook Dawid-Skene (:class:`labkit.stats.consensus.DawidSkene`) estimates one confusion matrix per
 annotator from that annotator's judgements alone. In a sparse crowd (most annotators with a handful of
 judgements) those matrices are noise, EM trusts them, and the consensus can fall below majority vote.
-Here each annotator's confusion row for true class :math:`k` gets a Dirichlet prior centred on the
-pooled confusion row of the whole crowd, worth :math:`s` judgements:
+Here each annotator's confusion row for true class :math:`k` gets a Dirichlet prior worth :math:`s`
+judgements, centred on a prior mean :math:`\bar\theta_{jk\cdot}`:
 
-.. math:: \theta_{jk\cdot} = \frac{C_{jk\cdot} + s\,\bar\theta_{k\cdot}}{C_{jk} + s},\qquad
-          \bar\theta_{k\cdot} \propto \textstyle\sum_j C_{jk\cdot}
+.. math:: \theta_{jk\cdot} = \frac{C_{jk\cdot} + s\,\bar\theta_{jk\cdot}}{C_{jk} + s}
 
 where :math:`C_{jkl}` is the expected number of judgements of annotator :math:`j` with label :math:`l`
-on items of true class :math:`k` (the M-step counts). An annotator with little work sits near the crowd;
-one with much work keeps their own confusion. The strength :math:`s` is estimated from the data by
-**empirical Bayes**: each annotator's confusion counts are modelled as Dirichlet-multinomial around the
-pooled confusion, :math:`s` maximizes that likelihood (:func:`eb_strength`), and EM and the estimate
-alternate (from :math:`s = 32`, warm-started, until :math:`s` moves by less than 5%, at most 6 rounds).
-Heterogeneous annotators with plenty of work give a small :math:`s`; a sparse crowd gives a large one,
-where the model approaches a skill-weighted vote instead of trusting three judgements per person.
-Nothing random: the same data, ids renamed or rows reordered, give the same labels and confidences.
+on items of true class :math:`k` (the M-step counts). The default prior mean is one-coin: the annotator's
+own accuracy, shrunk toward the crowd's by :math:`s_a` judgements, on the diagonal, the crowd's pooled
+confusion (renormalized) off it; ``prior="pooled"`` uses the pooled confusion itself, ``prior="auto"``
+fits both and keeps the one with the higher leave-one-judgement-out likelihood. An annotator with little
+work sits near the prior; one with much work keeps their own confusion. The strengths are estimated from
+the data by **empirical Bayes**: each annotator's confusion counts are modelled as Dirichlet-multinomial
+around the prior mean (:func:`eb_strength`), their right/wrong counts as beta-binomial around the crowd's
+accuracy (:func:`eb_accuracy_strength`), and EM and the estimates alternate (from :math:`s = 32`,
+warm-started, until :math:`s` moves by less than 5%, at most 6 rounds). Heterogeneous annotators with
+plenty of work give a small :math:`s`; a sparse crowd gives a large one, where the model approaches a
+skill-weighted vote instead of trusting three judgements per person. EM runs once per distinct judgement
+row, weighted by the items that share it (exact). Nothing random: the same data, ids renamed or rows
+reordered, give the same labels and confidences.
 
 Confidence: Dawid-Skene posteriors assume annotators err independently given the truth; when errors are
 correlated (hard items fool everyone) the posterior is overconfident. With gold, the winning label's
-probability is recalibrated by isotonic regression on the gold items, **cross-fitted** (each gold item's
-calibrated confidence comes from a map fitted on the other folds' gold items; non-gold items use the map
-fitted on all gold), so the calibration measured on gold is honest. Without gold the posterior is
-tempered by the exponent that maximizes the held-out judgement likelihood (a weaker, label-only
-correction that cannot see correlated errors; the fit says which one was used).
+probability is recalibrated on the gold items by the average of an isotonic and a Platt map of its
+log-odds, **cross-fitted** (each gold item's calibrated confidence comes from a map fitted on the other
+folds' gold items; non-gold items use the map fitted on all gold), so the calibration measured on gold is
+honest (:func:`calibrate_on_gold`). Without gold the posterior is tempered by the exponent that maximizes
+the held-out judgement likelihood (a weaker, label-only correction that cannot see correlated errors; the
+fit says which one was used).
 
 References: Dawid & Skene (1979), doi:10.2307/2346806; shrinkage of per-worker confusions toward a
 community confusion follows Venanzi et al. (2014), "Community-based Bayesian aggregation models for
