@@ -183,8 +183,9 @@ def timing(quick: bool) -> None:
             if n > 1_000_000 and "--ck-10m" not in sys.argv:
                 print("  (crowd-kit DawidSkene at 10M: add --ck-10m; it takes minutes and several GB)")
                 continue
-            df = t.loc[t["source"] == "human"].rename(columns={"item_id": "task", "annotator_id": "worker"})
-            df = df[["task", "worker", "label"]].astype(str)
+            h = t.loc[(t["source"] == "human").to_numpy()]
+            df = pd.DataFrame({"task": h["item_id"].astype(str).to_numpy(), "worker": h["annotator_id"].astype(str).to_numpy(),
+                               "label": h["label"].astype(str).to_numpy()})
             t0 = time.perf_counter()
             CkDS(n_iter=100).fit_predict(df)
             print(f"  {kind:13s} {n:>11,} judgements: crowd-kit DawidSkene (in process, table in memory, human rows) "
