@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from labkit.stats.calibration import expected_calibration_error
 from labkit.stats.consensus import DawidSkene, consensus_accuracy, majority_vote
 from labkit.stats.counts import CountTables, as_label_table
-from labkit.stats.robust import ConvergenceWarning, RobustDawidSkene, calibrate_on_gold
+from labkit.stats.robust import ConvergenceWarning, RobustDawidSkene, _Platt, _row_patterns, calibrate_on_gold
 from labkit.stats.truth import fit_consensus
 
 PUBLIC = Path(__file__).resolve().parent / "data" / "public"
@@ -71,7 +72,15 @@ def test_sparse_crowd_does_not_collapse_below_majority_vote(K: int) -> None:
     assert robust >= mv - 0.005
 
 
-@pytest.mark.parametrize("name", ["snow2008_rte", "zhou2012_dog", "zheng2017_d_product", "snow2008_wsd"])
+def _ece_oracle(conf: np.ndarray, correct: np.ndarray) -> float:
+    """Expected calibration error written out item by item (10 equal-width bins, the last one closed)."""
+    bins: dict[int, list[tuple[float, float]]] = {}
+    for p, y in zip(conf.tolist(), correct.tolist()):
+        bins.setdefault(min(int(p * 10), 9), []).append((p, y))
+    return sum(abs(sum(p for p, _ in v) / len(v) - sum(y for _, y in v) / len(v)) * len(v) for v in bins.values()) / len(conf)
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_confidence_is_calibrated_on_gold_cross_fitted(name: str) -> None:
     t, g = _public(name)
     f = fit_consensus(t, gold=g)
@@ -83,6 +92,8 @@ def test_confidence_is_calibrated_on_gold_cross_fitted(name: str) -> None:
               if (bins == b).any())
     raw = fit_consensus(t).consensus.merge(g.rename(columns={"label": "gold"}), on="item_id")
     assert ece <= 0.03, ece
+    assert ece == pytest.approx(_ece_oracle(conf, correct), abs=1e-12)
+    assert ece == pytest.approx(expected_calibration_error(conf, correct, n_bins=10), abs=1e-12)
     assert "cross-fitted" in f.info["default"]["calibration"]
     assert raw["confidence"].mean() > conf.mean()  # the raw posterior is the overconfident one
 
@@ -93,11 +104,12 @@ def test_cross_fitted_calibration_never_uses_an_items_own_gold() -> None:
     conf = rng.random(200)
     correct = (rng.random(100) < 0.8).astype(float)
     gold_idx = np.arange(100)
-    _, a = calibrate_on_gold(conf, correct, gold_idx)
+    _, a, _ = calibrate_on_gold(conf, correct, gold_idx)
     flipped = correct.copy()
     flipped[7] = 1 - flipped[7]
-    _, b = calibrate_on_gold(conf, flipped, gold_idx)
+    _, b, _ = calibrate_on_gold(conf, flipped, gold_idx)
     assert a[7] == b[7]
+    assert not np.array_equal(a, b)  # the flip does inform the other gold items' maps
 
 
 @pytest.mark.parametrize("name", ["snow2008_rte", "welinder2010_bluebirds", "zhou2012_dog"])
@@ -147,3 +159,87 @@ def test_honest_convergence_flag_and_warning() -> None:
     assert m.converged_ is True and m.n_iter_ < 6 * 500
     info = fit_consensus(t).info["default"]
     assert info["converged"] is True and info["method"] == "robust"
+
+
+def test_platt_map_matches_scikit_learn_logistic_regression() -> None:
+    """The two-parameter map is a ridge logistic regression of correctness on the (scaled) log-odds."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(5)
+    x = rng.gamma(2.0, 8.0, 300)
+    y = (rng.random(300) < 1 / (1 + np.exp(-(0.1 * x - 0.5)))).astype(float)
+    m = _Platt(x, y, lo=0.5)
+    z = (x / np.abs(x).max())[:, None]
+    lam = 1e-3 * len(x)
+    # scikit-learn penalizes the slope only; add the intercept as a scaled column so both are penalized alike
+    ref = LogisticRegression(C=1 / lam, fit_intercept=False, tol=1e-12, max_iter=10_000).fit(
+        np.column_stack([z, np.ones_like(z)]), y)
+    assert m.beta[0] == pytest.approx(ref.coef_[0, 0], rel=1e-5)
+    assert m.beta[1] == pytest.approx(ref.coef_[0, 1], rel=1e-5)
+    assert (m.predict(x) >= 0.5).all()
+
+
+def test_distinct_judgement_rows_match_a_dictionary_oracle() -> None:
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(2)
+    I, M = 400, 12
+    rows = rng.integers(0, I, 900)
+    cols = rng.integers(0, M, 900)
+    A = sp.csr_matrix((np.ones(900), (rows % 37, cols % 3)), shape=(I, M))   # many repeated rows
+    A.sum_duplicates()
+    reps, inv = _row_patterns(A)
+    key = {i: (tuple(A.indices[A.indptr[i]:A.indptr[i + 1]]), tuple(A.data[A.indptr[i]:A.indptr[i + 1]]))
+           for i in range(I)}
+    first: dict[tuple, int] = {}
+    for i in range(I):
+        first.setdefault(key[i], i)
+    assert sorted(reps.tolist()) == sorted(set(first.values()))
+    assert all(reps[inv[i]] == first[key[i]] for i in range(I))
+    # rows that all differ: no grouping
+    B = sp.csr_matrix(np.eye(50))
+    assert _row_patterns(B) is None
+
+
+def test_prior_family_parameter_and_held_out_choice() -> None:
+    from labkit.errors import ParameterError
+
+    t, _ = _public("welinder2010_bluebirds")
+    ct = CountTables.from_labels(as_label_table(t))
+    with pytest.raises(ParameterError, match="prior must be 'one-coin', 'pooled' or 'auto', got 'flat'"):
+        RobustDawidSkene(prior="flat").fit_counts(ct)
+    auto = RobustDawidSkene(prior="auto").fit_counts(ct)
+    assert set(auto.heldout_) == {"one-coin", "pooled"}
+    best = max(auto.heldout_, key=auto.heldout_.get)
+    assert auto.prior_family_ == best
+    same = RobustDawidSkene(prior=best).fit_counts(ct)
+    assert np.allclose(same.posteriors_.to_numpy(), auto.posteriors_.to_numpy(), atol=1e-12)
+    assert RobustDawidSkene().fit_counts(ct).prior_family_ == "one-coin"
+
+
+def test_held_out_likelihood_matches_a_judgement_by_judgement_loop() -> None:
+    from labkit.stats.robust import _heldout_loglik
+
+    t, _ = _public("zhou2012_dog")   # every item has its own judgement row: the fit is item by item
+    ct = CountTables.from_labels(as_label_table(t))
+    m = RobustDawidSkene(prior="one-coin").fit_counts(ct)
+    f, s = m._fit, m.strength_
+    A, _, _, reps = m._patterns
+    assert reps is None and A.shape[0] == ct.n_items
+    got = _heldout_loglik(f, s, A, None)
+    T = m.posteriors_.to_numpy()                 # items x K, the fitted posteriors
+    lt, C, prior = f.logtheta, f.C, f.prior      # [true, annotator, observed]
+    lj = m.logjoint_
+    total, n = 0.0, 0
+    seen: set[tuple[int, int, int]] = set()
+    for i, j, lab in zip(ct.item.tolist(), ct.annotator.tolist(), ct.label.tolist()):
+        if (i, j, lab) in seen:                  # duplicates count once per copy in both; none in this dataset
+            continue
+        seen.add((i, j, lab))
+        post = lj[i] - lt[:, j, lab]
+        post = np.exp(post - post.max())
+        post /= post.sum()
+        theta = (C[:, j, lab] - T[i] + s * prior[:, j, lab]) / (C[:, j, :].sum(axis=1) - T[i] + s)
+        total += float(np.log((post * np.maximum(theta, 1e-12)).sum()))
+        n += 1
+    assert got == pytest.approx(total / n, rel=1e-9)

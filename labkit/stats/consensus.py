@@ -43,13 +43,19 @@ def _tasks(table: pd.DataFrame, task: str | None) -> list[str]:
 def _frame(ct: CountTables, label_codes: np.ndarray, conf: np.ndarray, method: str) -> pd.DataFrame:
     lab = pd.Categorical.from_codes(label_codes.astype(np.int64), categories=ct.labels) if (label_codes >= 0).all() \
         else pd.Categorical.from_codes(np.where(label_codes >= 0, label_codes, -1).astype(np.int64), categories=ct.labels)
+    items = ct.items.astype(str)
+    # the ids are distinct: when they are already sorted (as pd.Categorical would sort them) the codes are
+    # 0..n-1 and no string needs hashing (a second or more at millions of items)
+    item_col = (pd.Categorical.from_codes(np.arange(ct.n_items), categories=items)
+                if items.is_monotonic_increasing and items.is_unique else pd.Categorical(items))
+    zeros = np.zeros(ct.n_items, np.int64)
     return pd.DataFrame({
-        "item_id": pd.Categorical(ct.items.astype(str)),
-        "task": pd.Categorical([ct.task] * ct.n_items),
+        "item_id": item_col,
+        "task": pd.Categorical.from_codes(zeros, categories=[ct.task]),
         "label": lab,
         "confidence": conf.astype(np.float64),
         "n_judgements": ct.raters_per_item.astype(np.int64),
-        "method": pd.Categorical([method] * ct.n_items),
+        "method": pd.Categorical.from_codes(zeros, categories=[method]),
     })
 
 
@@ -283,18 +289,31 @@ class DawidSkene:
         return out
 
 
-def squarem_point(T: np.ndarray, T1: np.ndarray, T2: np.ndarray, *, axis: int) -> np.ndarray | None:
+def squarem_point(T: np.ndarray, T1: np.ndarray, T2: np.ndarray, *, axis: int,
+                  weights: np.ndarray | None = None) -> np.ndarray | None:
     """The SQUAREM extrapolation from ``T`` along two EM steps ``T1``, ``T2`` (Varadhan & Roland 2008, step
     length S3), projected back onto probability vectors along ``axis``; None when plain EM's ``T2`` is as far
     as it goes (step length >= -1, or an extrapolated column with no mass). Shared by :class:`DawidSkene` and
-    :class:`labkit.stats.robust.RobustDawidSkene`; the caller keeps the result only if the likelihood holds."""
+    :class:`labkit.stats.robust.RobustDawidSkene`; the caller decides whether to keep the result. ``weights``
+    (broadcastable to ``T``): how many items each column stands for, in the step-length norms."""
     r = T1 - T
-    v = T2 - T1 - r
-    nv = float(np.sqrt((v * v).sum()))
-    alpha = -float(np.sqrt((r * r).sum())) / nv if nv > 0 else -1.0
+    v = T2 - T1
+    v -= r
+    if weights is None:
+        nv = float(np.sqrt(np.einsum("i,i->", v.ravel(), v.ravel())))
+        nr = float(np.sqrt(np.einsum("i,i->", r.ravel(), r.ravel())))
+    else:
+        nv = float(np.sqrt((v * v * weights).sum()))
+        nr = float(np.sqrt((r * r * weights).sum()))
+    alpha = -nr / nv if nv > 0 else -1.0
     if alpha > -1.0:
         return None
-    Tx = T - 2.0 * alpha * r + alpha * alpha * v
+    # Tx = T - 2 alpha r + alpha^2 v, in place (no BLAS, no temporaries: this runs on items x classes arrays)
+    Tx = r
+    Tx *= -2.0 * alpha
+    Tx += T
+    v *= alpha * alpha
+    Tx += v
     np.clip(Tx, 0.0, None, out=Tx)
     zs = Tx.sum(axis=axis, keepdims=True)
     if (zs <= 0).any():
