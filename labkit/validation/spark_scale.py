@@ -63,15 +63,14 @@ class _SparkSQL(OutlierSQL):
     def __init__(self, spark: Any) -> None:
         super().__init__()
         self.spark = spark
-        self.frames: list[Any] = []
 
     def df(self, sql: str) -> pd.DataFrame:
         return _collect(self.spark.sql(sql))
 
     def make(self, name: str, sql: str) -> None:
-        frame = self.spark.sql(sql).localCheckpoint(eager=True)
-        frame.createOrReplaceTempView(name)
-        self.frames.append(frame)
+        # a view, not a materialized table: each is a filter or a join with a per-task table over the
+        # staged Parquet, cheaper to re-read than to checkpoint
+        self.spark.sql(sql).createOrReplaceTempView(name)
 
     def put(self, name: str, col: str, values: dict[str, float]) -> None:
         rows = [(str(t), float(v)) for t, v in values.items()]
@@ -169,9 +168,6 @@ class SparkBackend(Backend):
             return
         for name in ("labkit_staged", "labkit_x", "labkit_xd", "labkit_med", "labkit_mad"):
             self.spark.catalog.dropTempView(name)
-        if self.sql is not None:
-            for frame in self.sql.frames:
-                frame.unpersist()
 
 
 __all__ = ["SparkBackend"]
