@@ -22,6 +22,10 @@ Great Expectations 1.x cannot validate DuckDB through SQLAlchemy today (every me
    DuckDB.
 
 Memory is bounded by one partition (``batch_rows``, default from ``--memory-limit``), not the input.
+
+``--engine spark`` runs the same driver (:func:`_validate_partitioned`) with a Spark backend
+(:mod:`labkit.validation.spark_scale`): Spark does the shuffle into item partitions and the
+cross-item reductions; the import and GX are the same code.
 """
 
 from __future__ import annotations
