@@ -245,3 +245,13 @@ def test_duckdb_and_spark_refuse_non_parquet(tmp_path) -> None:
     if _have_spark():
         with pytest.raises(ParameterError, match="--engine spark validates Parquet"):
             validate_engine(str(SAMPLE), GUIDELINES, engine="spark")
+
+
+def test_spark_missing_says_how_to_install(monkeypatch) -> None:
+    import sys
+
+    from labkit.engines.base import EngineMissing
+
+    monkeypatch.setitem(sys.modules, "pyspark", None)
+    with pytest.raises(EngineMissing, match=r"pip install 'labkit\[spark\]'"):
+        validate_engine(str(SAMPLE), GUIDELINES, engine="spark")
