@@ -29,7 +29,9 @@ the values must agree across engines (printed, and checked: the run fails when t
 ``validate``: ``labkit validate`` (every suite in expectations/, no guidelines) on the same program
 with durations, timestamps and confidences added (``validate.parquet`` beside it), in memory
 (``pandas``) and with ``--engine duckdb`` (GX on item-partitioned batches, cross-item tests in
-DuckDB; also under a 2 GB cap at 10M). Value: the number of failing rows (equal across engines).
+DuckDB; also under a 2 GB cap at 10M) and with ``--engine spark`` on ``local[2]`` (the same import and
+GX batches; Spark shuffles the item partitions and computes the cross-item tests). Value: the number of
+failing rows (equal across engines).
 ``--stats validate`` runs only these cases.
 """
 
@@ -74,7 +76,8 @@ def run_case(engine: str, stat: str, src: str, mem: str | None, tmp: str) -> dic
     if stat == "validate":
         from labkit.validation.scale import validate_engine
 
-        rep = validate_engine(src, None, engine=engine, memory_limit=mem, temp_dir=tmp)
+        kw = {"master": "local[2]"} if engine == "spark" else {}
+        rep = validate_engine(src, None, engine=engine, memory_limit=mem, temp_dir=tmp, **kw)
         return {"value": float(len(rep.failures)), "failed": int(rep.summary()["failed"])}
     inp = parquet_input(src)
     if stat == "report":  # the quality report rendered to HTML (figures drawn), gold beside the program
@@ -280,6 +283,8 @@ def main(argv: list[str]) -> int:
         vsrc = str(data_validate(base))
         plan.append((f"{n / 1e6:.0f}M", "pandas", "validate", vsrc, None))
         plan.append((f"{n / 1e6:.0f}M", "duckdb", "validate", vsrc, None))
+        if "spark" in engines:
+            plan.append((f"{n / 1e6:.0f}M", "spark", "validate", vsrc, None))
         if not args.quick:
             plan.append((f"{n / 1e6:.0f}M", "duckdb", "validate", vsrc, "2GB"))
     lake = data_lake(base, root)

@@ -10,13 +10,17 @@ several of them. Compared: every field of every per-expectation outcome, the fai
 row for row, and the import quarantine (file, record, field, reason, original), with
 records_in = accepted + quarantined.
 
-The Spark engine does not validate yet (see docs/scale.md): its refusal is tested.
+``--engine spark`` (Spark shuffles the item partitions and computes the cross-item reductions, GX
+runs on the partitions) is compared the same way on a few programs and the sample, with ONE local
+Spark session for the whole test module; skipped only when pyspark or Java is missing (CI has both).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +127,51 @@ def test_duckdb_validation_matches_in_memory(prog: pd.DataFrame, files: int, bat
     assert ref.n_quarantined > 0 and got.quarantine["reason"].str.contains("annotator_id is empty").any()
 
 
+def _have_spark() -> bool:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return False
+    return bool(shutil.which("java") or os.environ.get("JAVA_HOME"))
+
+
+needs_spark = pytest.mark.skipif(not _have_spark(), reason="pyspark or Java 17 not installed (CI installs both)")
+
+
+@pytest.fixture(scope="module")
+def spark_session():
+    """One local Spark session for the module (labkit's builder; getOrCreate hands it to the engine)."""
+    from labkit.engines.spark_engine import local_session
+
+    yield local_session("local[2]")
+
+
+def _write_program(prog: pd.DataFrame, files: int, where: Path) -> str:
+    paths = []
+    for k, part in enumerate(np.array_split(np.arange(len(prog)), files)):
+        p = where / f"labels-{k}.parquet"
+        prog.iloc[part].reset_index(drop=True).to_parquet(p, index=False)
+        paths.append(str(p))
+    return ":".join(paths)
+
+
+@needs_spark
+@settings(max_examples=3, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate],
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(prog=programs(), files=st.integers(1, 3), batch=st.sampled_from([37, 90, 10_000]))
+def test_spark_validation_matches_in_memory(prog: pd.DataFrame, files: int, batch: int, tmp_path_factory,
+                                            spark_session) -> None:
+    spec = _write_program(prog, files, tmp_path_factory.mktemp("sprog"))
+    ref = validate_engine(spec, GUIDELINES, engine="pandas", now=NOW)
+    got = validate_engine(spec, GUIDELINES, engine="spark", now=NOW, batch_rows=batch, master="local[2]")
+    _assert_same(ref, got)
+    assert got.engine == "spark"
+    failed = {o.name for o in ref.outcomes if o.status == "failed"}
+    assert "expect_compound_columns_to_be_unique(item_id, annotator_id, task, stage, label)" in failed
+    assert "expect_annotator_label_distribution_to_match_pool" in failed
+    assert ref.n_quarantined > 0 and got.quarantine["reason"].str.contains("annotator_id is empty").any()
+
+
 @pytest.fixture(scope="module")
 def sample_parquet(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("sample")
@@ -168,8 +217,41 @@ def test_cli_validate_engine_choice_and_same_summary(sample_parquet, capsys) -> 
     assert json.loads(cap.out.strip().splitlines()[-1])["engine"]["name"] == "duckdb"
 
 
-def test_duckdb_refuses_non_parquet_and_spark_says_not_yet(tmp_path) -> None:
-    with pytest.raises(ParameterError, match="validates Parquet"):
+@needs_spark
+def test_bundled_sample_same_on_spark_and_cli(sample_parquet, spark_session, capsys) -> None:
+    """The sample (every planted problem, outliers included) through the CLI's spark engine: same summary,
+    same failures as pandas; and the report object row for row."""
+    ref = validate_engine(str(sample_parquet), GUIDELINES, engine="pandas", now=NOW)
+    got = validate_engine(str(sample_parquet), GUIDELINES, engine="spark", now=NOW, batch_rows=1000)
+    _assert_same(ref, got)
+    assert {o.name for o in got.outcomes if o.status == "failed"} >= {
+        "expect_annotator_label_distribution_to_match_pool", "expect_judgement_duration_not_outlier"}
+    out = {}
+    for engine in ("pandas", "spark"):
+        rc = main(["validate", str(sample_parquet), "--guidelines", str(GUIDELINES), "--engine", engine, "--json"])
+        cap = capsys.readouterr()
+        assert rc == 1 and f"engine: {engine} (requested with --engine)" in cap.err
+        out[engine] = json.loads(cap.out.strip().splitlines()[-1])
+    for s in out.values():
+        s.pop("timings")
+    assert out["spark"].pop("engine")["name"] == "spark"
+    assert out["pandas"].pop("engine")["name"] == "pandas"
+    assert out["pandas"] == out["spark"]
+
+
+def test_duckdb_and_spark_refuse_non_parquet(tmp_path) -> None:
+    with pytest.raises(ParameterError, match="--engine duckdb validates Parquet"):
         validate_engine(str(SAMPLE), GUIDELINES, engine="duckdb")
-    with pytest.raises(ParameterError, match="--engine spark is not available yet"):
+    if _have_spark():
+        with pytest.raises(ParameterError, match="--engine spark validates Parquet"):
+            validate_engine(str(SAMPLE), GUIDELINES, engine="spark")
+
+
+def test_spark_missing_says_how_to_install(monkeypatch) -> None:
+    import sys
+
+    from labkit.engines.base import EngineMissing
+
+    monkeypatch.setitem(sys.modules, "pyspark", None)
+    with pytest.raises(EngineMissing, match=r"pip install 'labkit\[spark\]'"):
         validate_engine(str(SAMPLE), GUIDELINES, engine="spark")

@@ -1,6 +1,6 @@
 """``labkit validate LABELS [--guidelines DIR] [--suite FILE ...] [--out DIR] [--json] [--engine ...]``.
 
-``--engine duckdb`` validates Parquet bigger than memory (:mod:`labkit.validation.scale`); ``auto``
+``--engine duckdb`` or ``spark`` validates Parquet bigger than memory (:mod:`labkit.validation.scale`); ``auto``
 picks it when the input would not fit ``--memory-limit``. The choice and its reason go to stderr.
 
 Without ``--guidelines``, ``./guidelines`` is used when it exists; otherwise only the expectations
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from labkit.validation.scale import validate_engine
 
     report = validate_engine(args.labels, guidelines, args.suite, engine=choice.name, memory_limit=args.memory_limit,
-                             temp_dir=args.temp_dir, progress=_progress)
+                             temp_dir=args.temp_dir, progress=_progress, master=getattr(args, "spark_master", None))
     summary = report.summary()
     summary["engine"] = engine_summary(args)
     summary["guidelines"] = guidelines

@@ -22,6 +22,10 @@ Great Expectations 1.x cannot validate DuckDB through SQLAlchemy today (every me
    DuckDB.
 
 Memory is bounded by one partition (``batch_rows``, default from ``--memory-limit``), not the input.
+
+``--engine spark`` runs the same driver (:func:`_validate_partitioned`) with a Spark backend
+(:mod:`labkit.validation.spark_scale`): Spark does the shuffle into item partitions and the
+cross-item reductions; the import and GX are the same code.
 """
 
 from __future__ import annotations
@@ -74,7 +78,7 @@ _STR_COLS = ("item_id", "annotator_id", "task", "label", "guideline_version", "s
 def validate_engine(labels: str | os.PathLike[str] | list[str], guidelines: Any, suites: list[Any] | None = None, *,
                     engine: str = "duckdb", memory_limit: str | int | None = None, temp_dir: str | None = None,
                     batch_rows: int | None = None, progress: Callable[[str], None] | None = None,
-                    **kwargs: Any) -> ValidationReport:
+                    master: str | None = None, **kwargs: Any) -> ValidationReport:
     """Validate ``labels`` with the given engine (``pandas`` = :func:`validate_path`, in memory).
 
     ``duckdb`` reads Parquet (a file, a folder or a glob) in chunks; see the module docstring. The
@@ -93,9 +97,11 @@ def validate_engine(labels: str | os.PathLike[str] | list[str], guidelines: Any,
         return _validate_duckdb(labels, guidelines, suites, memory_limit=memory_limit, temp_dir=temp_dir,
                                 batch_rows=batch_rows, progress=progress, **kwargs)
     if engine == "spark":
-        raise ParameterError("labkit validate --engine spark is not available yet (GX's Spark data source needs "
-                             "Spark versions of labkit's custom expectations); use --engine duckdb for Parquet "
-                             "bigger than memory")
+        from labkit.validation.spark_scale import SparkBackend
+
+        return _validate_partitioned(labels, guidelines, suites, SparkBackend(memory_limit, temp_dir, master),
+                                     memory_limit=memory_limit, temp_dir=temp_dir, batch_rows=batch_rows,
+                                     progress=progress, **kwargs)
     raise ParameterError(f"engine must be pandas, duckdb or spark, got {engine!r}")
 
 
@@ -171,6 +177,8 @@ def _to_arrow(table: pd.DataFrame, schema: Any) -> Any:
             new[valid] = np.searchsorted(used, codes[valid])
             cats = pa.array(np.asarray(s.cat.categories, dtype=object)[used], type=pa.string())
             cols.append(pa.DictionaryArray.from_arrays(pa.array(new, mask=~valid), cats))
+        elif pa.types.is_integer(f.type) and pd.api.types.is_datetime64_any_dtype(s):  # ns since the epoch
+            cols.append(pa.array(s.to_numpy(dtype="datetime64[ns]").view(np.int64), type=f.type, mask=s.isna().to_numpy()))
         else:
             cols.append(pa.array(s, type=f.type, from_pandas=True))
     return pa.Table.from_arrays(cols, schema=schema)
@@ -190,16 +198,17 @@ def _from_arrow(tbl: Any) -> pd.DataFrame:
 
 def _partition(inp_files: tuple[str, ...], out_dir: str, n_parts: int, chunk_rows: int,
                say: Callable[[str], None],
-               on_chunk: Callable[[pd.DataFrame], None] | None = None) -> tuple[int, int, pd.DataFrame, list[str]]:
+               on_chunk: Callable[[pd.DataFrame], None] | None = None,
+               schema: Any = None) -> tuple[int, int, pd.DataFrame, list[str]]:
     """Pass 1: import every file in chunks; write accepted rows to ``n_parts`` Parquet files by item hash
-    (``on_chunk`` sees each accepted chunk first). Returns records in, accepted, the quarantine and the
-    partition files written."""
+    (``on_chunk`` sees each accepted chunk first, and may add the columns of a wider ``schema``). Returns
+    records in, accepted, the quarantine and the partition files written."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from labkit.io.base import quarantine_frame
 
-    schema = _arrow_schema()
+    schema = schema if schema is not None else _arrow_schema()
     writers: dict[int, Any] = {}
     paths = [os.path.join(out_dir, f"part-{p:05d}.parquet") for p in range(n_parts)]
     records_in = accepted = base = 0
@@ -248,72 +257,94 @@ def _partition(inp_files: tuple[str, ...], out_dir: str, n_parts: int, chunk_row
     return records_in, accepted, q, [paths[p] for p in sorted(writers)]
 
 
-# ----------------------------------------------------------------------------------------- duckdb
-def _validate_duckdb(labels: Any, guidelines: Any, suites: list[Any] | None, *, memory_limit: str | int | None,
-                     temp_dir: str | None, batch_rows: int | None, progress: Callable[[str], None] | None,
-                     now: Any = None, retire_grace: float | None = None) -> ValidationReport:
-    import duckdb
-    from duckdb import func as duckdb_func
+# ------------------------------------------------------------------------------- shared driver
+class Backend:
+    """Where an engine stages the accepted rows and computes the cross-item reductions.
 
-    from labkit.engines.base import parquet_input, parse_memory
+    :func:`_validate_partitioned` drives it: :meth:`stage` imports the input (the shared chunk importer)
+    and leaves item-complete Parquet partitions; :meth:`summary` gives the data's (task, label) pairs
+    and row/item/annotator counts; :meth:`distribution_counts` the annotator x label counts of one
+    distribution test; :meth:`outlier` the duration-outlier partial.
+    """
+
+    name = ""
+
+    def open(self, work: str) -> None:
+        """Start the engine, spilling under ``work``."""
+
+    def stage(self, inp: Any, work: str, n_parts: int, chunk_rows: int, say: Callable[[str], None], plan: Any,
+              dist: list[dict[str, Any]], dist_acc: list[dict[str, Any]]) -> tuple[int, int, pd.DataFrame, list[str]]:
+        raise NotImplementedError
+
+    def summary(self) -> tuple[pd.DataFrame, int, int, int]:
+        raise NotImplementedError
+
+    def distribution_counts(self, j: int, acc: dict[str, Any]) -> None:
+        """Fill ``acc["counts"]`` for distribution test ``j`` (the DuckDB backend counted while staging)."""
+
+    def outlier(self, exp: dict[str, Any], n_rows: int) -> Partial:
+        raise NotImplementedError
+
+    def read_part(self, path: str) -> pd.DataFrame:
+        """One partition as a canonical label table (plus ``__row``), in input order."""
+        import pyarrow.parquet as pq
+
+        return _from_arrow(pq.read_table(path))
+
+    def close(self) -> None:
+        pass
+
+
+def _validate_partitioned(labels: Any, guidelines: Any, suites: list[Any] | None, backend: Backend, *,
+                          memory_limit: str | int | None, temp_dir: str | None, batch_rows: int | None,
+                          progress: Callable[[str], None] | None, now: Any = None,
+                          retire_grace: float | None = None) -> ValidationReport:
+    """The engine-independent part of validating at scale (module docstring): plan, stage, GX per
+    partition, cross-item reductions from ``backend``, merge, report."""
+    from labkit.engines.base import parquet_input
 
     say = progress or (lambda msg: None)
     t0 = time.perf_counter()
     inp = parquet_input(labels)
     if inp is None or inp.table is not None:
-        raise ParameterError(f"--engine duckdb validates Parquet (a file, folder or glob); {labels!r} is not Parquet: "
-                             "convert it with `labkit import ... --out labels.parquet`, or use --engine pandas")
+        raise ParameterError(f"--engine {backend.name} validates Parquet (a file, folder or glob); {labels!r} is not "
+                             "Parquet: convert it with `labkit import ... --out labels.parquet`, or use --engine pandas")
     per_batch = _batch_rows(memory_limit, batch_rows)
     total = inp.n_rows()
     n_parts = max(1, math.ceil(total / per_batch))
     if temp_dir is not None:
         os.makedirs(temp_dir, exist_ok=True)
     work = tempfile.mkdtemp(prefix="labkit-validate-", dir=temp_dir)
-    con = duckdb.connect(":memory:")
     try:
-        # numpy's log1p inside SQL (vectorized over Arrow), so robust z-scores equal pandas' exactly
-        con.create_function("labkit_log1p", _arrow_log1p, ["double"], "double",
-                            type=duckdb_func.PythonUDFType.ARROW)
-        budget = parse_memory(memory_limit)
-        if budget is not None:
-            con.execute(f"SET memory_limit = '{max(64, int(budget) // (1 << 21))}MB'")  # half: pandas needs the rest
-        con.execute(f"SET temp_directory = '{work}/duckdb'")
-        con.execute("SET enable_progress_bar = false")
+        backend.open(work)
         # guidelines and suites first (blank versions are marked, and the distribution counted, in pass 1);
         # whether the guidelines fit the data is checked once the data's (task, label) pairs are known
         no_pairs = pd.DataFrame({"task": pd.Series([], dtype=object), "label": pd.Series([], dtype=object)})
         plan = plan_run(no_pairs, guidelines, suites, now=now, retire_grace=retire_grace)
         dist = [e for s in plan.suites for e in s.expectations if e["type"] == GLOBAL_TYPES[0]]
         dist_acc: list[dict[str, Any]] = [{"counts": [], "element": 0, "missing": 0} for _ in dist]
-
-        def count(chunk: pd.DataFrame) -> None:
-            marked = _blank_versions_marked(chunk, plan.guidelines)
-            for exp, acc in zip(dist, dist_acc):
-                _distribution_counts(exp, marked, acc)
-
         say(f"importing {len(inp.files)} file(s), {total:,} rows, into {n_parts} item partition(s)")
-        records_in, accepted, quarantine, parts = _partition(inp.files, work, n_parts, min(per_batch, 262_144), say,
-                                                             count)
+        records_in, accepted, quarantine, parts = backend.stage(inp, work, n_parts, min(per_batch, 262_144), say,
+                                                                plan, dist, dist_acc)
         t_import = time.perf_counter()
-        src = "read_parquet([" + ", ".join("'" + p.replace("'", "''") + "'" for p in parts) + "])" if parts else None
-        if src is None:  # every row quarantined: nothing to validate
+        if not parts:  # every row quarantined: nothing to validate
             n_rows = n_items = n_ann = 0
         else:
-            pairs = con.execute(f"SELECT DISTINCT task, label FROM {src}").df()
+            pairs, n_rows, n_items, n_ann = backend.summary()
             if guidelines is not None:
                 check_guidelines_match(pairs, plan.guidelines, plan.root or "guidelines")
-            counts = con.execute(
-                f"SELECT COUNT(*), COUNT(DISTINCT item_id), COUNT(DISTINCT annotator_id) FROM {src}").fetchone()
-            n_rows, n_items, n_ann = counts if counts is not None else (0, 0, 0)
+            for j, acc in enumerate(dist_acc):
+                backend.distribution_counts(j, acc)
         runner = SuiteRunner(plan, exclude=GLOBAL_TYPES)
         t_gx = time.perf_counter()
         per_exp: list[list[Partial]] = [[] for _ in runner.owners]
         flagged = [_flagged(exp, acc) for exp, acc in zip(dist, dist_acc)]
         found: list[list[pd.DataFrame]] = [[] for _ in dist]
-        import pyarrow.parquet as pq
-
         for k, path in enumerate(parts):
-            frame = _blank_versions_marked(_from_arrow(pq.read_table(path)), plan.guidelines)
+            frame = backend.read_part(path)
+            if not len(frame):
+                continue
+            frame = _blank_versions_marked(frame, plan.guidelines)
             for exp, keys, acc_rows in zip(dist, flagged, found):
                 _flagged_rows(exp, frame, keys, acc_rows)
             rows = frame["__row"].to_numpy()
@@ -336,7 +367,7 @@ def _validate_duckdb(labels: Any, guidelines: Any, suites: list[Any] | None, *, 
                 j = next(i for i, e in enumerate(dist) if e is exp)
                 part = _distribution_partial(dist_acc[j], found[j])
             else:
-                part = _outlier_partial(exp, con, src, n_rows)
+                part = backend.outlier(exp, int(n_rows)) if parts else Partial(element_count=0, missing_count=0)
             o, f = finish(exp, s, part)
             outcomes.append(o)
             if len(f):
@@ -350,11 +381,75 @@ def _validate_duckdb(labels: Any, guidelines: Any, suites: list[Any] | None, *, 
                                       "gx_run_s": round(done - t_gx, 3)}, gx_version=runner.gx_version)
         report.source = [str(p) for p in labels] if isinstance(labels, list) else [str(labels)]
         report.records_in, report.quarantine = records_in, quarantine
-        report.engine = "duckdb"
+        report.engine = backend.name
         return report
     finally:
-        con.close()
+        backend.close()
         shutil.rmtree(work, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------------------- duckdb
+class DuckDBBackend(Backend):
+    """Import partitions by item hash directly; distribution counts in pass 1; outliers in DuckDB SQL."""
+
+    name = "duckdb"
+
+    def __init__(self, memory_limit: str | int | None) -> None:
+        self.memory_limit = memory_limit
+        self.con: Any = None
+        self.src: str | None = None
+
+    def open(self, work: str) -> None:
+        import duckdb
+        from duckdb import func as duckdb_func
+
+        from labkit.engines.base import parse_memory
+
+        memory_limit = self.memory_limit
+        self.con = duckdb.connect(":memory:")
+        # numpy's log1p inside SQL (vectorized over Arrow), so robust z-scores equal pandas' exactly
+        self.con.create_function("labkit_log1p", _arrow_log1p, ["double"], "double",
+                                 type=duckdb_func.PythonUDFType.ARROW)
+        budget = parse_memory(memory_limit)
+        if budget is not None:
+            self.con.execute(f"SET memory_limit = '{max(64, int(budget) // (1 << 21))}MB'")  # half: pandas needs the rest
+        self.con.execute("SET enable_progress_bar = false")
+        self.con.execute(f"SET temp_directory = '{work}/duckdb'")
+
+    def stage(self, inp: Any, work: str, n_parts: int, chunk_rows: int, say: Callable[[str], None], plan: Any,
+              dist: list[dict[str, Any]], dist_acc: list[dict[str, Any]]) -> tuple[int, int, pd.DataFrame, list[str]]:
+        def count(chunk: pd.DataFrame) -> None:
+            marked = _blank_versions_marked(chunk, plan.guidelines)
+            for exp, acc in zip(dist, dist_acc):
+                _distribution_counts(exp, marked, acc)
+
+        out = _partition(inp.files, work, n_parts, chunk_rows, say, count)
+        parts = out[3]
+        if parts:
+            self.src = "read_parquet([" + ", ".join("'" + p.replace("'", "''") + "'" for p in parts) + "])"
+        return out
+
+    def summary(self) -> tuple[pd.DataFrame, int, int, int]:
+        pairs = self.con.execute(f"SELECT DISTINCT task, label FROM {self.src}").df()
+        counts = self.con.execute(
+            f"SELECT COUNT(*), COUNT(DISTINCT item_id), COUNT(DISTINCT annotator_id) FROM {self.src}").fetchone()
+        n_rows, n_items, n_ann = counts if counts is not None else (0, 0, 0)
+        return pairs, int(n_rows), int(n_items), int(n_ann)
+
+    def outlier(self, exp: dict[str, Any], n_rows: int) -> Partial:
+        return _outlier_partial(exp, OutlierSQL(self.con), self.src, n_rows)
+
+    def close(self) -> None:
+        if self.con is not None:
+            self.con.close()
+
+
+def _validate_duckdb(labels: Any, guidelines: Any, suites: list[Any] | None, *, memory_limit: str | int | None,
+                     temp_dir: str | None, batch_rows: int | None, progress: Callable[[str], None] | None,
+                     now: Any = None, retire_grace: float | None = None) -> ValidationReport:
+    return _validate_partitioned(labels, guidelines, suites, DuckDBBackend(memory_limit), memory_limit=memory_limit,
+                                 temp_dir=temp_dir, batch_rows=batch_rows, progress=progress, now=now,
+                                 retire_grace=retire_grace)
 
 
 def _arrow_log1p(x: Any) -> Any:
@@ -375,6 +470,12 @@ def _suite_order(plan: Any, outcomes: list[ExpectationOutcome]) -> dict[str, int
 
 
 # ------------------------------------------------------------------- cross-item: distribution test
+def _domain_mask(exp: dict[str, Any], frame: pd.DataFrame) -> tuple[np.ndarray, int, int]:
+    """:func:`_domain_rows` as a mask over ``frame``'s rows (its index must be unique)."""
+    rows, element, missing = _domain_rows(exp, frame)
+    return np.asarray(frame.index.isin(rows.index), dtype=bool), element, missing
+
+
 def _domain_rows(exp: dict[str, Any], frame: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
     """Rows an expectation looks at: after its row_condition, without rows missing a column_list value.
     Returns (rows kept, element_count, missing_count) as GX counts them."""
@@ -440,50 +541,84 @@ def _distribution_partial(acc: dict[str, Any], found: list[pd.DataFrame]) -> Par
 
 
 # ---------------------------------------------------------------------- cross-item: duration outliers
-def _outlier_partial(exp: dict[str, Any], con: Any, src: str | None, n_rows: int) -> Partial:
+class OutlierSQL:
+    """The SQL dialect :func:`_outlier_partial` runs in (DuckDB here; Spark in :mod:`labkit.validation.spark_scale`)."""
+
+    name = "duckdb"
+    #: integer division
+    div = "//"
+    #: log1p(duration_s) as numpy computes it, NULL for a negative duration (``checks.duration_robust_z``)
+    x_expr = "CASE WHEN duration_s >= 0 THEN labkit_log1p(duration_s) END"
+
+    def __init__(self, con: Any = None) -> None:
+        self.con = con
+
+    def df(self, sql: str) -> pd.DataFrame:
+        return self.con.execute(sql).df()
+
+    def make(self, name: str, sql: str) -> None:
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+
+    def put(self, name: str, col: str, values: dict[str, float]) -> None:
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} (task VARCHAR, {col} DOUBLE)")
+        self.con.executemany(f"INSERT INTO {name} VALUES (?, ?)", list(values.items()))
+
+
+def _outlier_partial(exp: dict[str, Any], db: OutlierSQL, src: str | None, n_rows: int) -> Partial:
     """Robust z of log1p(duration) per task (:func:`labkit.validation.checks.duration_robust_z`) in SQL.
 
     Median and MAD are taken as order statistics (the middle one, or the mean of the two middle ones, as
     pandas' median does) and ``log1p`` is numpy's, so each z equals the in-memory one exactly."""
     kw = exp["kwargs"]
     if kw.get("row_condition"):
-        raise ParameterError(f"{exp['type']}: a row_condition is not supported with --engine duckdb; use --engine pandas")
+        raise ParameterError(f"{exp['type']}: a row_condition is not supported with --engine {db.name}; "
+                             "use --engine pandas")
     cols = list(kw.get("column_list", []))
     if src is None:
         return Partial(element_count=0, missing_count=0)
     any_missing = kw.get("ignore_row_if", "all_values_are_missing") == "any_value_is_missing"
     nulls = [f"({c} IS NULL OR isnan({c}))" if c == "duration_s" else f"{c} IS NULL" for c in cols]
     miss_sql = (" OR " if any_missing else " AND ").join(nulls)
-    missing = int(con.execute(f"SELECT COUNT(*) FROM {src} WHERE {miss_sql}").fetchone()[0])
+    missing = int(db.df(f"SELECT COUNT(*) AS n FROM {src} WHERE {miss_sql}")["n"].iloc[0])
     p = Partial(element_count=int(n_rows), missing_count=missing, unexpected_count=0)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE labkit_x AS SELECT __row, item_id, annotator_id, task, duration_s, "
-                f"CASE WHEN duration_s >= 0 THEN labkit_log1p(duration_s) END AS x FROM {src} WHERE NOT ({miss_sql})")
+    db.make("labkit_x", f"SELECT __row, item_id, annotator_id, task, duration_s, {db.x_expr} AS x FROM {src} "
+                        f"WHERE NOT ({miss_sql})")
 
     def middle(expr: str) -> dict[str, float]:
-        df = con.execute(f"SELECT task, v, rn, n FROM (SELECT task, {expr} AS v, "
-                         f"row_number() OVER (PARTITION BY task ORDER BY {expr}) AS rn, "
-                         f"COUNT(*) OVER (PARTITION BY task) AS n FROM labkit_x WHERE x IS NOT NULL) "
-                         f"WHERE rn = (n + 1) // 2 OR rn = n // 2 + 1 ORDER BY task, rn").df()
-        out: dict[str, float] = {}
-        for t, g in df.groupby("task", sort=False):
-            v = g["v"].to_numpy(dtype=float)
-            out[str(t)] = float(v[0]) if len(v) == 1 else float((v[0] + v[1]) / 2)
-        return out
+        return _medians(db.df(MIDDLE_SQL.format(expr=expr, div=db.div, table="labkit_xd" if expr == "dev" else "labkit_x")))
 
     med = middle("x")
     if not med:
         return p
-    con.execute("CREATE OR REPLACE TEMP TABLE labkit_med (task VARCHAR, med DOUBLE)")
-    con.executemany("INSERT INTO labkit_med VALUES (?, ?)", list(med.items()))
-    con.execute("CREATE OR REPLACE TEMP TABLE labkit_x AS SELECT x.*, abs(x.x - m.med) AS dev, m.med "
-                "FROM labkit_x x LEFT JOIN labkit_med m USING (task)")
-    mad = middle("dev")
-    con.execute("CREATE OR REPLACE TEMP TABLE labkit_mad (task VARCHAR, mad DOUBLE)")
-    con.executemany("INSERT INTO labkit_mad VALUES (?, ?)", [(t, v) for t, v in mad.items() if v > 0])
+    db.put("labkit_med", "med", med)
+    db.make("labkit_xd", "SELECT x.*, abs(x.x - m.med) AS dev, m.med FROM labkit_x x LEFT JOIN labkit_med m USING (task)")
+    mad = middle("dev").items()
+    db.put("labkit_mad", "mad", {t: v for t, v in mad if v > 0})
     zmax = float(kw["max_abs_z"])
-    bad = con.execute(f"SELECT x.__row AS row, x.item_id, x.annotator_id, x.task, x.duration_s FROM labkit_x x "
-                      f"JOIN labkit_mad m USING (task) WHERE abs(0.6745 * (x.x - x.med) / m.mad) > {zmax!r} "
-                      f"ORDER BY x.__row").df()
+    bad = db.df(f"SELECT x.__row AS row, x.item_id, x.annotator_id, x.task, x.duration_s FROM labkit_xd x "
+                f"JOIN labkit_mad m USING (task) WHERE abs(0.6745 * (x.x - x.med) / m.mad) > {zmax!r} "
+                f"ORDER BY x.__row")
+    return _outlier_rows(p, bad, cols)
+
+
+#: The middle one or two values of ``{expr}`` per task (``{div}``: the SQL dialect's integer division).
+MIDDLE_SQL = ("SELECT task, v, rn, n FROM (SELECT task, {expr} AS v, "
+              "row_number() OVER (PARTITION BY task ORDER BY {expr}) AS rn, "
+              "COUNT(*) OVER (PARTITION BY task) AS n FROM {table} WHERE x IS NOT NULL) "
+              "WHERE rn = (n + 1) {div} 2 OR rn = n {div} 2 + 1 ORDER BY task, rn")
+
+
+def _medians(df: pd.DataFrame) -> dict[str, float]:
+    """Each task's median from :data:`MIDDLE_SQL`'s rows, as pandas computes it (the mean of the two middle values)."""
+    out: dict[str, float] = {}
+    for t, g in df.groupby("task", sort=False):
+        v = g["v"].to_numpy(dtype=float)
+        out[str(t)] = float(v[0]) if len(v) == 1 else float((v[0] + v[1]) / 2)
+    return out
+
+
+def _outlier_rows(p: Partial, bad: pd.DataFrame, cols: list[str]) -> Partial:
+    """The outlier test's failing rows (row, item_id, annotator_id, task, duration_s; input order) into ``p``."""
     if len(bad):
         f = _rows_from_positions(bad.astype({"task": "category"}), list(range(len(bad))), cols)
         f["row"] = bad["row"].to_numpy()
