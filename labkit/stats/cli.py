@@ -300,10 +300,15 @@ def run_consensus(args: argparse.Namespace) -> int:
     if args.method == "robust":
         for t, i in summary["model"].items():
             human += f"\n  {t}: prior strength {i['strength']:g} judgements; confidence {i['calibration']}"
-    if gold is not None:
+    return _emit_consensus(args, summary, human, gold is not None)
+
+
+def _emit_consensus(args: argparse.Namespace, summary: dict[str, Any], human: str, has_gold: bool) -> int:
+    """The lines every consensus run ends with (gold accuracy, the adjudication queue, the output), then emit."""
+    if has_gold:
         human += f"\naccuracy on {summary['n_gold_items']} gold items: {_fmt(summary['accuracy'])}"
     human += f"\n{summary['adjudication_queue']} items to adjudicate (confidence < {args.threshold:g}"
-    human += " or consensus differs from gold)" if gold is not None else ")"
+    human += " or consensus differs from gold)" if has_gold else ")"
     if args.out:
         human += f"\nwrote {args.out}"
     emit(args, summary, human)
@@ -332,14 +337,7 @@ def _consensus_offloaded(args: argparse.Namespace, choice: Any, inp: Any, gold: 
                  else "EM steps " + ", ".join(f"{k}: {v}" for k, v in steps.items()))
     human = (f"Dawid-Skene: {n} items, mean confidence {_fmt(summary['mean_confidence'])}, "
              f"{'converged' if summary['converged'] else f'did NOT converge within --max-iter {args.max_iter}'} ({steps_txt})")
-    if gold is not None:
-        human += f"\naccuracy on {summary['n_gold_items']} gold items: {_fmt(summary['accuracy'])}"
-    human += f"\n{summary['adjudication_queue']} items to adjudicate (confidence < {args.threshold:g}"
-    human += " or consensus differs from gold)" if gold is not None else ")"
-    if args.out:
-        human += f"\nwrote {args.out}"
-    emit(args, summary, human)
-    return 0
+    return _emit_consensus(args, summary, human, gold is not None)
 
 
 def run_score(args: argparse.Namespace) -> int:
