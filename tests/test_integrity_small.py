@@ -100,3 +100,28 @@ def test_a_stray_file_in_answers_is_a_named_refusal(session) -> None:
         session.participants()
     assert str(err.value) == (f"{stray}: not a participant's answers file (answers/ holds only <participant>.jsonl files "
                               "written by the session); move it out of the session folder")
+
+
+@pytest.mark.parametrize("v, lo, hi, integer, ok", [
+    (0.5, 0, 1, False, True), (1, 0, 1, True, True), (True, 0, 1, False, False), (float("nan"), None, None, False, False),
+    (float("inf"), 0, None, False, False), (1.5, 0, 3, True, False), (2.0, 0, 3, True, True), ("1", 0, 3, False, False),
+    (-0.1, 0, None, False, False), (5, None, 4, True, False),
+])
+def test_policy_files_share_one_number_rule(v, lo, hi, integer, ok) -> None:
+    """Credential policies and simulated policies refuse the same values (bools, NaN, inf, 1.5 where an integer is due)."""
+    from labkit._checks import number_in_range
+    from labkit.incentives.credentials import _num as cred_num
+    from labkit.simulate.policies import _num as sim_num
+
+    assert number_in_range(v, lo, hi, integer) is ok
+    if lo is not None and hi is not None:
+        if ok:
+            assert cred_num("p.yaml", 1, "k", v, lo, hi, integer) == v
+        else:
+            with pytest.raises(InputRefused, match="k must be"):
+                cred_num("p.yaml", 1, "k", v, lo, hi, integer)
+    if ok:
+        assert sim_num(v, "w", lo=lo, hi=hi, integer=integer) == v
+    else:
+        with pytest.raises(Exception, match="w must be"):
+            sim_num(v, "w", lo=lo, hi=hi, integer=integer)

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from labkit._checks import number_in_range
 from labkit.errors import InputRefused, ParameterError
 
 __all__ = ["Credential", "WithdrawalRule", "load_policy", "threshold_policy", "decide", "record_decisions",
@@ -67,10 +68,7 @@ _KEYS = {"name", "task", "tau", "confidence", "weeks", "min_judgements", "min_go
 
 
 def _num(path: str, rec: int, key: str, v: Any, lo: float, hi: float, integer: bool = False) -> Any:
-    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and lo <= v <= hi
-    if integer:
-        ok = ok and float(v).is_integer()
-    if not ok:
+    if not number_in_range(v, lo, hi, integer):
         kind = "an integer" if integer else "a number"
         raise InputRefused(path, f"{key} must be {kind} between {lo:g} and {hi:g}, got {v!r}", record=rec, field=key)
     return int(v) if integer else float(v)

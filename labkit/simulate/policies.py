@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from labkit._checks import number_in_range
 from labkit.errors import ParameterError
 
 __all__ = ["Policy", "Review", "Reward", "load_policies", "parse_policies", "REWARD_DEFAULTS"]
@@ -86,14 +87,7 @@ class Policy:
 
 
 def _num(v: Any, where: str, *, lo: float | None = None, hi: float | None = None, integer: bool = False) -> Any:
-    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
-    if integer:
-        ok = ok and float(v) == int(v)
-    if ok and lo is not None and float(v) < lo:
-        ok = False
-    if ok and hi is not None and float(v) > hi:
-        ok = False
-    if not ok:
+    if not number_in_range(v, lo, hi, integer):
         rng = f" in [{lo:g}, {hi:g}]" if lo is not None and hi is not None else (f" >= {lo:g}" if lo is not None else "")
         kind = "an integer" if integer else "a number"
         raise ParameterError(f"{where} must be {kind}{rng}, got {v!r}")
