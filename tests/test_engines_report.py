@@ -12,7 +12,7 @@ from labkit.errors import ParameterError
 from labkit.io import load_labels
 from labkit.reports.model import Table
 from labkit.reports.quality import build
-from labkit.schema import write_labels
+from labkit.schema import conform_labels, write_labels
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -87,3 +87,35 @@ def test_report_run_engine_flags_reach_the_quality_notebook() -> None:
     jobs = plan(load_config(ROOT / "reports.yaml"), only=["quality_report"],
                 cli_params={"engine": "duckdb", "memory_limit": "2GB"})
     assert jobs[0].parameters["engine"] == "duckdb" and jobs[0].parameters["memory_limit"] == "2GB"
+
+
+def test_both_reports_choose_and_refuse_tasks_alike(tmp_path: Path) -> None:
+    """One task-choosing rule: with two tasks of equal size both reports measure the first by name and say so;
+    an unknown task and a filter that leaves nothing are refused with the same messages in and out of core."""
+    import pandas as pd
+
+    from labkit.errors import InputRefused
+
+    table = load_labels(ROOT / "sample" / "labels.csv")
+    table = table.loc[table["task"] == table["task"].iloc[0]].reset_index(drop=True)
+    other = table.copy()
+    other["task"] = "aardvark"
+    both = conform_labels(pd.concat([table.astype({"task": str}), other.astype({"task": str})], ignore_index=True)).table
+    path = tmp_path / "two.parquet"
+    write_labels(both, path)
+    kw = dict(validate=False, n_boot=20)
+    mem = build(str(path), "", **kw)
+    ooc = build(str(path), "", engine="duckdb", **kw)
+    assert mem.headline["task"] == ooc.headline["task"] == "aardvark"
+    with pytest.raises(ParameterError) as e1:
+        build(str(path), "", task="nope", **kw)
+    with pytest.raises(ParameterError) as e2:
+        build(str(path), "", task="nope", engine="duckdb", **kw)
+    assert str(e1.value) == str(e2.value) == (f"parameter task: 'nope' has no human judgements here; tasks: "
+                                              f"aardvark, {table['task'].iloc[0]}")
+    with pytest.raises(InputRefused) as r1:
+        build(str(path), "", since="2099-01-01", **kw)
+    with pytest.raises(InputRefused) as r2:
+        build(str(path), "", since="2099-01-01", engine="duckdb", **kw)
+    assert str(r1.value) == str(r2.value)
+    assert "no human judgements to report on (after the filters)" in str(r1.value)

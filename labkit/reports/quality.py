@@ -133,6 +133,28 @@ def read_items(path: str) -> pd.DataFrame:
     return df
 
 
+def choose_task(counts: pd.Series, task: str, labels: str, notes: list[str]) -> tuple[str, list[str]]:
+    """The task a quality page measures: ``task`` if given, else the one with the most human judgements.
+
+    ``counts`` holds human judgements per task; ties go to the first task by name. Shared by the in-memory and
+    the out-of-core quality reports, so both refuse the same inputs with the same messages."""
+    counts = counts[counts > 0]
+    all_tasks = sorted(str(t) for t in counts.index)
+    if task:
+        if task not in all_tasks:
+            raise ParameterError(f"parameter task: {task!r} has no human judgements here; tasks: "
+                                 f"{', '.join(all_tasks) or 'none'}")
+        return task, all_tasks
+    if not len(counts):
+        raise InputRefused(labels, "no human judgements to report on (after the filters)")
+    order = sorted(counts.items(), key=lambda kv: (-int(kv[1]), str(kv[0])))
+    chosen = str(order[0][0])
+    if len(all_tasks) > 1:
+        notes.append(f"{len(all_tasks)} tasks in the labels; this page measures {chosen!r} "
+                     "(pass -p task=NAME for another). Agreement per task covers all of them.")
+    return chosen, all_tasks
+
+
 def load_program(labels: str, gold: str = "", items: str = "", guidelines: str = "", *, since: str = "",
                  until: str = "", task: str = "", slice: str = "") -> Program:
     """Load the labels (``"a.json:b.csv"``), gold, items and guidelines, then filter.
@@ -175,20 +197,7 @@ def load_program(labels: str, gold: str = "", items: str = "", guidelines: str =
         table = table.loc[table["slice"].astype(str) == slice]
         notes.append(f"Only the slice {slice!r} is shown.")
     human = table.loc[table["source"] == "human"]
-    counts = human["task"].astype(str).value_counts()
-    all_tasks = sorted(counts.index[counts > 0])
-    if task:
-        if task not in all_tasks:
-            raise ParameterError(f"parameter task: {task!r} has no human judgements here; tasks: "
-                                 f"{', '.join(all_tasks) or 'none'}")
-        chosen = task
-    else:
-        if not len(counts):
-            raise InputRefused(str(labels), "no human judgements to report on (after the filters)")
-        chosen = str(counts.index[0])
-        if len(all_tasks) > 1:
-            notes.append(f"{len(all_tasks)} tasks in the labels; this page measures {chosen!r} "
-                         "(pass -p task=NAME for another). Agreement per task covers all of them.")
+    chosen, all_tasks = choose_task(human["task"].astype(str).value_counts(), task, str(labels), notes)
     g = read_gold(gold) if _opt(gold) else None
     it = read_items(items) if _opt(items) else None
     gl = None

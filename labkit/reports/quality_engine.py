@@ -41,7 +41,7 @@ def build_with_engine(labels: str, gold: str = "", items: str = "", guidelines: 
     """The quality report computed by ``engine`` (``duckdb``) on a Parquet file, folder or glob."""
     from labkit.engines import get_engine, parquet_input
     from labkit.privacy import Pseudonyms
-    from labkit.reports.quality import _agreement_section, _num, read_items
+    from labkit.reports.quality import _agreement_section, _num, choose_task, read_items
     from labkit.schema import read_gold
     from labkit.stats import agreement as ag
     from labkit.stats.scoring import gold_for_task, wilson_interval
@@ -78,20 +78,7 @@ def build_with_engine(labels: str, gold: str = "", items: str = "", guidelines: 
             eng.row_filter = " AND ".join(cond)
             eng._viewed = None  # re-register the view with the filter
         per_task = eng.query(inp, "SELECT task, COUNT(*) AS n FROM {J} WHERE source = 'human' GROUP BY task")
-        per_task = per_task.sort_values(["n", "task"], ascending=[False, True])
-        all_tasks = sorted(str(t) for t in per_task["task"])
-        if task:
-            if task not in all_tasks:
-                raise ParameterError(f"parameter task: {task!r} has no human judgements here; tasks: "
-                                     f"{', '.join(all_tasks) or 'none'}")
-            chosen = task
-        else:
-            if not len(per_task):
-                raise ParameterError(f"{labels}: no human judgements to report on (after the filters)")
-            chosen = str(per_task["task"].iloc[0])
-            if len(all_tasks) > 1:
-                notes.append(f"{len(all_tasks)} tasks in the labels; this page measures {chosen!r} (pass -p task=NAME "
-                             "for another). Agreement per task covers all of them.")
+        chosen, all_tasks = choose_task(per_task.set_index("task")["n"], task, str(labels), notes)
         t = eng._lit(chosen)
         # ------------------------------------------------------------------ volume
         tot = eng.query(inp, f"SELECT SUM(CASE WHEN source = 'human' THEN 1 ELSE 0 END) AS h, "
