@@ -29,6 +29,10 @@ Layers (each item's reasons name the ones that fired):
 
 ``score = expected_cost * novelty_factor / est_minutes``; ``est_minutes`` is the task's median
 review-stage ``duration_s`` (else ``minutes_per_item``).
+
+Items with a review or adjudication outcome (``stage=review|adjudication`` rows) are known: they go last
+(tier 2) with ``p_error`` and ``expected_cost`` 0, and their outcomes refine the ranking of the open items
+(:func:`_learn_or_calibrate`; :func:`labkit.review.evaluate.sequential_review` simulates review in batches).
 """
 
 from __future__ import annotations
