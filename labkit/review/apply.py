@@ -18,10 +18,18 @@ import pandas as pd
 
 from labkit.errors import ParameterError
 
-__all__ = ["apply_reviews", "error_patterns", "confusion_patterns", "propose_from_review", "CORRECTED_COLUMNS"]
+__all__ = ["as_review_outcomes", "apply_reviews", "error_patterns", "confusion_patterns", "propose_from_review", "CORRECTED_COLUMNS"]
 
 CORRECTED_COLUMNS = ("item_id", "task", "label", "previous_label", "changed", "decided_by", "decided_stage",
                      "guideline_version", "decided_at", "n_reviews")
+
+
+def as_review_outcomes(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` (canonical labels) as review outcomes: rows of the label stage become ``stage=review``
+    (a reviewer's export usually carries no stage); review and adjudication rows stay as they are."""
+    out = table.copy()
+    out["stage"] = out["stage"].where(out["stage"].astype(str) != "label", "review")
+    return out
 
 
 def _latest(df: pd.DataFrame) -> pd.DataFrame:

@@ -23,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--fraction", type=float, help="share of items (1 ranks every item)")
     pl.add_argument("--validation", metavar="DIR", help="a `labkit validate --out DIR` folder: critical failures go first")
     pl.add_argument("--gold", help="gold file: learns the ranking weights (cross-fitted) or calibrates p_error")
+    pl.add_argument("--reviewed", metavar="OUTCOMES",
+                    help="review outcomes so far (file(s) joined with ':'; rows without a stage count as stage=review): "
+                         "reviewed items go last and their outcomes refine the ranking of the rest")
     pl.add_argument("--costs", help="cost CSV: task (optional), true_label, read_as, cost (wins over the guideline's)")
     pl.add_argument("--minutes-per-item", type=float, default=1.0,
                     help="review minutes per item when the labels carry no review-stage durations (default 1)")
@@ -88,6 +91,11 @@ def run_plan(args: argparse.Namespace) -> int:
     from labkit.schema import read_gold
 
     table = load_labels(args.labels)
+    if args.reviewed:
+        from labkit.io.base import concat_labels
+        from labkit.review.apply import as_review_outcomes
+
+        table = concat_labels([table, as_review_outcomes(load_labels(args.reviewed))])
     g = None
     costs = None
     if args.guidelines:

@@ -29,6 +29,10 @@ Layers (each item's reasons name the ones that fired):
 
 ``score = expected_cost * novelty_factor / est_minutes``; ``est_minutes`` is the task's median
 review-stage ``duration_s`` (else ``minutes_per_item``).
+
+Items with a review or adjudication outcome (``stage=review|adjudication`` rows) are known: they go last
+(tier 2) with ``p_error`` and ``expected_cost`` 0, and their outcomes refine the ranking of the open items
+(:func:`_learn_or_calibrate`; :func:`labkit.review.evaluate.sequential_review` simulates review in batches).
 """
 
 from __future__ import annotations
@@ -67,6 +71,10 @@ class ReviewWeights:
         public datasets with gold (:mod:`labkit.review.weights`).
     learn_min_errors : gold (or reviewed) items with a consensus error a task needs before its own weights
         are learned from them (cross-fitted, shrunk toward ``rank``).
+    label_offsets : when weights are learned from known items, also learn one offset per consensus label
+        (a normal prior with mean 0 on the log-odds scale and precision ``label_offset_strength``, default 1,
+        the unit prior of :func:`labkit.review.weights.fit_logistic`, fixed a priori): how often each consensus
+        label turned out wrong. The two slopes keep their precision of 20 toward ``rank``.
     """
 
     model_disagreement: float = 0.2
@@ -76,6 +84,8 @@ class ReviewWeights:
     low_skill: float = 0.6
     rank: tuple[float, float, float] = DEFAULT_WEIGHTS
     learn_min_errors: int = 20
+    label_offsets: bool = True
+    label_offset_strength: float = 1.0
 
 
 @dataclass
@@ -98,7 +108,8 @@ class ReviewPlan:
                 "queued_minutes": float(q["est_minutes"].sum()),
                 "expected_errors_caught": float(q["p_error"].sum()),
                 "expected_errors_total": float(self.queue["p_error"].sum()),
-                "critical_check_items": int((self.queue["tier"] == 0).sum()), "budget": self.budget,
+                "critical_check_items": int((self.queue["tier"] == 0).sum()),
+                "already_reviewed": int((self.queue["tier"] == 2).sum()), "budget": self.budget,
                 "calibration": self.calibration}
 
 
@@ -446,12 +457,21 @@ def _learn_or_calibrate(ind: pd.DataFrame, truth: pd.Series, w: ReviewWeights) -
         pos = ind.index.get_indexer(truth.index)
         err = ind["consensus_label"].to_numpy()[pos].astype(str) != truth.to_numpy().astype(str)
         info: dict[str, Any] = {"known_items": int(len(err)), "known_errors": int(err.sum())}
-        beta, z_known, learned = cross_fit(X[pos], err, b, min_errors=w.learn_min_errors)
+        # one offset per consensus label (prior 0): what the known items say about how often each label is wrong
+        codes, labels = pd.factorize(ind["consensus_label"].astype(str), sort=True)
+        if not w.label_offsets:
+            labels = labels[:0]
+        XL = np.hstack([X, np.eye(len(labels))[codes]]) if len(labels) else X
+        prior = np.concatenate([b, np.zeros(XL.shape[1] - X.shape[1])])
+        strength = np.concatenate([np.full(X.shape[1], 20.0), np.full(XL.shape[1] - X.shape[1], w.label_offset_strength)])
+        beta, z_known, learned = cross_fit(XL[pos], err, prior, strength=strength, min_errors=w.learn_min_errors)
         if learned:
-            z = beta[0] + X @ beta[1:]
+            z = beta[0] + XL @ beta[1:]
             z[pos] = z_known
             info.update({"weights": "learned (5-fold cross-fitted on the known items, shrunk toward the defaults)",
-                         "intercept": float(beta[0]), "slopes": [float(x) for x in beta[1:]]})
+                         "intercept": float(beta[0]), "slopes": [float(x) for x in beta[1:3]]})
+            if len(labels):
+                info["label_offsets"] = {str(lab): float(beta[3 + j]) for j, lab in enumerate(labels)}
             return expit(z), info
         cal = _calibrate(p[pos], err)
         if cal is not None:
@@ -609,10 +629,11 @@ def _plan(table: pd.DataFrame, human: pd.DataFrame, fit: Any, review_hist: pd.Da
         nov = np.ones(n)
         nov_words = np.full(n, "", dtype=object)
         rt = review_hist[_is(review_hist["task"], task)] if len(review_hist) else review_hist
-        if len(rt) and w.novelty > 0:
+        was_reviewed = np.zeros(n, dtype=bool)
+        if len(rt):
             rpos = _index_of(rt["item_id"], items)
-            was_reviewed = np.zeros(n, dtype=bool)
             was_reviewed[rpos[rpos >= 0]] = True
+        if len(rt) and w.novelty > 0:
             for col in ("slice", "guideline_version"):
                 vals = np.full(n, None, dtype=object)
                 vals[fpos[ok_f]] = first[col].astype(object).to_numpy()[ok_f]
@@ -642,6 +663,13 @@ def _plan(table: pd.DataFrame, human: pd.DataFrame, fit: Any, review_hist: pd.Da
         crit_words = np.full(n, "", dtype=object)
         for i in np.flatnonzero(tier == 0):
             crit_words[i] = "failed critical check " + ", ".join(sorted(set(crit_why.get(items[i], []))))
+        # items with a review or adjudication outcome are known: reviewing them again removes no error, so they
+        # go last (tier 2) with p_error and expected cost 0
+        tier[was_reviewed] = 2
+        p = np.where(was_reviewed, 0.0, p)
+        exp_cost = np.where(was_reviewed, 0.0, exp_cost)
+        crit_words[was_reviewed] = np.where(crit_words[was_reviewed] == "", "already reviewed",
+                                            "already reviewed; " + crit_words[was_reviewed].astype(str))
         frames.append(pd.DataFrame({
             "item_id": items, "task": task, "consensus_label": ind["consensus_label"].to_numpy(),
             "p_error": p, "expected_cost": exp_cost, "est_minutes": est,

@@ -55,11 +55,12 @@ def rank_features(p_model: np.ndarray, p_skill: np.ndarray, p_loo: np.ndarray) -
 
 
 def fit_logistic(X: np.ndarray, y: np.ndarray, *, sample_weight: np.ndarray | None = None,
-                 prior: Sequence[float] | np.ndarray | None = None, strength: float = 1.0) -> np.ndarray:
+                 prior: Sequence[float] | np.ndarray | None = None,
+                 strength: float | Sequence[float] | np.ndarray = 1.0) -> np.ndarray:
     """Penalised logistic regression by Newton steps: ``y ~ expit(b0 + X b)``.
 
-    The slopes are pulled toward ``prior`` (zeros when None) with an L2 penalty of ``strength``; the
-    intercept is nearly free. Returns ``(b0, b1, ...)``.
+    The slopes are pulled toward ``prior`` (zeros when None) with an L2 penalty of ``strength`` (one number,
+    or one per slope); the intercept is nearly free. Returns ``(b0, b1, ...)``.
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
@@ -69,15 +70,27 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, *, sample_weight: np.ndarray | No
     b0 = np.zeros(d) if prior is None else np.asarray(prior, dtype=np.float64).copy()
     if len(b0) != d:
         raise ValueError(f"prior has {len(b0)} weights, the model {d}")
-    R = strength * np.eye(d)
-    R[0, 0] = 1e-4
+    R = np.diag(np.concatenate([[1e-4], np.broadcast_to(np.asarray(strength, dtype=np.float64), (d - 1,))]))
     b = b0.copy()
+
+    def objective(beta: np.ndarray) -> float:  # penalised log-likelihood
+        z = Xb @ beta
+        return float((w * (y * z - np.logaddexp(0.0, z))).sum() - 0.5 * (beta - b0) @ R @ (beta - b0))
+
+    f = objective(b)
     for _ in range(100):
         p = expit(Xb @ b)
         g = Xb.T @ (w * (y - p)) - R @ (b - b0)
         H = (Xb * (w * p * (1 - p))[:, None]).T @ Xb + R
         step = np.linalg.solve(H, g)
-        b += step
+        # step halving: a full Newton step can overshoot when the known items (nearly) separate the errors
+        for _ in range(40):
+            f_new = objective(b + step)
+            if f_new >= f - 1e-12:
+                break
+            step = step / 2
+        b = b + step
+        f = max(f, f_new)
         if np.abs(step).max() < 1e-9:
             break
     return b
@@ -97,8 +110,9 @@ def learn_weights(datasets: Sequence[tuple[np.ndarray, np.ndarray]], *, strength
     return fit_logistic(np.vstack(Xs), np.concatenate(ys), sample_weight=np.concatenate(ws), strength=strength)
 
 
-def cross_fit(X_gold: np.ndarray, err: np.ndarray, prior: Sequence[float] | np.ndarray, *, folds: int = 5, strength: float = 20.0,
-              min_errors: int = 20, seed: int = 0) -> tuple[np.ndarray, np.ndarray, bool]:
+def cross_fit(X_gold: np.ndarray, err: np.ndarray, prior: Sequence[float] | np.ndarray, *, folds: int = 5,
+              strength: float | Sequence[float] | np.ndarray = 20.0, min_errors: int = 20,
+              seed: int = 0) -> tuple[np.ndarray, np.ndarray, bool]:
     """Task weights learned from gold, shrunk toward ``prior``, cross-fitted.
 
     Returns ``(beta_all, z_gold, learned)``: the weights fitted on every gold item (for the other items),
