@@ -251,8 +251,8 @@ class DawidSkene:
             # extrapolate along two EM steps, keep the result only if the likelihood does not drop.
             T2, ll1 = em(T1)
             evals += 1
-            Tx = squarem_point(T, T1, T2, axis=1)
-            del T, T1  # the next posteriors are T2 or T3: free both before the third step
+            Tx = squarem_point(T, T1, T2, axis=1, overwrite=True)
+            del T, T1  # the next posteriors are T2 or T3 (T1 was overwritten): free both before the third step
             if Tx is None:
                 T = T2
                 continue
@@ -302,14 +302,16 @@ class DawidSkene:
 
 
 def squarem_point(T: np.ndarray, T1: np.ndarray, T2: np.ndarray, *, axis: int,
-                  weights: np.ndarray | None = None) -> np.ndarray | None:
+                  weights: np.ndarray | None = None, overwrite: bool = False) -> np.ndarray | None:
     """The SQUAREM extrapolation from ``T`` along two EM steps ``T1``, ``T2`` (Varadhan & Roland 2008, step
     length S3), projected back onto probability vectors along ``axis``; None when plain EM's ``T2`` is as far
     as it goes (step length >= -1, or an extrapolated column with no mass). Shared by :class:`DawidSkene` and
     :class:`labkit.stats.robust.RobustDawidSkene`; the caller decides whether to keep the result. ``weights``
-    (broadcastable to ``T``): how many items each column stands for, in the step-length norms."""
+    (broadcastable to ``T``): how many items each column stands for, in the step-length norms.
+    ``overwrite=True``: ``T1`` may be overwritten (it holds the second difference), so one array of the size
+    of ``T`` fewer is alive at once; the caller must not use ``T1`` afterwards. The values are the same."""
     r = T1 - T
-    v = T2 - T1
+    v = np.subtract(T2, T1, out=T1 if overwrite else None)
     v -= r
     if weights is None:
         nv = float(np.sqrt(np.einsum("i,i->", v.ravel(), v.ravel())))
