@@ -185,7 +185,8 @@ class DawidSkene:
         """Fit on prepared :class:`CountTables` (one task)."""
         self._check()
         I, J, K = ct.n_items, ct.n_annotators, ct.n_labels
-        col = ct.annotator.astype(np.int64) * K + ct.label
+        # the design matrix's column per judgement, in int32 while it fits (the matrix's own index type)
+        col = ct.annotator.astype(np.int32 if J * K < 2**31 else np.int64) * K + ct.label
         A = sp.csr_matrix((np.ones(ct.n_judgements), (ct.item, col)), shape=(I, J * K))
         A.sum_duplicates()
         AT = A.T  # CSC view: products scatter into the small (annotator, label) side

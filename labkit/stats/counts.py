@@ -136,6 +136,16 @@ def _compact_present(codes: np.ndarray, present: np.ndarray) -> tuple[np.ndarray
     return remap[codes].astype(np.int32, copy=False), np.flatnonzero(present)
 
 
+def _padded_text(codes: np.ndarray) -> pd.Index:
+    """Non-negative integers as zero-padded decimal text of one width (sorted codes give sorted text)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    width = len(str(int(codes.max()))) if codes.size else 1
+    text = pc.utf8_lpad(pa.array(codes, pa.int64()).cast(pa.string()), width=width, padding="0")
+    return pd.Index(text.to_pandas(), dtype="str")
+
+
 def _compact(codes: np.ndarray, n_categories: int, counts: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Renumber codes to 0..k-1 over the categories present; returns (new codes, kept category codes).
     ``counts`` (a list) receives the per-category counts of the categories kept."""
@@ -325,7 +335,10 @@ class CountTables:
     @classmethod
     def from_codes(cls, item: np.ndarray, annotator: np.ndarray, label: np.ndarray, *, labels: list[str] | None = None,
                    task: str = "default") -> CountTables:
-        """Build from integer code arrays directly (benchmarks, other engines)."""
+        """Build from integer code arrays directly (benchmarks, other engines).
+
+        The ids are the codes' text, zero-padded to one width (``007``, ``012``, ``100``) so they sort as the
+        codes do: tables keyed by them (the consensus table) need no sort of millions of strings."""
         item = np.asarray(item)
         annotator = np.asarray(annotator)
         label = np.asarray(label)
@@ -334,7 +347,7 @@ class CountTables:
         n_i = len(ikeep)
         names = [str(i) for i in range(n_l)] if labels is None else [str(x) for x in labels]
         n_a = int(annotator.max()) + 1 if annotator.size else 0
-        return cls(task=task, items=pd.Index(ikeep.astype(str), dtype="str"), labels=pd.Index(names, dtype="str"),
+        return cls(task=task, items=_padded_text(ikeep), labels=pd.Index(names, dtype="str"),
                    item=icodes, label=label.astype(np.int32, copy=False), _ann_raw=annotator,
                    _ann_cats=pd.Index(np.arange(n_a).astype(str), dtype="str"),
                    **_item_label(icodes, label, n_i, n_l))  # type: ignore[arg-type]
