@@ -195,14 +195,13 @@ def data_validate(base: Path) -> Path:
     every validation suite has work (cached beside ``base``)."""
     import numpy as np
     import pandas as pd
-    import pyarrow.parquet as pq
 
-    from labkit.schema import write_labels
+    from labkit.schema import read_labels_parquet, write_labels
 
     out = base.parent / "validate.parquet"
     if out.exists():
         return out
-    t = pq.read_table(base).to_pandas()
+    t = read_labels_parquet(base)  # canonical (write_labels stores wide id columns as strings)
     rng = np.random.default_rng(1)
     n = len(t)
     d = rng.lognormal(2.0, 0.7, n)

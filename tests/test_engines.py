@@ -366,3 +366,59 @@ def test_duckdb_spills_outside_the_working_directory(tmp_path, monkeypatch) -> N
     assert not str(spill).startswith(str(tmp_path)) and os.path.isdir(spill)
     eng.close()
     assert not os.path.exists(spill) and not (tmp_path / ".tmp").exists()
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_reader_unifies_row_group_dictionaries_of_a_write_labels_file(tmp_path, monkeypatch, shuffled) -> None:
+    """``write_labels`` stores a wide id column as strings in many row groups, each with its own dictionary.
+    Ordered by item, those dictionaries are sorted runs (an item may straddle two row groups) and are merged
+    without hashing; in any other order they are hashed. Either way the pandas engine reads the rows DuckDB
+    and ``load_labels`` read, in order."""
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import labkit.schema as schema
+    from labkit.engines.pandas_engine import read_ids
+    from labkit.io import load_labels
+
+    monkeypatch.setattr(schema, "WIDE_DICTIONARY", 4)
+    monkeypatch.setattr(schema, "ROW_GROUP_ROWS", 7)
+    rng = np.random.default_rng(3)
+    rows = [{"item_id": f"i{i:03d}", "annotator_id": f"a{a}", "label": ["p", "n", "x"][int(rng.integers(3))]}
+            for i in range(40) for a in rng.permutation(6)[:int(rng.integers(1, 5))]]
+    df = pd.DataFrame(rows)
+    if shuffled:
+        df = df.iloc[rng.permutation(len(df))].reset_index(drop=True)
+    table = _canonical(df)
+    f = tmp_path / "w.parquet"
+    write_labels(table, f)
+    meta = pq.ParquetFile(f)
+    assert meta.metadata.num_row_groups > 5 and meta.schema_arrow.field("item_id").type == pa.string()
+    got = read_ids(parquet_input(str(f)))
+    for c in ("item_id", "annotator_id", "label"):
+        assert list(got[c].astype(str)) == list(df[c])
+    cats = got["item_id"].cat.categories
+    assert cats.is_unique and len(cats) == 40
+    assert cats.is_monotonic_increasing != shuffled  # merged sorted runs keep the sorted order
+    duck = duckdb.connect().execute(f"SELECT item_id, annotator_id, label FROM read_parquet('{f}')").df()
+    for c in ("item_id", "annotator_id", "label"):
+        assert list(duck[c]) == list(df[c])
+    ref = load_labels(str(f))
+    assert ag.krippendorff_alpha(got).value == pytest.approx(ag.krippendorff_alpha(ref).value, abs=TOL)
+
+
+def test_unify_merges_sorted_runs_and_hashes_the_rest() -> None:
+    import pyarrow as pa
+
+    from labkit.engines.pandas_engine import _unify
+
+    for values in (["a", "b", "b", "c", "c", "c", "d"],  # sorted runs meeting at equal values: merged
+                   ["b", "a", "c", "b", "a"],  # not sorted: hashed
+                   ["x"], []):
+        codes, d = _unify(pa.array(values, pa.string()))
+        assert d.take(pa.array(codes)).to_pylist() == values
+        assert len(set(d.to_pylist())) == len(d) == len(set(values))
+        assert codes.dtype == np.int32
+    codes, d = _unify(pa.array(["a", "b", "b", "c"], pa.string()))
+    assert d.to_pylist() == ["a", "b", "c"] and codes.tolist() == [0, 1, 1, 2]

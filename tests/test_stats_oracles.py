@@ -144,3 +144,61 @@ def test_fleiss_and_percent_are_the_same_with_and_without_a_bootstrap(m: np.ndar
         plain, boot = f(t), f(t, ci=0.9, n_boot=20)
         assert (plain.n_items, plain.n_pairable, plain.reason) == (boot.n_items, boot.n_pairable, boot.reason)
         assert (np.isnan(plain.value) and np.isnan(boot.value)) or plain.value == pytest.approx(boot.value, abs=1e-12)
+
+
+@st.composite
+def _label_tables(draw: st.DrawFn) -> tuple[pd.DataFrame, str, str | None, list[str] | None, list[str] | None]:
+    """A canonical table with two tasks, model rows, unused item and label categories; and the arguments
+    of one ``CountTables.from_labels`` call on it."""
+    from labkit.schema import conform_labels
+
+    n = draw(st.integers(1, 40))
+    labs = ["1", "3", "10", "x"][:draw(st.integers(1, 4))]
+    rows = [{"item_id": f"i{draw(st.integers(0, 12))}", "annotator_id": f"a{draw(st.integers(0, 5))}",
+             "label": draw(st.sampled_from(labs)), "task": draw(st.sampled_from(["t0", "t1"])),
+             "source": draw(st.sampled_from(["human", "human", "model"]))} for _ in range(n)]
+    table = conform_labels(pd.DataFrame(rows)).table
+    if draw(st.booleans()):  # categories no row uses (a table filtered after it was read)
+        for c, extra in (("item_id", "zz-unused"), ("label", "0")):
+            table[c] = table[c].cat.add_categories([extra])
+    task = draw(st.sampled_from(sorted(set(table["task"].astype(str)))))
+    source = draw(st.sampled_from(["human", None]))
+    used = sorted(set(table.loc[table["task"] == task, "label"].astype(str)))
+    labels = draw(st.sampled_from([None, used + ["extra"]]))
+    order = draw(st.sampled_from([None, list(reversed(labels or used))]))
+    return table, task, source, labels, order
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=_label_tables())
+def test_count_tables_equal_a_groupby_on_either_path(case) -> None:
+    """The item x label counts come from one bincount over the raw category codes (their margins give the
+    items and labels present) or, when that table would be large, from compacted codes: both give what a
+    pandas groupby gives, array for array."""
+    import labkit.stats.counts as counts
+
+    table, task, source, labels, order = case
+    sel = table.loc[(table["task"] == task) & ((table["source"] == source) if source else True)]
+    if not len(sel):
+        return
+    got = []
+    saved = counts.RAW_CELLS_PER_JUDGEMENT
+    for ratio in (10**9, 0):  # the raw path whatever the size, then never
+        counts.RAW_CELLS_PER_JUDGEMENT = ratio
+        try:
+            got.append(CountTables.from_labels(table, task=task, source=source, labels=labels, order=order))
+        finally:
+            counts.RAW_CELLS_PER_JUDGEMENT = saved
+    items = sorted(set(sel["item_id"].astype(str)), key=list(table["item_id"].cat.categories).index)
+    lab_order = order if order is not None else counts.label_order(labels or sorted(set(sel["label"].astype(str))))
+    ref = pd.crosstab(sel["item_id"].astype(str), sel["label"].astype(str)).reindex(index=items, columns=lab_order,
+                                                                                  fill_value=0)
+    for ct in got:
+        assert list(ct.items) == items and list(ct.labels) == list(lab_order)
+        assert ct.counts().tolist() == ref.to_numpy().tolist()
+        assert ct.raters_per_item.tolist() == ref.sum(axis=1).tolist()
+        assert [ct.items[i] for i in ct.item] == list(sel["item_id"].astype(str))
+        assert [ct.labels[k] for k in ct.label] == list(sel["label"].astype(str))
+        assert [ct.annotators[j] for j in ct.annotator] == list(sel["annotator_id"].astype(str))
+        assert ct.rows.tolist() == [table.index.get_loc(i) for i in sel.index]
+        assert ct.item.dtype == ct.label.dtype == np.int32

@@ -20,6 +20,7 @@ def read_ids(inp: ParquetInput, columns: tuple[str, ...] = READ_COLUMNS) -> pd.D
     ``source`` to "human" when a file lacks them. A row without item, annotator or label is refused
     (naming the file and field): such rows are quarantined by ``labkit import``, not judgements.
     """
+    import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
@@ -32,7 +33,10 @@ def read_ids(inp: ParquetInput, columns: tuple[str, ...] = READ_COLUMNS) -> pd.D
     if missing:
         raise InputRefused(inp.files[0] if inp.files else inp.spec,
                            f"not a label table: no {', '.join(missing)} column", field=missing[0])
-    tbl = dataset.to_table(columns=[c for c in columns if c in names])
+    # the system allocator, not pyarrow's default (mimalloc): decoding a row group's dictionary page churns
+    # large buffers, which mimalloc hands back to the OS and faults in again (measured on the 10M program:
+    # 1.3-1.6 s of system time for the read, 0.2 s with the system allocator)
+    tbl = dataset.to_table(columns=[c for c in columns if c in names], memory_pool=pa.system_memory_pool())
     n = tbl.num_rows
     cols: dict[str, Any] = {}
     for c in columns:
@@ -56,9 +60,10 @@ def dictionary_codes(arr: Any) -> tuple[np.ndarray, Any]:
     ``dictionary_columns`` so each chunk is dictionary-encoded already.
 
     The strings are never turned into Python objects: when every chunk carries the same dictionary
-    (files written from a categorical, as ``labkit import`` writes them) the chunk indices are the codes;
-    otherwise the chunks' dictionaries are hashed once, together, and each chunk's indices are mapped
-    through that (one pass over the distinct values per chunk, not over the rows' strings).
+    (files written from a categorical with few values) the chunk indices are the codes; otherwise the
+    chunks' dictionaries are unified once, together (:func:`_unify`: a merge of sorted runs when the file
+    is ordered by the column, else one hash pass over the distinct values per chunk, not over the rows'
+    strings), and each chunk's indices are mapped through that.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -73,9 +78,7 @@ def dictionary_codes(arr: Any) -> tuple[np.ndarray, Any]:
         dictionary = d0
         offsets = [0] * len(chunks)
     else:
-        enc = pc.dictionary_encode(pa.concat_arrays([ch.dictionary for ch in chunks]))
-        glob = enc.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
-        dictionary = enc.dictionary
+        glob, dictionary = _unify(pa.concat_arrays([ch.dictionary for ch in chunks]))
         offsets = list(np.cumsum([0] + [len(ch.dictionary) for ch in chunks[:-1]]))
     out = np.empty(sum(len(ch) for ch in chunks), np.int32)
     pos = 0
@@ -103,6 +106,32 @@ def dictionary_codes(arr: Any) -> tuple[np.ndarray, Any]:
                 out = np.where(out >= 0, remap[np.maximum(out, 0)], -1).astype(np.int32)
             dictionary = enc.dictionary
     return out, dictionary
+
+
+def _unify(values: Any) -> tuple[np.ndarray, Any]:
+    """Codes of ``values`` (the chunks' dictionaries one after the other) into one dictionary of its distinct
+    values: ``(codes, dictionary)`` with ``dictionary.take(codes) == values``.
+
+    When the values never decrease (a file ordered by the column, as exports ordered by item are: each row
+    group's dictionary is then a sorted run that starts where the previous one ended), equal values are
+    neighbours and the distinct ones are found by comparing each value with the next, in one pass and
+    without hashing a string; the dictionary comes out sorted. Otherwise the values are hashed once.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(values)
+    if n > 1 and values.null_count == 0:
+        head, tail = values.slice(0, n - 1), values.slice(1)
+        if pc.all(pc.less_equal(head, tail)).as_py():
+            first = np.empty(n, bool)
+            first[0] = True
+            first[1:] = pc.not_equal(head, tail).to_numpy(zero_copy_only=False)
+            codes = np.cumsum(first, dtype=np.int32)
+            codes -= 1
+            return codes, values.filter(pa.array(first))
+    enc = pc.dictionary_encode(values)
+    return enc.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False), enc.dictionary
 
 
 def _categorical(codes: np.ndarray, dictionary: Any) -> pd.Categorical:

@@ -185,40 +185,51 @@ class DawidSkene:
         """Fit on prepared :class:`CountTables` (one task)."""
         self._check()
         I, J, K = ct.n_items, ct.n_annotators, ct.n_labels
-        col = ct.annotator.astype(np.int64) * K + ct.label
+        # the design matrix's column per judgement, in int32 while it fits (the matrix's own index type)
+        col = ct.annotator.astype(np.int32 if J * K < 2**31 else np.int64) * K + ct.label
         A = sp.csr_matrix((np.ones(ct.n_judgements), (ct.item, col)), shape=(I, J * K))
         A.sum_duplicates()
         AT = A.T  # CSC view: products scatter into the small (annotator, label) side
-        N = ct.counts().astype(np.float64)
-        m = N.sum(axis=1)
-        T = np.ascontiguousarray((N / np.where(m > 0, m, 1.0)[:, None]).T)  # classes x items
+        # posteriors item-major (items x classes, C order), so both sparse products read and write them
+        # without a transposed copy; the start (vote shares) is computed in the counts' own array
+        T = ct.counts().astype(np.float64)
+        m = T.sum(axis=1)
+        T /= np.where(m > 0, m, 1.0)[:, None]
+        del m
         s = float(self.smoothing)
         state: dict[str, np.ndarray] = {}
 
         def em(T: np.ndarray) -> tuple[np.ndarray, float]:
             """One M-step from posteriors T, then one E-step; returns new posteriors and the penalized
             log-likelihood of the parameters estimated from T."""
-            # M-step counts, one sparse x dense product: C[k, j*K + l] = sum over judgements of j with label l
-            # of T[k, item]
-            C = (AT @ np.ascontiguousarray(T.T)).T
-            C3 = C.reshape(K, J, K)  # [true k, annotator j, observed l]
+            # M-step counts, one sparse x dense product: C[j*K + l, k] = sum over judgements of j with label l
+            # of T[item, k]
+            C = AT @ T
+            C3 = C.T.reshape(K, J, K)  # [true k, annotator j, observed l]
             with np.errstate(divide="ignore"):
                 logtheta = np.log(C3 + s) - np.log(C3.sum(axis=2) + K * s)[:, :, None]
-                logpi = np.log(T.sum(axis=1) / max(I, 1))
+                logpi = np.log(T.sum(axis=0) / max(I, 1))
             flat = logtheta.reshape(K, J * K)
-            # E-step: L[k, i] = log pi_k + sum over the item's judgements of log theta[k, j, l]
-            L = np.ascontiguousarray((A @ np.ascontiguousarray(flat.T)).T)
-            L += logpi[:, None]
-            mx = L.max(axis=0)
-            L -= mx
+            # E-step: L[i, k] = log pi_k + sum over the item's judgements of log theta[k, j, l]
+            L = A @ np.ascontiguousarray(flat.T)
+            L += logpi[None, :]
+            mx = L.max(axis=1)
+            L -= mx[:, None]
             np.exp(L, out=L)
-            z = L.sum(axis=0)
-            L /= z
+            z = L.sum(axis=1)
+            L /= z[:, None]
             ll = float(mx.sum() + np.log(z).sum())
             if s > 0:
                 ll += s * float(np.where(np.isfinite(logtheta), logtheta, 0.0).sum())
             state["logtheta"], state["logpi"] = logtheta, logpi
             return L, ll
+
+        def maxdiff(X: np.ndarray, Y: np.ndarray) -> float:
+            if not X.size:
+                return 0.0
+            d = X - Y
+            np.abs(d, out=d)
+            return float(d.max())
 
         converged = False
         evals = accepted = 0
@@ -227,7 +238,7 @@ class DawidSkene:
         while evals < cap:
             T1, ll0 = em(T)
             evals += 1
-            if (float(np.abs(T1 - T).max()) if T.size else 0.0) < self.tol:
+            if maxdiff(T1, T) < self.tol:
                 T, converged = T1, True
                 break
             if self.ll_tol is not None and ll0 - ll_prev < self.ll_tol * max(ct.n_judgements, 1):
@@ -241,16 +252,19 @@ class DawidSkene:
             # extrapolate along two EM steps, keep the result only if the likelihood does not drop.
             T2, ll1 = em(T1)
             evals += 1
-            Tx = squarem_point(T, T1, T2, axis=0)
+            Tx = squarem_point(T, T1, T2, axis=1, overwrite=True)
+            del T, T1  # the next posteriors are T2 or T3 (T1 was overwritten): free both before the third step
             if Tx is None:
                 T = T2
                 continue
             T3, llx = em(Tx)
             evals += 1
+            del Tx
             if llx >= ll1:
                 T, accepted = T3, accepted + 1
             else:
                 T = T2
+            del T2, T3
         if not evals:  # max_iter validated >= 1; kept for type checkers
             raise RuntimeError("DawidSkene ran no iteration")
         # final parameters consistent with the returned posteriors
@@ -262,11 +276,10 @@ class DawidSkene:
         self.annotators_ = ct.annotators
         self.errors_ = np.exp(logtheta).transpose(1, 0, 2)  # [annotator, true, observed]
         self.priors_ = pd.Series(np.exp(logpi), index=ct.labels, name="prior")
-        P = T.T
-        self.posteriors_ = pd.DataFrame(P, index=pd.Index(ct.items, name="item_id"), columns=ct.labels)
-        win = T.argmax(axis=0) if K else np.zeros(I, np.int64)
+        self.posteriors_ = pd.DataFrame(T, index=pd.Index(ct.items, name="item_id"), columns=ct.labels, copy=False)
+        win = T.argmax(axis=1) if K else np.zeros(I, np.int64)
         self.labels_ = pd.Series(np.asarray(ct.labels)[win] if K else [], index=self.posteriors_.index, name="label")
-        self.consensus_ = _frame(ct, win, T[win, np.arange(I)] if K else np.zeros(I), "ds")
+        self.consensus_ = _frame(ct, win, T[np.arange(I), win] if K else np.zeros(I), "ds")
         return self
 
     def fit(self, table: pd.DataFrame, *, task: str | None = None, source: str | None = "human") -> DawidSkene:
@@ -290,14 +303,16 @@ class DawidSkene:
 
 
 def squarem_point(T: np.ndarray, T1: np.ndarray, T2: np.ndarray, *, axis: int,
-                  weights: np.ndarray | None = None) -> np.ndarray | None:
+                  weights: np.ndarray | None = None, overwrite: bool = False) -> np.ndarray | None:
     """The SQUAREM extrapolation from ``T`` along two EM steps ``T1``, ``T2`` (Varadhan & Roland 2008, step
     length S3), projected back onto probability vectors along ``axis``; None when plain EM's ``T2`` is as far
     as it goes (step length >= -1, or an extrapolated column with no mass). Shared by :class:`DawidSkene` and
     :class:`labkit.stats.robust.RobustDawidSkene`; the caller decides whether to keep the result. ``weights``
-    (broadcastable to ``T``): how many items each column stands for, in the step-length norms."""
+    (broadcastable to ``T``): how many items each column stands for, in the step-length norms.
+    ``overwrite=True``: ``T1`` may be overwritten (it holds the second difference), so one array of the size
+    of ``T`` fewer is alive at once; the caller must not use ``T1`` afterwards. The values are the same."""
     r = T1 - T
-    v = T2 - T1
+    v = np.subtract(T2, T1, out=T1 if overwrite else None)
     v -= r
     if weights is None:
         nv = float(np.sqrt(np.einsum("i,i->", v.ravel(), v.ravel())))

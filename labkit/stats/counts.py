@@ -96,6 +96,9 @@ def label_order(labels: pd.Index | list[str], order: list[str] | tuple[str, ...]
 
 #: Up to this many item x label cells, counts are built dense with one bincount; beyond, sparse.
 DENSE_CELLS = 1 << 27
+#: The counts are taken over the raw category codes (before unused categories are dropped) while they
+#: have at most this many cells per judgement kept (see :func:`_raw_counts`).
+RAW_CELLS_PER_JUDGEMENT = 2
 
 
 def _item_label(icodes: np.ndarray, lcodes: np.ndarray, n_i: int, n_l: int) -> dict[str, object]:
@@ -104,6 +107,43 @@ def _item_label(icodes: np.ndarray, lcodes: np.ndarray, n_i: int, n_l: int) -> d
         return {"_dense": np.bincount(flat, minlength=n_i * n_l).reshape(n_i, n_l)}
     keys, cnt = np.unique(flat, return_counts=True)
     return {"_sparse": sp.csr_matrix((cnt, (keys // n_l, keys % n_l)), shape=(n_i, n_l), dtype=np.int64)}
+
+
+def _raw_counts(icodes: np.ndarray, lcodes: np.ndarray, n_items: int, n_labels: int) -> np.ndarray | None:
+    """Item x label counts over the raw category codes (every category, used or not), with one bincount and
+    one temporary of a machine integer per judgement; the counts' row and column sums then give the items
+    and labels present, with no bincount of their own. None when that table would be large (over
+    :data:`DENSE_CELLS` cells, or over :data:`RAW_CELLS_PER_JUDGEMENT` per judgement: many categories
+    unused, as for one task of a table of several) or a code is missing (-1): the caller compacts first."""
+    cells = n_items * n_labels
+    if not icodes.size or cells > DENSE_CELLS or cells > RAW_CELLS_PER_JUDGEMENT * icodes.size:
+        return None
+    if int(icodes.min()) < 0 or int(lcodes.min()) < 0:
+        return None
+    flat = icodes.astype(np.intp)
+    flat *= n_labels
+    flat += lcodes
+    out = np.bincount(flat, minlength=cells)
+    del flat
+    return out.reshape(n_items, n_labels)
+
+
+def _compact_present(codes: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_compact` with the categories present known already."""
+    if present.all():
+        return codes.astype(np.int32, copy=False), np.arange(present.size)
+    remap = np.cumsum(present, dtype=np.int64) - 1
+    return remap[codes].astype(np.int32, copy=False), np.flatnonzero(present)
+
+
+def _padded_text(codes: np.ndarray) -> pd.Index:
+    """Non-negative integers as zero-padded decimal text of one width (sorted codes give sorted text)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    width = len(str(int(codes.max()))) if codes.size else 1
+    text = pc.utf8_lpad(pa.array(codes, pa.int64()).cast(pa.string()), width=width, padding="0")
+    return pd.Index(text.to_pandas(), dtype="str")
 
 
 def _compact(codes: np.ndarray, n_categories: int, counts: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -242,11 +282,23 @@ class CountTables:
         else:
             rows = np.flatnonzero(mask)
             take = lambda s: s.cat.codes.to_numpy()[rows]  # noqa: E731
-        m: list[np.ndarray] = []
-        icodes, ikeep = _compact(take(table["item_id"]), len(table["item_id"].cat.categories), m)
+        iraw = take(table["item_id"])
         lraw = take(table["label"])
         lcats = table["label"].cat.categories
-        used = lcats[np.bincount(lraw, minlength=len(lcats)) > 0] if lraw.size else lcats[:0]
+        n_ic, n_lc = len(table["item_id"].cat.categories), len(lcats)
+        raw = _raw_counts(iraw, lraw, n_ic, n_lc)
+        m: list[np.ndarray] = []
+        if raw is not None:  # item x raw label counts first: the item and label bincounts are its margins
+            m_raw = raw.sum(axis=1)
+            present = m_raw > 0
+            m.append(m_raw if present.all() else m_raw[present])
+            icodes, ikeep = _compact_present(iraw, present)
+            lused = raw.sum(axis=0) > 0
+        else:
+            icodes, ikeep = _compact(iraw, n_ic, m)
+            lused = np.bincount(lraw, minlength=n_lc) > 0 if lraw.size else np.zeros(n_lc, bool)
+        del iraw
+        used = lcats[lused]
         universe = list(map(str, used))
         if labels is not None:
             extra = sorted(set(universe) - set(map(str, labels)))
@@ -261,16 +313,32 @@ class CountTables:
         else:
             lcodes = lut[lraw].astype(np.int32, copy=False)
         n_i, n_l = len(ikeep), len(pos)
+        if raw is not None:
+            if len(ikeep) < n_ic:
+                raw = raw[ikeep]
+            if n_l == n_lc and (lut == np.arange(n_l)).all():
+                dense = raw
+            else:  # columns in label order (labels unused or given by ``labels`` stay zero)
+                dense = np.zeros((n_i, n_l), np.int64)
+                for j in np.flatnonzero(lut >= 0):
+                    dense[:, lut[j]] = raw[:, j]
+            del raw
+            tables: dict[str, object] = {"_dense": dense}
+        else:
+            tables = _item_label(icodes, lcodes, n_i, n_l)
         return cls(task=task,
                    items=pd.Index(table["item_id"].cat.categories[ikeep], dtype="str"),
                    labels=pos, item=icodes, label=lcodes,
                    _ann_raw=take(table["annotator_id"]), _ann_cats=table["annotator_id"].cat.categories,
-                   _rows=rows, _m=m[0], **_item_label(icodes, lcodes, n_i, n_l))  # type: ignore[arg-type]
+                   _rows=rows, _m=m[0], **tables)  # type: ignore[arg-type]
 
     @classmethod
     def from_codes(cls, item: np.ndarray, annotator: np.ndarray, label: np.ndarray, *, labels: list[str] | None = None,
                    task: str = "default") -> CountTables:
-        """Build from integer code arrays directly (benchmarks, other engines)."""
+        """Build from integer code arrays directly (benchmarks, other engines).
+
+        The ids are the codes' text, zero-padded to one width (``007``, ``012``, ``100``) so they sort as the
+        codes do: tables keyed by them (the consensus table) need no sort of millions of strings."""
         item = np.asarray(item)
         annotator = np.asarray(annotator)
         label = np.asarray(label)
@@ -279,7 +347,7 @@ class CountTables:
         n_i = len(ikeep)
         names = [str(i) for i in range(n_l)] if labels is None else [str(x) for x in labels]
         n_a = int(annotator.max()) + 1 if annotator.size else 0
-        return cls(task=task, items=pd.Index(ikeep.astype(str), dtype="str"), labels=pd.Index(names, dtype="str"),
+        return cls(task=task, items=_padded_text(ikeep), labels=pd.Index(names, dtype="str"),
                    item=icodes, label=label.astype(np.int32, copy=False), _ann_raw=annotator,
                    _ann_cats=pd.Index(np.arange(n_a).astype(str), dtype="str"),
                    **_item_label(icodes, label, n_i, n_l))  # type: ignore[arg-type]
