@@ -214,6 +214,10 @@ def choose_item_scale(item: np.ndarray, annotator: np.ndarray, label: np.ndarray
     if len(gold) > max_items:
         gold = np.sort(np.random.default_rng([seed, 19]).choice(gold, max_items, replace=False))
     K, J = n_labels, n_annotators
+    on = np.zeros(n_items, bool)
+    on[gold] = True
+    keep = on[item]  # only these items' judgements take part (the same results, less work on a large history)
+    item, annotator, label = item[keep], annotator[keep], label[keep]
     counts = np.zeros((n_items, K), np.int64)
     np.add.at(counts, (item, label), 1)
     ptr, assigned = assignment(item, annotator, n_items)
