@@ -12,7 +12,8 @@ Protocol (``labkit simulate check``), per split (5 by default, seeded):
    predictions too);
 4. predicted curve: majority-vote accuracy of ``n_sim`` simulated items with ``k`` labels each, drawn as the
    engine draws them: a first-half item (its class, easiness, wrong-label profile), annotators from the
-   people who labeled it (then by activity), labels from the model;
+   people who labeled it (then by activity), labels from the model, its easiness spread scaled as
+   :func:`choose_item_scale` chooses on the first half alone (as :func:`labkit.simulate.model.fit_program` does);
 5. error: mean absolute difference over k, in accuracy points; averaged over the splits.
 
 The same protocol scores three independence baselines fitted on the same half, in the same run, on the

@@ -27,7 +27,9 @@ exists, else the label of the default consensus model (:func:`labkit.stats.truth
 one consensus every layer reads); the fit says how many of each it used.
 
 New items are drawn from the history items (their class, easiness and wrong-label profile), so the
-simulated program has the history's mix of easy and hard items.
+simulated program has the history's mix of easy and hard items. How much of the fitted easiness spread to
+keep (a scale ``s``, the mean accuracy kept) is chosen by cross-validation on the gold items
+(:func:`labkit.simulate.fidelity.choose_item_scale`) and recorded in ``info``.
 """
 
 from __future__ import annotations
