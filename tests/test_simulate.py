@@ -92,7 +92,7 @@ def test_review_and_pay_arithmetic() -> None:
     assert np.allclose(r.loc["paid", "annotator_hours"], 3 * I * 30 / 3600)
 
 
-def test_same_seed_same_bytes_and_common_random_numbers(tmp_path: Path) -> None:
+def test_same_seed_same_bytes_and_common_random_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     t, g = _public("zhou2012_dog")
     t.to_csv(tmp_path / "labels.csv", index=False)
     g.to_csv(tmp_path / "gold.csv", index=False)
@@ -100,6 +100,8 @@ def test_same_seed_same_bytes_and_common_random_numbers(tmp_path: Path) -> None:
                                      "  - {name: review, labels: 3, review: {fraction: 0.1, priority: margin}}\n")
     assert main(["simulate", "fit", str(tmp_path / "labels.csv"), "--gold", str(tmp_path / "gold.csv"),
                  "--out", str(tmp_path / "m.json")]) == 0
+    scale = load_model(tmp_path / "m.json").task().info["item_easiness_scale"]
+    assert f"item easiness scale {scale:g} (cross-validated on 807 items with gold (3 x 2 folds))" in capsys.readouterr().out
     for out in ("o1", "o2"):
         assert main(["simulate", "run", str(tmp_path / "m.json"), "--policies", str(tmp_path / "p.yaml"), "--seeds", "3",
                      "--out", str(tmp_path / out), "--quiet"]) == 0
