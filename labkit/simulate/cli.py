@@ -86,7 +86,8 @@ def run_fit(args: argparse.Namespace) -> int:
     for t, i in info.items():
         lines.append(f"  {t}: {i['n_items']} items ({i['n_truth_gold']} truth from gold, {i['n_truth_consensus']} from "
                      f"consensus), {i['n_annotators']} annotators, {i['n_judgements']} judgements; durations "
-                     f"{i['durations']}; review time {i['review_time']}; drift {i['drift']}")
+                     f"{i['durations']}; review time {i['review_time']}; drift {i['drift']}; item easiness scale "
+                     f"{i['item_easiness_scale']:g} ({i['item_easiness_scale_choice']})")
     _emit(args, {"model": str(path), "tasks": info, "fitted_at": model.fitted_at}, "\n".join(lines))
     return 0
 

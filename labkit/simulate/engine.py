@@ -96,14 +96,25 @@ def draw_assigned(ptr: np.ndarray, ann: np.ndarray, items: np.ndarray, k: int, p
         fill = np.minimum(np.searchsorted(cum, rng.random((len(short), k))), len(p) - 1)
         sub = np.where(np.arange(k)[None, :] < cnt[short, None], out[short], fill)
         if len(p) > 1:
+            # redraw repeats; only rows redrawn last round can hold a new repeat, so later rounds look at those
+            # rows only (in row order: the redraws consume the random stream in the same order as a full scan)
+            active = np.arange(len(short))
+            cnt_s = cnt[short]
             for _ in range(8):
-                dup = np.zeros(sub.shape, bool)
+                cur = sub[active]
+                fixed = cnt_s[active]
+                dup = np.zeros(cur.shape, bool)
                 for c in range(1, k):
-                    dup[:, c] = (sub[:, c:c + 1] == sub[:, :c]).any(axis=1) & (c >= cnt[short])
-                if not dup.any():
-                    break
+                    col = cur[:, c]
+                    d = col == cur[:, 0]
+                    for c2 in range(1, c):
+                        d |= col == cur[:, c2]
+                    dup[:, c] = d & (c >= fixed)
                 rows, cols = np.nonzero(dup)
-                sub[rows, cols] = np.minimum(np.searchsorted(cum, rng.random(len(rows))), len(p) - 1)
+                if not len(rows):
+                    break
+                sub[active[rows], cols] = np.minimum(np.searchsorted(cum, rng.random(len(rows))), len(p) - 1)
+                active = active[np.unique(rows)]
         out[short] = sub
     return out
 
@@ -146,7 +157,9 @@ def simulate_labels(tm: TaskModel, n_items: int, k: int, rng_items: np.random.Ge
     if K > 1:
         cw = np.cumsum(tm.wrong[items], axis=1)
         u = rng_labels.random((n_items, k))
-        wrong_lab = (u[:, :, None] > cw[:, None, :-1]).sum(axis=2)
+        wrong_lab = np.zeros((n_items, k), np.int64)  # inversion: how many cumulative weights u exceeds
+        for c in range(K - 1):
+            wrong_lab += u > cw[:, c:c + 1]
     else:
         wrong_lab = np.zeros((n_items, k), np.int64)
     labels = np.where(right, z[:, None], wrong_lab)
@@ -155,10 +168,14 @@ def simulate_labels(tm: TaskModel, n_items: int, k: int, rng_items: np.random.Ge
 
 def _counts_upto(labels: np.ndarray, K: int) -> np.ndarray:
     """counts[n, t, k]: votes for k among the first t+1 labels."""
-    onehot = np.zeros(labels.shape + (K,), np.int32)
     n, k = labels.shape
-    onehot[np.arange(n)[:, None], np.arange(k)[None, :], labels] = 1
-    return np.cumsum(onehot, axis=1)
+    cum = np.zeros((n, k, K), np.int32)
+    rows = np.arange(n)
+    for t in range(k):
+        if t:
+            cum[:, t] = cum[:, t - 1]
+        cum[rows, t, labels[:, t]] += 1
+    return cum
 
 
 def _draw_for(tm: TaskModel, policy: Policy, seed: int, n_items: int, pool: np.ndarray | None) -> dict[str, np.ndarray]:
@@ -175,28 +192,11 @@ def _draw_for(tm: TaskModel, policy: Policy, seed: int, n_items: int, pool: np.n
     return draw
 
 
-def run_policy(tm: TaskModel, policy: Policy, seed: int, n_items: int, *, position: int = 0,
-               review_priority: Callable[..., np.ndarray] | None = None,
-               credential_pool: Callable[..., np.ndarray] | None = None,
-               _cache: dict[Any, dict[str, np.ndarray]] | None = None) -> RunResult:
-    """One run of ``policy`` with ``seed`` (see the module docstring for determinism)."""
-    rng_policy = np.random.default_rng([int(seed), 2, int(position)])
-    K = tm.n_labels
-    pool = None
-    if policy.credential is not None:
-        if credential_pool is None:
-            raise ParameterError(f"policy {policy.name!r} asks for credentials but no credential rule is available")
-        pool = credential_pool(tm, policy.credential, np.random.default_rng([int(seed), 4]))
-    key = (int(seed), policy.max_labels, None if pool is None else pool.tobytes(),
-           policy.reward.skill_shift if policy.reward else 0.0, policy.week, int(n_items))
-    if _cache is not None and key in _cache:
-        draw = _cache[key]
-    else:
-        draw = _draw_for(tm, policy, seed, n_items, pool)
-        if _cache is not None:
-            _cache.clear()  # keep one draw: policies are grouped by draw in run_batch
-            _cache[key] = draw
-    labels, z, cum = draw["labels"], draw["truth"], draw["cum"]
+def _stop(draw: dict[str, np.ndarray], policy: Policy, n_items: int) -> dict[str, Any]:
+    """What a redundancy rule makes of a draw: labels used per item, the votes counted, the majority-vote
+    credit, the annotator seconds and labels paid for. Depends on the draw and the rule only, so policies that
+    share both (they differ in review or pay) compute it once."""
+    cum, z = draw["cum"], draw["truth"]
     kmax = policy.max_labels
     if policy.adaptive is None:
         used = np.full(n_items, kmax, np.int64)
@@ -210,7 +210,6 @@ def run_policy(tm: TaskModel, policy: Policy, seed: int, n_items: int, *, positi
         used = first + 1
         counts = cum[np.arange(n_items), first]
     credit = mv_credit(counts, z)
-    speed = policy.reward.time_factor if policy.reward else 1.0
     if policy.adaptive is None:
         ann_seconds = float(draw["seconds"].sum())
         n_labels = float(n_items * kmax)
@@ -218,33 +217,88 @@ def run_policy(tm: TaskModel, policy: Policy, seed: int, n_items: int, *, positi
         mask = np.arange(kmax)[None, :] < used[:, None]
         ann_seconds = float((draw["seconds"] * mask).sum())
         n_labels = float(used.sum())
-    ann_hours = ann_seconds * speed / 3600.0
+    return {"used": used, "counts": counts, "credit": credit, "accuracy": float(credit.mean()),
+            "labels_per_item": float(used.mean()), "ann_seconds": ann_seconds, "n_labels": n_labels}
+
+
+def _margin_order(stop: dict[str, Any], u: np.ndarray, n_rev: int) -> np.ndarray:
+    """The first ``n_rev`` items of ``np.lexsort((u, margin))`` (smallest vote margin first, ties by ``u``), where
+    ``u`` are the policy's uniforms: found by a partial sort of one integer key (exactly lexsort's order)."""
+    if "margin_rank" not in stop:
+        counts, used = stop["counts"], stop["used"]
+        srt = np.sort(counts, axis=1)
+        margin = (srt[:, -1] - (srt[:, -2] if counts.shape[1] > 1 else 0)) / np.maximum(used, 1)
+        _, stop["margin_rank"] = np.unique(margin, return_inverse=True)
+    rank = stop["margin_rank"]
+    n = len(u)
+    mant = (u * 9007199254740992.0).astype(np.int64)  # Generator.random() is an integer / 2**53, exactly
+    if int(rank.max(initial=0)) >= 1024 or not np.array_equal(mant.astype(np.float64) / 9007199254740992.0, u):
+        return np.asarray(np.lexsort((u, rank)))[:n_rev]
+    key = rank.astype(np.int64) * 9007199254740992 + mant
+    if n_rev >= n:
+        return np.argsort(key, kind="stable")
+    part = np.sort(np.argpartition(key, n_rev - 1)[:n_rev])  # by position, so equal keys keep lexsort's order
+    kth = key[part].max()
+    if int((key == kth).sum()) > 1:  # a tie at the boundary: let lexsort break it by position
+        return np.asarray(np.lexsort((u, rank)))[:n_rev]
+    return np.asarray(part[np.argsort(key[part], kind="stable")])
+
+
+def run_policy(tm: TaskModel, policy: Policy, seed: int, n_items: int, *, position: int = 0,
+               review_priority: Callable[..., np.ndarray] | None = None,
+               credential_pool: Callable[..., np.ndarray] | None = None,
+               _cache: dict[Any, Any] | None = None) -> RunResult:
+    """One run of ``policy`` with ``seed`` (see the module docstring for determinism)."""
+    rng_policy = np.random.default_rng([int(seed), 2, int(position)])
+    pool = None
+    if policy.credential is not None:
+        if credential_pool is None:
+            raise ParameterError(f"policy {policy.name!r} asks for credentials but no credential rule is available")
+        pool = credential_pool(tm, policy.credential, np.random.default_rng([int(seed), 4]))
+    key = (int(seed), policy.max_labels, None if pool is None else pool.tobytes(),
+           policy.reward.skill_shift if policy.reward else 0.0, policy.week, int(n_items))
+    if _cache is not None and key in _cache:
+        draw, stops = _cache[key]
+    else:
+        draw, stops = _draw_for(tm, policy, seed, n_items, pool), {}
+        if _cache is not None:
+            _cache.clear()  # keep one draw: policies are grouped by draw in run_batch
+            _cache[key] = (draw, stops)
+    rule = policy.adaptive
+    if rule not in stops:
+        stops[rule] = _stop(draw, policy, n_items)
+    stop = stops[rule]
+    labels, z = draw["labels"], draw["truth"]
+    kmax = policy.max_labels
+    used, credit, accuracy = stop["used"], stop["credit"], stop["accuracy"]
+    n_labels = stop["n_labels"]
+    speed = policy.reward.time_factor if policy.reward else 1.0
+    ann_hours = stop["ann_seconds"] * speed / 3600.0
     n_rev = 0
     if policy.review is not None:
         n_rev = min(n_items, policy.review.n_items(n_items, tm.review_minutes))
         if n_rev > 0:
             if policy.review.priority == "random":
-                order = rng_policy.permutation(n_items)
+                chosen = rng_policy.permutation(n_items)[:n_rev]
             elif policy.review.priority == "margin":
-                srt = np.sort(counts, axis=1)
-                margin = (srt[:, -1] - (srt[:, -2] if K > 1 else 0)) / np.maximum(used, 1)
-                order = np.lexsort((rng_policy.random(n_items), margin))
+                chosen = _margin_order(stop, rng_policy.random(n_items), n_rev)
             else:
                 if review_priority is None:
                     raise ParameterError(f"policy {policy.name!r}: review priority {policy.review.priority!r} needs "
                                          "the review planner (labkit.review)")
-                order = review_priority(tm, draw, used, rng_policy)
-            chosen = order[:n_rev]
+                chosen = review_priority(tm, draw, used, rng_policy)[:n_rev]
             ok = rng_policy.random(n_rev) < policy.review.reviewer_accuracy
             credit = credit.copy()
             credit[chosen] = ok.astype(np.float64)
+            accuracy = float(credit.mean())
     pay = 0.0
     if policy.reward is not None:
-        mask = np.arange(kmax)[None, :] < used[:, None]
-        agree_n = float(((labels == z[:, None]) & mask).sum())
-        pay = policy.reward.piece_rate * n_labels + policy.reward.accuracy_bonus * agree_n
-    return RunResult(policy=policy.name, seed=int(seed), accuracy=float(credit.mean()),
-                     labels_per_item=float(used.mean()), annotator_hours=ann_hours,
+        if "agree_n" not in stop:
+            mask = np.arange(kmax)[None, :] < used[:, None]
+            stop["agree_n"] = float(((labels == z[:, None]) & mask).sum())
+        pay = policy.reward.piece_rate * n_labels + policy.reward.accuracy_bonus * stop["agree_n"]
+    return RunResult(policy=policy.name, seed=int(seed), accuracy=accuracy,
+                     labels_per_item=stop["labels_per_item"], annotator_hours=ann_hours,
                      reviewer_hours=n_rev * tm.review_minutes / 60.0, n_reviewed=int(n_rev), pay=pay,
                      n_items=int(n_items))
 
@@ -270,7 +324,7 @@ def run_batch(tm: TaskModel, policies: list[Policy], seeds: int | list[int], n_i
     results: dict[tuple[int, int], dict[str, Any]] = {}
     for members in groups.values():
         for s in seed_list:
-            cache: dict[Any, dict[str, np.ndarray]] = {}
+            cache: dict[Any, Any] = {}
             for pos in members:
                 results[(pos, s)] = run_policy(tm, policies[pos], s, int(n_items), position=pos, _cache=cache,
                                                **hooks).to_dict()

@@ -27,7 +27,9 @@ exists, else the label of the default consensus model (:func:`labkit.stats.truth
 one consensus every layer reads); the fit says how many of each it used.
 
 New items are drawn from the history items (their class, easiness and wrong-label profile), so the
-simulated program has the history's mix of easy and hard items.
+simulated program has the history's mix of easy and hard items. How much of the fitted easiness spread to
+keep (a scale ``s``, the mean accuracy kept) is chosen by cross-validation on the gold items
+(:func:`labkit.simulate.fidelity.choose_item_scale`) and recorded in ``info``.
 """
 
 from __future__ import annotations
@@ -285,6 +287,7 @@ def fit_program(table: pd.DataFrame, gold: pd.DataFrame | None = None, *, task: 
     """
     import datetime as dt
 
+    from labkit.simulate.fidelity import choose_item_scale, scaled_easiness
     from labkit.stats.counts import CountTables, as_label_table
     from labkit.stats.scoring import gold_for_task
     from labkit.stats.truth import fit_consensus
@@ -310,6 +313,7 @@ def fit_program(table: pd.DataFrame, gold: pd.DataFrame | None = None, *, task: 
             codes = pd.Index(labels).get_indexer(gmap.reindex(items).fillna("\0").to_numpy())
             truth = np.where(codes >= 0, codes, -1)
             n_gold = int((truth >= 0).sum())
+        gold_truth = truth.copy()
         fit = fit_consensus(label_rows, task=t)
         post = fit.posteriors[t]
         cons = pd.Index(labels).get_indexer(post.idxmax(axis=1).astype(str).reindex(items).to_numpy())
@@ -321,16 +325,21 @@ def fit_program(table: pd.DataFrame, gold: pd.DataFrame | None = None, *, task: 
             ts = pd.to_datetime(sub["created_at"], utc=True)
             w = ((ts - ts.min()).dt.total_seconds() / (7 * 86400)).fillna(0).to_numpy(dtype=np.float64)
             week = w if np.ptp(w) >= 1 else None
-        arrays = fit_task_arrays(ct.item.astype(np.int64), ct.annotator.astype(np.int64), ct.label.astype(np.int64), truth,
-                                 n_items=ct.n_items, n_annotators=ct.n_annotators, n_labels=ct.n_labels, week=week)
-        assign_ptr, assign_ann = assignment(ct.item.astype(np.int64), ct.annotator.astype(np.int64), ct.n_items)
+        it64, an64, lab64 = ct.item.astype(np.int64), ct.annotator.astype(np.int64), ct.label.astype(np.int64)
+        arrays = fit_task_arrays(it64, an64, lab64, truth, n_items=ct.n_items, n_annotators=ct.n_annotators,
+                                 n_labels=ct.n_labels, week=week)
+        assign_ptr, assign_ann = assignment(it64, an64, ct.n_items)
+        # how much item-difficulty structure to simulate: chosen by cross-validation on the gold items
+        scale = choose_item_scale(it64, an64, lab64, gold_truth, n_items=ct.n_items, n_annotators=ct.n_annotators,
+                                  n_labels=ct.n_labels)
+        beta = scaled_easiness(arrays["theta"], arrays["beta"], it64, an64, truth, scale["scale"])
         dmu, dsd, have_d = _durations(sub, pd.Index(np.asarray(ct.annotators).astype(str)))
         rmin, have_r = _review_minutes(table, t)
         models[t] = TaskModel(
             # annotators by position only: the model file never carries a raw annotator id
             task=t, labels=labels, annotators=[f"annotator-{j + 1:05d}" for j in range(ct.n_annotators)],
             activity=np.bincount(ct.annotator, minlength=ct.n_annotators).astype(np.float64),
-            theta=arrays["theta"], beta=arrays["beta"], truth=truth, wrong=arrays["wrong"],
+            theta=arrays["theta"], beta=beta, truth=truth, wrong=arrays["wrong"],
             duration_log_mu=dmu, duration_log_sd=dsd, review_minutes=rmin,
             drift_per_week=float(arrays["drift"]) if week is not None else 0.0,
             assign_ptr=assign_ptr, assign_ann=assign_ann,
@@ -339,6 +348,8 @@ def fit_program(table: pd.DataFrame, gold: pd.DataFrame | None = None, *, task: 
                   "loglik_per_judgement": round(arrays["loglik"] / max(arrays["n_fit"], 1), 6),
                   "durations": "recorded" if have_d else f"assumed {DEFAULT_JUDGEMENT_S:g} s per judgement",
                   "review_time": "recorded" if have_r else f"assumed {DEFAULT_REVIEW_MIN:g} minutes per item",
-                  "drift": "fitted" if week is not None else "none (no timestamps spanning a week)"})
+                  "drift": "fitted" if week is not None else "none (no timestamps spanning a week)",
+                  "item_easiness_scale": scale["scale"], "item_easiness_scale_choice": scale["reason"],
+                  "item_easiness_scale_cv_points": scale["mae_by_scale"]})
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
     return ProgramModel(tasks=models, source=source, fitted_at=now)
