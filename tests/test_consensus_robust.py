@@ -56,7 +56,7 @@ def test_default_is_as_accurate_as_majority_vote_and_dawid_skene(name: str) -> N
     ds = _acc(DawidSkene().fit_predict(t), g)
     tol = 0.01 if len(g) < 500 else 0.005   # the rule: half a point, a point under 500 gold items
     if name == "zhou2012_dog":
-        tol = 0.01  # measured: 0.835 against Dawid-Skene's 0.843 (docs/statistics.md says so)
+        tol = 0.01  # measured: 0.836 against Dawid-Skene's 0.843, 5 items short (docs/statistics.md says so)
     assert robust >= max(mv, ds) - tol, (robust, mv, ds)
 
 
