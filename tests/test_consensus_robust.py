@@ -56,7 +56,7 @@ def test_default_is_as_accurate_as_majority_vote_and_dawid_skene(name: str) -> N
     ds = _acc(DawidSkene().fit_predict(t), g)
     tol = 0.01 if len(g) < 500 else 0.005   # the issue's rule: half a point, a point under 500 gold items
     if name == "zhou2012_dog":
-        tol = 0.01  # measured: 0.835 against Dawid-Skene's 0.843 (docs/statistics.md says so)
+        tol = 0.01  # measured: 0.836 against Dawid-Skene's 0.843, 5 items short (docs/statistics.md says so)
     assert robust >= max(mv, ds) - tol, (robust, mv, ds)
 
 
@@ -243,3 +243,89 @@ def test_held_out_likelihood_matches_a_judgement_by_judgement_loop() -> None:
         total += float(np.log((post * np.maximum(theta, 1e-12)).sum()))
         n += 1
     assert got == pytest.approx(total / n, rel=1e-9)
+
+
+def _poisson_binomial_lgamma_gain(ps: np.ndarray, a: float, complement: bool = False) -> float:
+    """E[log Gamma(X + a) - log Gamma(a)] for X a sum of independent Bernoulli(ps), by full convolution."""
+    from scipy.special import gammaln
+
+    pmf = np.array([1.0])
+    for p in ps:
+        pmf = np.convolve(pmf, [1.0 - p, p])
+    x = np.arange(len(pmf), dtype=np.float64)
+    if complement:
+        x = len(ps) - x
+    return float((pmf * gammaln(x + a)).sum() - gammaln(a))
+
+
+def test_count_spread_expectations_match_full_convolution() -> None:
+    """Exact (dynamic programming) for small cells, second order / Poisson above ``_EXACT_MAX``: checked against
+    the full Poisson-binomial distribution, repeated judgements included."""
+    from labkit.stats import robust
+
+    rng = np.random.default_rng(3)
+    ncells = 7
+    sizes = [0, 1, 3, 17, 32, 90, 400]            # 90 and 400 judgements take the second-order path
+    cell = np.repeat(np.arange(ncells), sizes)
+    P = rng.random((2, len(cell))) ** 2
+    P[1, cell == 6] *= 0.002                       # a large cell with a tiny mean: the Poisson branch
+    mult = np.ones(len(cell), np.int64)
+    mult[::5] = 2                                  # a judgement standing for two items
+    m = np.bincount(cell, weights=mult, minlength=ncells)
+    mu = np.stack([np.bincount(cell, weights=mult * P[k], minlength=ncells) for k in range(2)])
+    var = np.stack([np.bincount(cell, weights=mult * P[k] * (1 - P[k]), minlength=ncells) for k in range(2)])
+    spread = robust._Spread(mu, var, cell, mult, lambda keep: P[:, keep])
+    a = np.array([[0.05], [3.0]]) * np.ones((2, ncells))
+    for complement in (False, True):
+        got = spread.lgamma_gain(a, complement)
+        for k in range(2):
+            for c in range(ncells):
+                ps = np.repeat(P[k, cell == c], mult[cell == c])
+                want = _poisson_binomial_lgamma_gain(ps, a[k, c], complement)
+                if m[c] <= robust._EXACT_MAX:
+                    assert got[k, c] == pytest.approx(want, abs=1e-9), (k, c, complement)
+                else:
+                    assert got[k, c] == pytest.approx(want, rel=2e-3, abs=2e-2), (k, c, complement)
+
+
+def test_strengths_from_certain_truths_equal_the_plug_in_likelihood() -> None:
+    """With every posterior at 0 or 1 the counts are certain: the averaged likelihood is the plug-in one, so
+    both give the same strengths; with uncertain truths the averaged one gives less shrinkage."""
+    from labkit.stats import robust
+
+    t, _ = sparse_program(K=2, seed=102)
+    ct = CountTables.from_labels(as_label_table(t))
+    m = RobustDawidSkene().fit_counts(ct)
+    A, w, _, reps = m._patterns
+    J, K = ct.n_annotators, ct.n_labels
+    Ac = A.tocoo()
+    coo = (Ac.row, Ac.col, np.rint(Ac.data * (1.0 if reps is None else w[Ac.row])).astype(np.int64))
+    A2 = A.copy()
+    A2.data = A2.data ** 2
+    f = m._fit
+    hard = np.zeros_like(f.T)
+    hard[f.T.argmax(axis=0), np.arange(f.T.shape[1])] = 1.0
+    Tw = hard if reps is None else hard * w[None, :]
+    C3 = (A.T @ Tw.T).reshape(J, K, K).transpose(2, 0, 1)
+    fh = robust._Fit(T=hard, logtheta=f.logtheta, logpi=f.logpi, C=np.ascontiguousarray(C3), prior=f.prior,
+                     n_iter=0, converged=True)
+    sp_hard = robust._count_spread(fh, coo, A2.T, None if reps is None else w, J, K)
+    sa = robust.eb_accuracy_strength(C3)
+    assert robust.eb_accuracy_strength(C3, spread=sp_hard) == pytest.approx(sa, rel=1e-6)
+    prior = robust._prior_means(C3, sa)
+    assert robust.eb_strength(C3, prior, spread=sp_hard) == pytest.approx(robust.eb_strength(C3, prior), rel=1e-6)
+    # the fitted (uncertain) posteriors: the plug-in likelihood sees the averaged counts as too alike
+    sp_soft = robust._count_spread(f, coo, A2.T, None if reps is None else w, J, K)
+    assert robust.eb_accuracy_strength(f.C, spread=sp_soft) < 0.5 * robust.eb_accuracy_strength(f.C)
+
+
+def test_sparse_five_label_program_within_half_a_point_of_glad() -> None:
+    """The generated sparse program with five labels (bench seed 105), where GLAD is the best peer: crowd-kit's
+    GLAD gets 0.9154 there (measured by bench/bench_consensus.py; not run here, it takes minutes), so the
+    issue's rule asks for 0.9104. The plug-in strengths (sa 8.2) gave 0.9103."""
+    t, g = sparse_program(K=5, seed=105)
+    fit = fit_consensus(t)
+    robust = _acc(fit.consensus, g)
+    assert robust >= 0.9154 - 0.005, robust
+    assert robust >= _acc(majority_vote(t), g) - 0.005
+    assert fit.info["default"]["accuracy_strength"] < 5.0   # the averaged likelihood: 3.7

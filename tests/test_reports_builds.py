@@ -186,7 +186,8 @@ def test_quality_consensus_reliability_on_gold_matches_an_oracle(tmp_path):
 
     d = public_program(tmp_path)
     r = Q.build(d["labels"], d["gold"], validate=False, n_boot=20, pseudonym=P)
-    fit = fit_consensus(load_labels(d["labels"]), task="rte")
+    # the report passes its gold to the consensus: confidence calibrated on it, cross-fitted
+    fit = fit_consensus(load_labels(d["labels"]), task="rte", gold=d["gold_df"].rename(columns={"gold": "label"}))
     g = d["gold_df"].set_index("item_id")["gold"]
     c = fit.consensus.assign(item_id=fit.consensus["item_id"].astype(str))
     c = c.loc[c["item_id"].isin(g.index)]
@@ -420,11 +421,21 @@ def test_cli_annotators_flag_is_checked_before_any_kernel(tmp_path, capsys):
     assert not any(tmp_path.iterdir())  # nothing ran
 
 
-def test_overconfident_consensus_is_a_warning(tmp_path):
-    """Bluebirds (Welinder et al. 2010): the consensus is near-certain on every item but right on ~90% of gold."""
+def test_overconfident_consensus_is_a_warning(tmp_path, monkeypatch):
+    """Bluebirds (Welinder et al. 2010): the posterior is near-certain on every item but right on ~90% of gold.
+    The report passes its 108 gold items to the consensus, whose confidence is then calibrated on them
+    (cross-fitted: ECE 0.025, no warning); a consensus that ignored the gold (as the report did before) is
+    overconfident there, and the report warns."""
     from labkit.reports import quality as Q
+    from labkit.stats import truth
 
     d = public_program(tmp_path, "welinder2010_bluebirds", "bluebirds")
+    r = Q.build(d["labels"], d["gold"], validate=False, n_boot=20, pseudonym=P)
+    m = r.metrics()
+    assert m["consensus_ece_on_gold"] <= 0.03
+    assert not [f for f in r.findings if f.text.startswith("Consensus confidence is miscalibrated on gold")]
+    fit = truth.fit_consensus
+    monkeypatch.setattr(truth, "fit_consensus", lambda *a, **k: fit(*a, **{**k, "gold": None}))
     r = Q.build(d["labels"], d["gold"], validate=False, n_boot=20, pseudonym=P)
     m = r.metrics()
     assert m["consensus_ece_on_gold"] > 0.05

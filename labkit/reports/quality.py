@@ -388,9 +388,11 @@ def consensus(p: Program, *, threshold: float = 0.7) -> dict[str, Any]:
     from labkit.stats.consensus import consensus_accuracy
     from labkit.stats.truth import fit_consensus
 
-    fit = fit_consensus(p.comparable, task=p.task)
-    cons = fit.consensus
     g = p.gold_for_task if p.has_gold else None
+    # with gold, the confidence is calibrated on it, cross-fitted (each gold item's confidence from a map fitted
+    # without its own gold label), so the reliability shown below is honest; labels never read gold
+    fit = fit_consensus(p.comparable, task=p.task, gold=g)
+    cons = fit.consensus
     acc = consensus_accuracy(cons, g) if g is not None else None
     queue = review_queue(p, fit, g, threshold=threshold)
     rel = None

@@ -16,7 +16,10 @@ fits both and keeps the one with the higher leave-one-judgement-out likelihood. 
 work sits near the prior; one with much work keeps their own confusion. The strengths are estimated from
 the data by **empirical Bayes**: each annotator's confusion counts are modelled as Dirichlet-multinomial
 around the prior mean (:func:`eb_strength`), their right/wrong counts as beta-binomial around the crowd's
-accuracy (:func:`eb_accuracy_strength`), and EM and the estimates alternate (from :math:`s = 32`,
+accuracy (:func:`eb_accuracy_strength`), both likelihoods averaged over the truths' posterior (the EM
+objective for a strength: the likelihood of the expected counts would see the annotators as more alike than
+they are and over-shrink wherever the truths are uncertain, :class:`_CountSpread`), and EM and the estimates
+alternate (from :math:`s = 32`,
 warm-started, until :math:`s` moves by less than 5%, at most 6 rounds). Heterogeneous annotators with
 plenty of work give a small :math:`s`; a sparse crowd gives a large one, where the model approaches a
 skill-weighted vote instead of trusting three judgements per person. EM runs once per distinct judgement
@@ -40,6 +43,7 @@ crowdsourcing", WWW, doi:10.1145/2566486.2567989.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,9 +119,14 @@ def _argmin_log(nll: Any, lo: float, hi: float, xatol: float = 1e-3) -> float:
     return float(np.exp(c if fc <= fd else d))
 
 
-def eb_accuracy_strength(C3: np.ndarray, lo: float = 0.5, hi: float = 1000.0) -> float:
-    """Beta-binomial empirical Bayes for how much the crowd's accuracy is worth in judgements (sa)."""
-    from scipy.special import betaln
+def eb_accuracy_strength(C3: np.ndarray, lo: float = 0.5, hi: float = 1000.0,
+                         spread: _CountSpread | None = None) -> float:
+    """Beta-binomial empirical Bayes for how much the crowd's accuracy is worth in judgements (sa).
+
+    ``spread`` (from the same fit): maximize the beta-binomial likelihood of the right/wrong counts averaged
+    over the truths' posterior (the EM objective for ``sa``) instead of the likelihood of the expected counts
+    (see :class:`_CountSpread`)."""
+    from scipy.special import betaln, gammaln
 
     right = np.einsum("kjk->j", C3)
     total = C3.sum(axis=(0, 2))
@@ -128,9 +137,133 @@ def eb_accuracy_strength(C3: np.ndarray, lo: float = 0.5, hi: float = 1000.0) ->
     def nll(log_s: float) -> float:
         sv = float(np.exp(log_s))
         a, b = sv * m, sv * (1 - m)
-        return -float((betaln(r + a, n - r + b) - betaln(a, b)).sum())
+        if spread is None:
+            return -float((betaln(r + a, n - r + b) - betaln(a, b)).sum())
+        v = (spread.right.lgamma_gain(np.array([[a]]))[0] + spread.right.lgamma_gain(np.array([[b]]), True)[0]
+             - gammaln(total + sv) + gammaln(sv))
+        return -float(v[keep].sum())
 
     return _argmin_log(nll, lo, hi)
+
+
+_EXACT_MAX = 32   # counts summing at most this many judgements: exact Poisson-binomial; more: second order
+_POISSON_X = np.arange(41.0)
+
+
+class _Spread:
+    """The distribution of counts that are sums of independent Bernoulli judgements (a Poisson-binomial per
+    cell and slice), enough to take ``E[log Gamma(X + a) - log Gamma(a)]``: exact (the distribution by
+    dynamic programming) for cells of at most ``_EXACT_MAX`` judgements, the second-order expansion
+    ``log Gamma(mu + a) + var/2 * trigamma(mu + a)`` above (a Poisson sum where ``mu + a < 1``, where that
+    expansion does not hold). ``mu``, ``var``: [slice, cell] means and variances; ``cell``, ``mult``: every
+    judgement's cell and how many judgements it stands for; ``probs(keep)``: the success probabilities
+    [slice, entry] of the judgements ``keep`` selects."""
+
+    def __init__(self, mu: np.ndarray, var: np.ndarray, cell: np.ndarray, mult: np.ndarray,
+                 probs: Callable[[np.ndarray], np.ndarray]):
+        S, ncells = mu.shape
+        m = np.bincount(cell, weights=mult, minlength=ncells)
+        self.mu, self.var, self.m = mu, var, m
+        self.shape = (S, ncells)
+        small = (m > 0) & (m <= _EXACT_MAX)
+        keep = small[cell]
+        c = np.repeat(cell[keep], mult[keep])
+        Pe = np.repeat(probs(keep), mult[keep], axis=1)
+        order = np.argsort(c, kind="stable")
+        c, Pe = c[order], Pe[:, order]
+        pos = np.arange(len(c)) - np.searchsorted(c, np.arange(ncells))[c]
+        # per bucket of cells (m in (width/2, width]): P(X > t) and P(m - X > t), t = 0..width-1, since
+        # E[log Gamma(X + a) - log Gamma(a)] = sum_t P(X > t) log(a + t)
+        self.buckets: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        width = 1
+        while width <= _EXACT_MAX:
+            ids = np.where(small & (m > width // 2) & (m <= width))[0]
+            if len(ids):
+                slot = np.full(ncells, -1)
+                slot[ids] = np.arange(len(ids))
+                e = slot[c] >= 0
+                Pm = np.zeros((S, len(ids), width))
+                Pm[:, slot[c[e]], pos[e]] = Pe[:, e]
+                pmf = np.zeros((S, len(ids), width + 1))
+                pmf[:, :, 0] = 1.0
+                for t in range(width):   # add one Bernoulli (padding adds p = 0: nothing)
+                    p = Pm[:, :, t:t + 1]
+                    pmf[:, :, 1:] = pmf[:, :, 1:] * (1 - p) + pmf[:, :, :-1] * p
+                    pmf[:, :, :1] *= 1 - p
+                sf = 1.0 - np.cumsum(pmf, axis=2)[:, :, :-1]                 # P(X > t)
+                # P(m - X > t) = P(X < m - t) = cdf(m - t - 1), zero where m - t - 1 < 0
+                cdf = np.cumsum(pmf, axis=2)
+                idx = m[ids][:, None].astype(np.int64) - 1 - np.arange(width)[None, :]
+                sfc = np.where(idx >= 0, np.take_along_axis(cdf, np.maximum(idx, 0)[None, :, :].repeat(S, 0),
+                                                            axis=2), 0.0)
+                self.buckets.append((ids, np.maximum(sf, 0.0), sfc, np.arange(width, dtype=np.float64)))
+            width *= 2
+        self.big = np.where(m > _EXACT_MAX)[0]
+
+    def lgamma_gain(self, a: np.ndarray, complement: bool = False) -> np.ndarray:
+        """``E[log Gamma(X + a) - log Gamma(a)]`` per (slice, cell) (``complement``: of ``m - X``); ``a``
+        broadcasts to [slice, cell]. Cells with no judgement: 0."""
+        from scipy.special import gammaln, polygamma
+
+        a = np.broadcast_to(a, self.shape)
+        out = np.zeros(self.shape)
+        for ids, sf, sfc, ts in self.buckets:
+            out[:, ids] = ((sfc if complement else sf) * np.log(a[:, ids][:, :, None] + ts)).sum(axis=2)
+        b = self.big
+        if len(b):
+            mu = np.maximum(self.m[b][None, :] - self.mu[:, b] if complement else self.mu[:, b], 0.0)
+            ab = a[:, b]
+            d = gammaln(mu + ab) + 0.5 * self.var[:, b] * polygamma(1, mu + ab)
+            tiny = (mu + ab) < 1.0
+            if tiny.any():
+                mt, at = mu[tiny], ab[tiny]
+                lp = (_POISSON_X[None, :] * np.log(np.maximum(mt, 1e-300))[:, None] - mt[:, None]
+                      - gammaln(_POISSON_X + 1.0)[None, :])
+                d[tiny] = (np.exp(lp) * gammaln(_POISSON_X[None, :] + at[:, None])).sum(axis=1)
+            out[:, b] = d - gammaln(ab)
+        return out
+
+
+@dataclass
+class _CountSpread:
+    """How uncertain the M-step counts are. The counts ``C[k, j, l]`` are expectations over the truths'
+    posterior; the strengths' likelihoods (Dirichlet-multinomial, beta-binomial) of those expectations see
+    annotators as more alike than they are (an average varies less than what it averages), so the
+    strengths come out too large wherever the truths are uncertain (sparse crowds: ``sa`` 60-70 instead of
+    about 10 on the generated sparse programs with two labels). The EM objective for a strength is the
+    likelihood averaged over the posterior instead; with the items independent under the posterior, every
+    count is a sum of independent Bernoulli judgements, so the average is a sum of ``E log Gamma`` terms of
+    Poisson-binomial counts (:class:`_Spread`). ``cells``: (annotator, label) x true class;
+    ``rows``: annotator x true class; ``right``: each annotator's right count."""
+    cells: _Spread
+    rows: _Spread
+    right: _Spread
+
+
+def _count_spread(f: _Fit, coo: tuple[np.ndarray, np.ndarray, np.ndarray], A2T: Any, w: np.ndarray | None,
+                  J: int, K: int) -> _CountSpread:
+    """The :class:`_CountSpread` of a fit: means from its counts, variances from one sparse product
+    (``A2T``: the judgement matrix with squared entries, transposed; a repeated judgement is one
+    Bernoulli counted twice), exact distributions for the annotators with few judgements."""
+    row, col, mult = coo
+    T = f.T
+    Q = T * (1.0 - T)
+    if w is not None:
+        Q = Q * w[None, :]
+    V3 = (A2T @ np.ascontiguousarray(Q.T)).reshape(J, K, K).transpose(2, 0, 1)      # [true, annotator, obs]
+    C3 = f.C
+    ann = col // K
+
+    def truth(keep: np.ndarray) -> np.ndarray:             # [true class, judgement]: the item's posterior
+        return _cols(T, row[keep])
+
+    def given(keep: np.ndarray) -> np.ndarray:             # [1, judgement]: the posterior of the label given
+        return T[col[keep] % K, row[keep]][None, :]
+
+    cells = _Spread(C3.reshape(K, J * K), V3.reshape(K, J * K), col, mult, truth)
+    rows = _Spread(C3.sum(axis=2), V3.sum(axis=2), ann, mult, truth)
+    right = _Spread(np.einsum("kjk->j", C3)[None, :], np.einsum("kjk->j", V3)[None, :], ann, mult, given)
+    return _CountSpread(cells, rows, right)
 
 
 def _row_patterns(A: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray] | None:
@@ -245,24 +378,32 @@ def _em(A: sp.csr_matrix, AT: Any, N: np.ndarray, I: int, J: int, K: int, s: flo
                 prior=state["prior"], n_iter=evals, converged=converged)
 
 
-def eb_strength(C: np.ndarray, prior: np.ndarray, lo: float = 0.1, hi: float = 1000.0) -> float:
+def eb_strength(C: np.ndarray, prior: np.ndarray, lo: float = 0.1, hi: float = 1000.0,
+                spread: _CountSpread | None = None) -> float:
     """The prior strength s maximizing the Dirichlet-multinomial likelihood of the annotators' confusion counts.
 
     ``C[k, j, l]`` are (expected) counts of annotator ``j`` saying ``l`` on class ``k``; each row ``C[k, j]`` is
     modelled as DirMult(s * prior[k, j]). Heterogeneous annotators with evidence give a small ``s`` (trust each
     one's own confusion); a sparse crowd, whose per-annotator counts cannot tell annotators apart, gives a
-    large ``s`` (lean on the pool).
+    large ``s`` (lean on the pool). ``spread`` (from the same fit): the likelihood averaged over the truths'
+    posterior, the EM objective for ``s`` (:class:`_CountSpread`), instead of the likelihood of the expected
+    counts.
     """
     from scipy.special import gammaln
 
     n = C.sum(axis=2)
     keep = n > 0
     prior = np.maximum(prior, 1e-300)  # a cell with no prior mass (and no count) adds 0, not inf - inf
+    K, J = C.shape[0], C.shape[1]
 
     def nll(log_s: float) -> float:
         sv = float(np.exp(log_s))
         a = sv * prior
-        v = gammaln(sv) - gammaln(n + sv) + (gammaln(C + a) - gammaln(a)).sum(axis=2)
+        if spread is None:
+            v = gammaln(sv) - gammaln(n + sv) + (gammaln(C + a) - gammaln(a)).sum(axis=2)
+        else:
+            v = (spread.cells.lgamma_gain(a.reshape(K, J * K)).reshape(K, J, K).sum(axis=2)
+                 - spread.rows.lgamma_gain(np.array([[sv]])))
         return -float(v[keep].sum())
 
     return _argmin_log(nll, lo, hi)
@@ -406,11 +547,18 @@ class RobustDawidSkene:
         rough = max(float(self.tol), 1e-3) if self.strength is None else float(self.tol)
         f = _em(A, AT, N, U, J, K, s, rough, int(self.max_iter), sa=sa, w=w)
         total += f.n_iter
+        # the strengths are fitted to the likelihood averaged over the truths' posterior (_CountSpread)
+        Ac = A.tocoo()
+        coo = (Ac.row, Ac.col, np.rint(Ac.data * (1.0 if w is None else w[Ac.row])).astype(np.int64))
+        A2 = A.copy()
+        A2.data = A2.data * A2.data
+        A2T = A2.T
         if self.strength is None and fit_s:
             for _ in range(6):
+                sp_ = _count_spread(f, coo, A2T, w, J, K)
                 if self.sa is None and not pooled:
-                    sa = eb_accuracy_strength(f.C)
-                s_new = eb_strength(f.C, _prior_means(f.C, sa))
+                    sa = eb_accuracy_strength(f.C, spread=sp_)
+                s_new = eb_strength(f.C, _prior_means(f.C, sa), spread=sp_)
                 path.append(s_new)
                 moved = abs(np.log(s_new / s)) > np.log(1.05)
                 s = s_new
@@ -422,7 +570,7 @@ class RobustDawidSkene:
             f = _em(A, AT, N, U, J, K, s, float(self.tol), int(self.max_iter), T0=f.T, sa=sa, w=w)
             total += f.n_iter
         if pooled:  # the skill table still needs how much the crowd's accuracy is worth
-            sa = eb_accuracy_strength(f.C)
+            sa = eb_accuracy_strength(f.C, spread=_count_spread(f, coo, A2T, w, J, K))
         return f, s, sa, path, total
 
     def temper(self, ct: CountTables, grid: tuple[float, ...] = (1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 6.0)) -> float:
