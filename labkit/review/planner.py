@@ -521,6 +521,18 @@ def _reasons(q: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
     return out
 
 
+def _rank_key(score: np.ndarray, digits: int = 12) -> np.ndarray:
+    """``score`` rounded to ``digits`` significant digits, for ordering: items whose scores differ only by
+    floating-point rounding (a monotone calibration of equal raw scores can split them by an ulp) stay tied
+    and keep their order by item id."""
+    out = np.asarray(score, dtype=float).copy()
+    ok = np.isfinite(out) & (out != 0)
+    mag = np.floor(np.log10(np.abs(out[ok])))
+    scale = 10.0 ** (digits - 1 - mag)
+    out[ok] = np.round(out[ok] * scale) / scale
+    return out
+
+
 def plan_review(table: pd.DataFrame, *, budget_hours: float | None = None, budget_items: int | None = None,
                 budget_fraction: float | None = None, gold: pd.DataFrame | None = None,
                 validation: pd.DataFrame | None = None, costs: dict[str, pd.DataFrame] | None = None,
@@ -679,7 +691,7 @@ def _plan(table: pd.DataFrame, human: pd.DataFrame, fit: Any, review_hist: pd.Da
             "slice": sl.to_numpy(), "_crit": crit_words, "_nov": nov_words, "_model": model_says,
             "_fast": fast_words}))
     q = pd.concat(frames, ignore_index=True)
-    order = np.lexsort((q["item_id"].to_numpy(), -q["score"].to_numpy(), q["tier"].to_numpy()))
+    order = np.lexsort((q["item_id"].to_numpy(), -_rank_key(q["score"].to_numpy(float)), q["tier"].to_numpy()))
     q = q.iloc[order].reset_index(drop=True)
     q.insert(0, "rank", np.arange(1, len(q) + 1))
     inside, budget = _budget(len(q), q["est_minutes"].to_numpy(float), hours=budget_hours, items=budget_items,

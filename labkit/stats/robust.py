@@ -213,7 +213,8 @@ class _Spread:
         if len(b):
             mu = np.maximum(self.m[b][None, :] - self.mu[:, b] if complement else self.mu[:, b], 0.0)
             ab = a[:, b]
-            d = gammaln(mu + ab) + 0.5 * self.var[:, b] * polygamma(1, mu + ab)
+            with np.errstate(invalid="ignore", divide="ignore"):  # mu + ab = 0: inf * 0, replaced just below
+                d = gammaln(mu + ab) + 0.5 * self.var[:, b] * polygamma(1, mu + ab)
             tiny = (mu + ab) < 1.0
             if tiny.any():
                 mt, at = mu[tiny], ab[tiny]
