@@ -195,20 +195,24 @@ def test_bundled_sample_same_on_duckdb_from_a_folder(sample_parquet) -> None:
         "expect_labels_to_respect_exclusivity"}
 
 
+def _cli_summaries(capsys, path: str, engines: tuple[str, ...], *extra: str) -> dict[str, dict]:
+    """``labkit validate PATH --engine E --json`` per engine (the sample fails the gate: exit 1): each JSON summary
+    with its timings dropped and its engine name checked and removed, so the rest can be compared as is."""
+    out = {}
+    for engine in engines:
+        rc = main(["validate", path, "--guidelines", str(GUIDELINES), "--engine", engine, *extra, "--json"])
+        cap = capsys.readouterr()
+        assert rc == 1 and f"engine: {engine} (requested with --engine)" in cap.err
+        summary = json.loads(cap.out.strip().splitlines()[-1])
+        summary.pop("timings")
+        assert summary.pop("engine")["name"] == engine
+        out[engine] = summary
+    return out
+
+
 def test_cli_validate_engine_choice_and_same_summary(sample_parquet, capsys) -> None:
     path = str(sample_parquet / "a.parquet")
-    out = {}
-    for engine in ("pandas", "duckdb"):
-        rc = main(["validate", path, "--guidelines", str(GUIDELINES), "--engine", engine, "--memory-limit", "1GB",
-                   "--json"])
-        cap = capsys.readouterr()
-        assert rc == 1  # the sample fails the gate
-        assert f"engine: {engine} (requested with --engine)" in cap.err
-        out[engine] = json.loads(cap.out.strip().splitlines()[-1])
-    for s in out.values():
-        s.pop("timings")
-    assert out["duckdb"].pop("engine")["name"] == "duckdb"
-    assert out["pandas"].pop("engine")["name"] == "pandas"
+    out = _cli_summaries(capsys, path, ("pandas", "duckdb"), "--memory-limit", "1GB")
     assert out["pandas"] == out["duckdb"]
     # auto with a budget smaller than the input's estimate picks duckdb and says why
     rc = main(["validate", path, "--guidelines", str(GUIDELINES), "--memory-limit", "100KB", "--json"])
@@ -226,16 +230,7 @@ def test_bundled_sample_same_on_spark_and_cli(sample_parquet, spark_session, cap
     _assert_same(ref, got)
     assert {o.name for o in got.outcomes if o.status == "failed"} >= {
         "expect_annotator_label_distribution_to_match_pool", "expect_judgement_duration_not_outlier"}
-    out = {}
-    for engine in ("pandas", "spark"):
-        rc = main(["validate", str(sample_parquet), "--guidelines", str(GUIDELINES), "--engine", engine, "--json"])
-        cap = capsys.readouterr()
-        assert rc == 1 and f"engine: {engine} (requested with --engine)" in cap.err
-        out[engine] = json.loads(cap.out.strip().splitlines()[-1])
-    for s in out.values():
-        s.pop("timings")
-    assert out["spark"].pop("engine")["name"] == "spark"
-    assert out["pandas"].pop("engine")["name"] == "pandas"
+    out = _cli_summaries(capsys, str(sample_parquet), ("pandas", "spark"))
     assert out["pandas"] == out["spark"]
 
 

@@ -469,9 +469,9 @@ def _learn_or_calibrate(ind: pd.DataFrame, truth: pd.Series, w: ReviewWeights) -
             z = beta[0] + XL @ beta[1:]
             z[pos] = z_known
             info.update({"weights": "learned (5-fold cross-fitted on the known items, shrunk toward the defaults)",
-                         "intercept": float(beta[0]), "slopes": [float(x) for x in beta[1:3]]})
+                         "intercept": float(beta[0]), "slopes": [float(x) for x in beta[1:1 + X.shape[1]]]})
             if len(labels):
-                info["label_offsets"] = {str(lab): float(beta[3 + j]) for j, lab in enumerate(labels)}
+                info["label_offsets"] = {str(lab): float(v) for lab, v in zip(labels, beta[1 + X.shape[1]:])}
             return expit(z), info
         cal = _calibrate(p[pos], err)
         if cal is not None:

@@ -153,10 +153,7 @@ def _compact(codes: np.ndarray, n_categories: int, counts: list[np.ndarray] | No
     present = binc > 0
     if counts is not None:
         counts.append(binc[present])
-    if present.all():
-        return codes.astype(np.int32, copy=False), np.arange(n_categories)
-    remap = np.cumsum(present, dtype=np.int64) - 1
-    return remap[codes].astype(np.int32, copy=False), np.flatnonzero(present)
+    return _compact_present(codes, present)
 
 
 @dataclass(frozen=True)
