@@ -30,10 +30,13 @@ def test_caught_by_hours_orders():
 def test_build_on_sample_matches_plan_and_is_pseudonymous():
     rep = build(labels=LABELS, gold=str(ROOT / "sample" / "gold.csv"), guidelines=str(ROOT / "guidelines"),
                 budget_hours=1.0)
-    t = load_labels(LABELS)
+    from labkit.guidelines.migrate import in_common_terms
+    from labkit.guidelines.model import Guidelines
     from labkit.schema import read_gold
 
-    plan = plan_review(t, budget_hours=1.0, gold=read_gold(ROOT / "sample" / "gold.csv"))
+    g = read_gold(ROOT / "sample" / "gold.csv")
+    t, _ = in_common_terms(load_labels(LABELS), g, Guidelines.load(ROOT / "guidelines"))  # the report's own terms
+    plan = plan_review(t, budget_hours=1.0, gold=g)
     assert rep.headline["queued"] == len(plan.queued)
     assert rep.headline["expected_errors_caught"] == pytest.approx(plan.queued["p_error"].sum(), abs=0.05)
     curve = rep.section("Errors caught against hours").blocks[1].frame

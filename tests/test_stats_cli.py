@@ -150,3 +150,26 @@ def test_cli_score_with_guidelines_equals_migrating_first(capsys: pytest.Capture
     as_recorded = run_json(capsys, "score", labels, "--gold", gold)
     assert as_recorded["notes"] == []
     assert as_recorded["accuracy"] < direct["accuracy"]  # offensive (1.x) vs insult (2.0.0) counted as errors
+
+
+def test_cli_consensus_with_guidelines_equals_migrating_first(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """``consensus --guidelines``: one label per meaning (``offensive`` made under 1.x is 2.0.0's ``insult``).
+    Oracle: ``labkit migrate`` then ``consensus``, same labels and confidences item by item."""
+    root = Path(__file__).resolve().parents[1]
+    labels = f"{root}/sample/label_studio_export.json:{root}/sample/labels.csv"
+    gold, guidelines = str(root / "sample" / "gold.csv"), str(root / "guidelines")
+    direct_out, oracle_out = tmp_path / "direct.csv", tmp_path / "oracle.csv"
+    direct = run_json(capsys, "consensus", labels, "--gold", gold, "--guidelines", guidelines, "--out", str(direct_out))
+    migrated = tmp_path / "migrated.parquet"
+    run_json(capsys, "migrate", labels, "--to", "2.0.0", "--guidelines", guidelines, "--out", str(migrated))
+    oracle = run_json(capsys, "consensus", str(migrated), "--gold", gold, "--out", str(oracle_out))
+    assert direct["guideline_terms"][0].startswith("Gold is decided under guideline 2.0.0; ")
+    assert direct["accuracy"] == pytest.approx(oracle["accuracy"], abs=1e-12)
+    a = pd.read_csv(direct_out).sort_values("item_id").reset_index(drop=True)
+    b = pd.read_csv(oracle_out).sort_values("item_id").reset_index(drop=True)
+    assert a["label"].tolist() == b["label"].tolist()
+    assert a["confidence"].to_numpy() == pytest.approx(b["confidence"].to_numpy(), abs=1e-9)
+    assert set(a["label"]) == {"ok", "insult", "hate", "spam"}
+    as_recorded = run_json(capsys, "consensus", labels, "--gold", gold)
+    assert "guideline_terms" not in as_recorded
+    assert as_recorded["accuracy"] < direct["accuracy"] - 0.2   # two words for one label split the votes

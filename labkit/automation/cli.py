@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from typing import Any
 
 from labkit.cli import emit
@@ -22,6 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("labels", help="label file(s) anything `labkit import` reads; several joined with ':'")
     a.add_argument("--gold", help="gold file (item_id, task, label); without it: review, then consensus")
     a.add_argument("--task", help="task (default: all)")
+    a.add_argument("--guidelines", metavar="DIR", help="guidelines folder: labels made under older versions are "
+                   "carried to the gold's version (else the newest) first, so a renamed label is not an error")
     a.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
     a.set_defaults(func=run_audit, command="automate audit")
 
@@ -39,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--with-reviewed", action="store_true",
                    help="also calibrate on items a reviewer or adjudicator labelled (their label as the reference)")
     q.add_argument("--task", help="task (default: all)")
+    q.add_argument("--guidelines", metavar="DIR", help="guidelines folder: labels made under older versions are "
+                   "carried to the gold's version (else the newest) first, so a renamed label is not an error")
     q.add_argument("--out", required=True, help="plan file (.csv or .parquet), written atomically")
     q.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
     q.set_defaults(func=run_plan, command="automate plan")
@@ -55,6 +60,15 @@ def _clean(x: Any) -> Any:
     return x
 
 
+def _in_terms(table: Any, gold: Any, guidelines: str | None) -> tuple[Any, list[str]]:
+    if not guidelines:
+        return table, []
+    from labkit.guidelines.migrate import in_common_terms
+    from labkit.guidelines.model import Guidelines
+
+    return in_common_terms(table, gold, Guidelines.load(guidelines))
+
+
 def run_audit(args: argparse.Namespace) -> int:
     from labkit.automation.audit import audit
     from labkit.io import load_labels
@@ -62,6 +76,7 @@ def run_audit(args: argparse.Namespace) -> int:
 
     table = load_labels(args.labels)
     gold = read_gold(args.gold) if args.gold else None
+    table, terms = _in_terms(table, gold, args.guidelines)
     r = audit(table, gold, task=args.task)
     o = r.overall
     lines = [f"model pre-labels: {o['n_model_labels']} ({o['n_scored']} with a reference: "
@@ -73,7 +88,7 @@ def run_audit(args: argparse.Namespace) -> int:
         lines.append(f"\nby {key}:")
         lines.append(t[[key, "n", "accuracy", "ci_low", "ci_high", "ece", "override_rate", "human_accuracy",
                         "verdict"]].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    lines += [f"note: {n}" for n in r.notes]
+    lines += [f"note: {n}" for n in terms + list(r.notes)]
     emit(args, _clean(r.to_dict()), "\n".join(lines))
     return 0
 
@@ -86,6 +101,9 @@ def run_plan(args: argparse.Namespace) -> int:
 
     table = load_labels(args.labels)
     gold = read_gold(args.calibration)
+    table, terms = _in_terms(table, gold, args.guidelines)
+    for n in terms:  # on stderr: stdout's last line stays the --json object
+        print(f"note: {n}", file=sys.stderr)
     plan, pol, base = make_plan(table, gold, target_error=args.target_error, delta=args.delta,
                                 grouping=args.grouping, task=args.task, reviewed=args.with_reviewed)
     write_plan(plan, args.out)

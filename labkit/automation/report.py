@@ -102,14 +102,25 @@ _F3 = "{:.3f}"
 
 def build(labels: str = "sample/label_studio_export.json:sample/labels.csv", gold: str = "sample/gold.csv",
           calibration: str = "", target_error: float = 0.1, delta: float = 0.1, grouping: str = "auto",
-          task: str = "", table: pd.DataFrame | None = None, gold_table: pd.DataFrame | None = None) -> Report:
-    """Build the automation report (``table``/``gold_table`` given directly skip reading files)."""
+          task: str = "", table: pd.DataFrame | None = None, gold_table: pd.DataFrame | None = None,
+          guidelines: str = "") -> Report:
+    """Build the automation report (``table``/``gold_table`` given directly skip reading files).
+
+    ``guidelines``: a guidelines folder; with it, labels made under older guideline versions are carried to the
+    gold's version (else the newest) first, so a renamed label is not counted as the model's or the people's
+    error (:func:`labkit.guidelines.migrate.in_common_terms`)."""
     from labkit.io import load_labels
     from labkit.schema import read_gold
 
     t = load_labels(labels) if table is None else table
     g = (read_gold(gold) if gold else None) if gold_table is None else gold_table
     cg = read_gold(calibration) if calibration else g
+    terms: list[str] = []
+    if guidelines:
+        from labkit.guidelines.migrate import in_common_terms
+        from labkit.guidelines.model import Guidelines
+
+        t, terms = in_common_terms(t, cg if cg is not None else g, Guidelines.load(guidelines))
     tk = task or None
     rep = Report(title="Automation: model pre-labels audited, auto-accepted only where the error rate is guaranteed",
                  subtitle=f"target error {target_error:g}, delta {delta:g}, grouping {grouping}")
@@ -120,6 +131,8 @@ def build(labels: str = "sample/label_studio_export.json:sample/labels.csv", gol
     # ---- plan
     sec = Section("Auto-accept plan", intro="Thresholds fitted on the calibration items by Learn-then-Test (fixed-sequence "
                   "testing down a grid of confidence thresholds, exact binomial p-values). A human label always wins.")
+    for n in terms:
+        sec.blocks.append(Text(n, note=True))
     hum = human_of_record(t)
     if cg is None:
         sec.unavailable = "No gold / calibration file: no plan can be certified."

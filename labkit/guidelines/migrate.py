@@ -223,11 +223,17 @@ def in_gold_terms(h: pd.DataFrame, gold: pd.DataFrame | None, guidelines: Guidel
     if not targets:
         return h, [f"Gold is under guideline version(s) {', '.join(sorted(set(gv)))}, which the guidelines do not "
                    "define: labels are compared as recorded."]
-    target = targets[-1]
     notes = []
     if len(set(gv)) > 1:
         notes.append(f"Gold is recorded under several guideline versions ({', '.join(sorted(set(gv)))}); "
-                     f"judgements are compared in the terms of the latest, {target}.")
+                     f"judgements are compared in the terms of the latest, {targets[-1]}.")
+    return _carry(h, guidelines, task, targets[-1], f"Gold is decided under guideline {targets[-1]}", notes)
+
+
+def _carry(h: pd.DataFrame, guidelines: Guidelines, task: str, target: str, lead: str, notes: list[str],
+           left_out: str = "cannot be compared with gold") -> tuple[pd.DataFrame, list[str]]:
+    """``h`` (one task) carried to ``target``; ``lead`` opens the sentence saying what was done, ``left_out``
+    says why the rows that cannot be carried are left out."""
     ver = h["guideline_version"]
     move = ver.notna()  # rows under the gold's version too: a label that version does not define is left out
     if not move.any():
@@ -243,16 +249,64 @@ def in_gold_terms(h: pd.DataFrame, gold: pd.DataFrame | None, guidelines: Guidel
     maps = sorted({f"{k} → {v}" for st in res.by_step for k, v in st["map"].items()})
     older = c["mapped"] + c["carried"]
     if older:
-        notes.append(f"Gold is decided under guideline {target}; {older:,} judgements made under older versions are "
+        notes.append(f"{lead}; {older:,} judgements made under older versions are "
                      f"compared in {target}'s terms ({c['mapped']:,} relabeled by the releases' migration maps"
                      + (f": {', '.join(maps)}" if maps else "") + f"; {c['carried']:,} kept their label).")
     left = c["flagged"] + c["collapsed"]
     if left:
         reasons = "; ".join(f"{r}: {n:,}" for r, n in sorted(res.by_reason.items(), key=lambda kv: (-kv[1], kv[0]))[:4])
-        notes.append(f"{left:,} judgements cannot be compared with gold and are left out of accuracy and consensus"
+        notes.append(f"{left:,} judgements {left_out} and are left out of accuracy and consensus"
                      + (f" ({reasons})" if reasons else "")
                      + (f"; {c['collapsed']:,} became duplicates of another judgement by the same annotator"
                         if c["collapsed"] else "") + ".")
     return out, notes
 
 
+
+
+def in_common_terms(table: pd.DataFrame, gold: pd.DataFrame | None,
+                    guidelines: Guidelines | None) -> tuple[pd.DataFrame, list[str]]:
+    """Every task of ``table`` in one guideline version's terms, so a consensus never counts a renamed label
+    as a different one.
+
+    A task whose gold names a guideline version is carried to it (:func:`in_gold_terms`); a task without
+    one, to the newest version the guidelines define for it. Tasks the guidelines do not define, and
+    everything when ``guidelines`` is None, stay as recorded. Returns the table and sentences, each
+    prefixed with its task when the table holds several.
+    """
+    if guidelines is None or not len(table):
+        return table, []
+    from labkit.io import concat_labels
+
+    tasks = [str(t) for t in pd.unique(table["task"].astype(str))]
+    parts, notes = [], []
+    for task in tasks:
+        h = table.loc[table["task"].astype(str) == task]
+        g = None
+        if gold is not None and len(gold):
+            g = gold.loc[gold["task"].astype(str) == task] if "task" in gold.columns else gold
+        if g is not None and len(g) and "guideline_version" in g.columns and g["guideline_version"].notna().any():
+            out, said = in_gold_terms(h, g, guidelines, task)
+        elif task in guidelines.tasks and h["guideline_version"].notna().any():
+            newest = guidelines.latest(task).version
+            out, said = _carry(h, guidelines, task, newest, f"No gold names a guideline version for this task, "
+                               f"so judgements are compared in the newest's terms, {newest}", [], left_out=f"cannot be carried to {newest}")
+        else:
+            out, said = h, []
+        parts.append(out)
+        notes += [f"{task}: {n}" if len(tasks) > 1 else n for n in said]
+    return concat_labels(parts), notes
+
+
+def load_in_common_terms(labels: str, gold: str = "",
+                         guidelines: str = "") -> tuple[pd.DataFrame, pd.DataFrame | None, list[str]]:
+    """Read label file(s) and a gold file (either may be ``""``: no gold) and, given a guidelines folder, carry
+    the labels to one version's terms per task (:func:`in_common_terms`). Returns (labels, gold, sentences)."""
+    from labkit.io import load_labels
+    from labkit.schema import read_gold
+
+    table, g = load_labels(labels), (read_gold(gold) if gold else None)
+    if not guidelines:
+        return table, g, []
+    table, notes = in_common_terms(table, g, Guidelines.load(guidelines))
+    return table, g, notes

@@ -12,6 +12,8 @@ from labkit.cli import emit
 def _labels(p: argparse.ArgumentParser, gold_required: bool = False) -> None:
     p.add_argument("labels", help="label file(s) (anything `labkit import` reads; several joined with ':')")
     p.add_argument("--gold", required=gold_required, help="gold file (item_id plus a label or gold column)")
+    p.add_argument("--guidelines", metavar="DIR", help="guidelines folder: judgements made under older versions are "
+                   "carried to the gold's version (else the newest) first, so a renamed label is not an error")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
 
 
@@ -74,10 +76,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _load(args: argparse.Namespace) -> tuple[Any, Any]:
-    from labkit.io import load_labels
-    from labkit.schema import read_gold
+    import sys
 
-    return load_labels(args.labels), (read_gold(args.gold) if getattr(args, "gold", None) else None)
+    from labkit.guidelines.migrate import load_in_common_terms
+
+    table, gold, terms = load_in_common_terms(args.labels, getattr(args, "gold", None) or "", getattr(args, "guidelines", None) or "")
+    for n in terms:  # on stderr: stdout's last line stays the --json object
+        print(n, file=sys.stderr)
+    return table, gold
 
 
 def _write(df: Any, path: str) -> None:

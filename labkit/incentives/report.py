@@ -17,18 +17,15 @@ from labkit.reports.model import Finding, Report, Section, Table, Text
 __all__ = ["build", "feedback_section", "cached_decisions"]
 
 
-def _load(labels: str, gold: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    from labkit.io import load_labels
-    from labkit.schema import read_gold
-
-    return load_labels(labels), (read_gold(gold) if gold else None)
-
-
 def build(labels: str = "sample/labels.csv", gold: str = "sample/gold.csv",
           credentials: str = "sample/policies/credentials.yaml", rewards: str = "sample/policies/rewards.yaml",
           abtest: str = "sample/policies/abtest.yaml", groups: str = "", group_column: str = "group",
-          key: bytes | None = None) -> Report:
-    """Scores, credentials, rewards with fairness, and the A/B design, as one pseudonymous report."""
+          key: bytes | None = None, guidelines: str = "") -> Report:
+    """Scores, credentials, rewards with fairness, and the A/B design, as one pseudonymous report.
+
+    ``guidelines``: a guidelines folder; with it, judgements made under older guideline versions are carried to
+    the gold's version (else the newest) first, so a renamed label is neither a gold error nor a second label
+    to the consensus (:func:`labkit.guidelines.migrate.in_common_terms`)."""
     from labkit.incentives.abtest import design_effect, mde, power
     from labkit.incentives.credentials import decide, load_policy
     from labkit.incentives.rewards import compute_rewards, fairness_for, load_reward_policy
@@ -37,7 +34,9 @@ def build(labels: str = "sample/labels.csv", gold: str = "sample/gold.csv",
     from labkit.stats.truth import fit_consensus
 
     P = Pseudonyms(key)
-    table, g = _load(labels, gold)
+    from labkit.guidelines.migrate import load_in_common_terms
+
+    table, g, terms = load_in_common_terms(labels, gold, guidelines)
     fit = fit_consensus(table)
     scores = annotator_scores(table, g, fit=fit)
     cons = consistency(table, g, fit=fit)
@@ -54,6 +53,8 @@ def build(labels: str = "sample/labels.csv", gold: str = "sample/gold.csv",
                                         "active_share"]]),
                           formats={c: "{:.1%}" for c in ("gold_accuracy", "consensus_accuracy", "score", "ci_low",
                                                           "ci_high", "active_share")} | {"score_sd": "{:.3f}"}))
+    for n in terms:
+        s.blocks.append(Text(n, note=True))
     rep.sections.append(s)
 
     ls = label_skill(table, fit, gold_outcomes(table, g) if g is not None else None)

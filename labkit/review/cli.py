@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     pl.add_argument("--minutes-per-item", type=float, default=1.0,
                     help="review minutes per item when the labels carry no review-stage durations (default 1)")
     pl.add_argument("--guidelines", metavar="DIR",
-                    help="guidelines folder: error_costs of the newest version, label definitions in the evidence")
+                    help="guidelines folder: labels carried to one version's terms per task (the gold's, else the "
+                         "newest), error_costs of the newest version, label definitions in the evidence")
     pl.add_argument("--evidence", metavar="JSON", help="also write the evidence of every queued item (pseudonymous)")
     pl.add_argument("--out", required=True, help="queue CSV (one row per queued item, best first)")
     pl.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
@@ -44,6 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "in unreviewed labels from review-stage rows on the sampled items.")
     au.add_argument("labels", help="label file(s)")
     au.add_argument("--gold", help="gold file (spot checks)")
+    au.add_argument("--guidelines", metavar="DIR",
+                    help="guidelines folder: judgements made under older versions are carried to the gold's version "
+                         "first, so a renamed label is not counted as an error")
     au.add_argument("--gold-rate", type=float, help="share of items that are gold (default: measured)")
     au.add_argument("--good-accuracy", type=float, default=0.95, help="accuracy of a good annotator (default 0.95)")
     au.add_argument("--bad-accuracy", type=float, default=0.85, help="accuracy the detector catches (default 0.85)")
@@ -98,31 +102,37 @@ def run_plan(args: argparse.Namespace) -> int:
         table = concat_labels([table, as_review_outcomes(load_labels(args.reviewed))])
     g = None
     costs = None
+    gold = read_gold(args.gold) if args.gold else None
+    terms: list[str] = []
     if args.guidelines:
+        from labkit.guidelines.migrate import in_common_terms
         from labkit.guidelines.model import Guidelines
         from labkit.review.planner import costs_from_guidelines
 
         g = Guidelines.load(args.guidelines)
         costs = costs_from_guidelines(g) or None
+        table, terms = in_common_terms(table, gold, g)
     if args.costs:  # a cost file wins over the guideline, task by task
         costs = {**(costs or {}), **read_costs(args.costs)}
     plan = plan_review(table, budget_hours=args.budget_hours, budget_items=args.budget_items,
-                       budget_fraction=args.fraction, gold=read_gold(args.gold) if args.gold else None,
+                       budget_fraction=args.fraction, gold=gold,
                        validation=read_validation_failures(args.validation) if args.validation else None,
                        costs=costs, minutes_per_item=args.minutes_per_item)
     q = plan.queued.drop(columns=["queued"])
     _write_frame(q, args.out)
     summary = plan.summary()
     summary["out"] = args.out
+    summary["guideline_terms"] = terms
     if args.evidence:
         from labkit._atomic import write_json
         from labkit.review.evidence import evidence
 
         write_json(args.evidence, evidence(plan, table, guidelines=g))
         summary["evidence"] = args.evidence
-    emit(args, summary, f"queued {summary['queued']} of {summary['items']} items "
-                        f"({summary['queued_minutes']:.0f} reviewer minutes); expected errors caught "
-                        f"{summary['expected_errors_caught']:.1f} of {summary['expected_errors_total']:.1f} -> {args.out}")
+    emit(args, summary, "".join(f"{n}\n" for n in terms)
+         + f"queued {summary['queued']} of {summary['items']} items "
+           f"({summary['queued_minutes']:.0f} reviewer minutes); expected errors caught "
+           f"{summary['expected_errors_caught']:.1f} of {summary['expected_errors_total']:.1f} -> {args.out}")
     return 0
 
 
@@ -144,6 +154,13 @@ def run_audit(args: argparse.Namespace) -> int:
         from labkit.stats.truth import fit_consensus
 
         gold = read_gold(args.gold)
+        if args.guidelines:
+            from labkit.guidelines.migrate import in_common_terms
+            from labkit.guidelines.model import Guidelines
+
+            table, terms = in_common_terms(table, gold, Guidelines.load(args.guidelines))
+            lines += terms
+            summary["guideline_terms"] = terms
         lab = table[(table["stage"].astype(str) == "label") & (table["source"].astype(str) == "human")]
         gk = set(gold["item_id"].astype(str))
         rate = args.gold_rate if args.gold_rate is not None else float(lab["item_id"].astype(str).isin(gk).mean())

@@ -47,7 +47,9 @@ def build(labels: str, gold: str = "", guidelines: str = "", budget_hours: float
     ----------
     labels : label file(s) (``:``-joined), anything ``labkit import`` reads.
     gold : gold file; empty for none (then no spot checks and no calibration).
-    guidelines : guidelines folder (label definitions in the evidence, ``error_costs``); empty for none.
+    guidelines : guidelines folder (label definitions in the evidence, ``error_costs``); empty for none. With it,
+        every task's judgements are first carried to one guideline version's terms: the gold's, else the newest
+        (:func:`labkit.guidelines.migrate.in_common_terms`).
     budget_hours : reviewer hours for the queue.
     minutes_per_item : review minutes per item without review-stage duration history.
     validation, costs : a ``labkit validate --out`` folder and a cost CSV; empty for none.
@@ -63,11 +65,18 @@ def build(labels: str, gold: str = "", guidelines: str = "", budget_hours: float
     table = load_labels(labels)
     g = read_gold(gold) if gold else None
     cost_m = None
+    gl = None
+    terms: list[str] = []
     if guidelines:
+        from labkit.guidelines.migrate import in_common_terms
         from labkit.guidelines.model import Guidelines
         from labkit.review.planner import costs_from_guidelines
 
-        cost_m = costs_from_guidelines(Guidelines.load(guidelines)) or None
+        gl = Guidelines.load(guidelines)
+        cost_m = costs_from_guidelines(gl) or None
+        # one guideline version's terms per task: a renamed label is the same label to the consensus, and
+        # a judgement made before a rename is not an error against gold in the spot checks
+        table, terms = in_common_terms(table, g, gl)
     if costs:  # a cost file wins over the guideline's error_costs, task by task
         cost_m = {**(cost_m or {}), **read_costs(costs)}
     plan = plan_review(table, budget_hours=budget_hours, gold=g, minutes_per_item=minutes_per_item,
@@ -109,6 +118,8 @@ def build(labels: str, gold: str = "", guidelines: str = "", budget_hours: float
     sec.blocks.append(Figure(draw, alt="expected errors caught against reviewer hours: queue, threshold policy, random"))
     sec.blocks.append(Table(curve, formats={"hours": "{:.2f}", "queue": "{:.1f}", "threshold policy": "{:.1f}",
                                             "random review": "{:.1f}"}))
+    for n in terms:
+        sec.blocks.append(Text(n, note=True))
     known = {t: c for t, c in plan.calibration.items() if c.get("known_items")}
     if known:
         def how(c: dict[str, Any]) -> str:
@@ -121,11 +132,6 @@ def build(labels: str, gold: str = "", guidelines: str = "", budget_hours: float
         sec.blocks.append(Text(f"Known labels used: {cal}.", note=True))
     rep.sections.append(sec)
 
-    gl = None
-    if guidelines:
-        from labkit.guidelines.model import Guidelines
-
-        gl = Guidelines.load(guidelines)
     ev = evidence(plan, table, top=min(top, s["queued"]), guidelines=gl, pseudonyms=ps)
     q = Section("Queue head with evidence", intro="Why each item is in the queue, its votes (pseudonymous) and the "
                                                  "guideline definitions of the labels in question.")

@@ -74,6 +74,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(crowd-kit's rule, e.g. 1e-5; default: posteriors only)")
     p.add_argument("--threshold", type=float, default=0.7,
                    help="confidence below which an item goes to adjudication (default 0.7)")
+    p.add_argument("--guidelines", metavar="DIR",
+                   help="guidelines folder: carry labels made under older versions to one version's terms per task "
+                        "(the gold's, else the newest) first, so a renamed label is one label (pandas engine)")
     p.set_defaults(func=run_consensus)
 
     p = sub.add_parser("score", help="annotator accuracy against gold (Wilson intervals)",
@@ -245,11 +248,23 @@ def run_consensus(args: argparse.Namespace) -> int:
     from labkit.stats.consensus import DawidSkene, adjudication_queue, consensus_accuracy, majority_vote
 
     gold = read_gold(args.gold) if args.gold else None
-    table, choice, inp = _route(args)
+    table, choice, inp = _route(args, ("created_at",) if args.guidelines else ())
     if table is None:
+        if args.guidelines:
+            raise ParameterError(f"--guidelines carries labels in memory; this input runs on {choice.name} "
+                                 f"({choice.reason}): give --engine pandas, or migrate first with "
+                                 "`labkit migrate LABELS --to VERSION`")
         return _consensus_offloaded(args, choice, inp, gold)
+    terms: list[str] = []
+    if args.guidelines:
+        from labkit.guidelines.migrate import in_common_terms
+        from labkit.guidelines.model import Guidelines
+
+        table, terms = in_common_terms(table, gold, Guidelines.load(args.guidelines))
     src = _source(args)
     summary: dict[str, Any] = {"method": args.method}
+    if args.guidelines:
+        summary["guideline_terms"] = terms
     if args.method == "mv":
         cons = majority_vote(table, ties=args.ties, task=args.task, source=src)
         summary["ties"] = args.ties
@@ -290,7 +305,8 @@ def run_consensus(args: argparse.Namespace) -> int:
                 cons.to_csv(tmp, index=False)
         summary["out"] = str(out)
     name = {"mv": "majority vote", "ds": "Dawid-Skene", "robust": "robust consensus"}[args.method]
-    human = f"{name}: {summary['n_items']} items, mean confidence {_fmt(summary['mean_confidence'])}"
+    human = "".join(f"{n}\n" for n in terms)
+    human += f"{name}: {summary['n_items']} items, mean confidence {_fmt(summary['mean_confidence'])}"
     if args.method in ("ds", "robust"):
         steps = summary["n_iter"]
         steps_txt = (f"{next(iter(steps.values()))} EM steps" if len(steps) == 1
