@@ -12,6 +12,9 @@
    generator (one run of 100k items x 3 labels, the same redundancy a typical program uses) timed in the
    same process. peerannot is installed without its torch stack: ``pip install --no-deps peerannot``
    (its generator needs only numpy and tqdm).
+
+The noise floor of the fidelity protocol (can a correctly specified model meet the targets on these
+datasets?) is ``bench/bench_simulate_noise_floor.py``, a parametric bootstrap (docs/simulation.md).
 """
 
 from __future__ import annotations
