@@ -12,7 +12,18 @@ where :math:`C_{jkl}` is the expected number of judgements of annotator :math:`j
 on items of true class :math:`k` (the M-step counts). The default prior mean is one-coin: the annotator's
 own accuracy, shrunk toward the crowd's by :math:`s_a` judgements, on the diagonal, the crowd's pooled
 confusion (renormalized) off it; ``prior="pooled"`` uses the pooled confusion itself, ``prior="auto"``
-fits both and keeps the one with the higher leave-one-judgement-out likelihood. An annotator with little
+fits both and keeps the one with the higher leave-one-judgement-out likelihood. With more than two labels the
+Dirichlet gets one more degree of freedom (:func:`eb_strengths`): it factors into a Beta prior on the row's right
+share and a Dirichlet on how the wrong judgements spread over the wrong labels, and each factor gets its own
+strength, :math:`s` for the right share and :math:`s_e` for the wrong labels' pattern,
+
+.. math:: \theta_{jkk} = \frac{C_{jkk} + s\,\bar\theta_{jkk}}{C_{jk} + s}, \qquad
+   \theta_{jkl} = (1 - \theta_{jkk})\,\frac{C_{jkl} + s_e\,\bar\theta_{jkl}}
+   {C_{jk} - C_{jkk} + s_e (1 - \bar\theta_{jkk})} \quad (l \ne k)
+
+(:math:`s_e = s` is the Dirichlet above; with two labels the second factor is empty). Annotators whose right
+shares differ from class to class but whose mistakes follow the crowd's pattern get a small :math:`s` and a
+large :math:`s_e` (zhou2012_dog: 5.5 and 32.5, where one strength fits 7.8). An annotator with little
 work sits near the prior; one with much work keeps their own confusion. The strengths are estimated from
 the data by **empirical Bayes**: each annotator's confusion counts are modelled as Dirichlet-multinomial
 around the prior mean (:func:`eb_strength`), their right/wrong counts as beta-binomial around the crowd's
@@ -55,7 +66,7 @@ from labkit.errors import ParameterError
 from labkit.stats.consensus import squarem_point
 from labkit.stats.counts import CountTables
 
-__all__ = ["RobustDawidSkene", "ConvergenceWarning", "eb_strength"]
+__all__ = ["RobustDawidSkene", "ConvergenceWarning", "eb_strength", "eb_strengths"]
 
 
 class ConvergenceWarning(UserWarning):
@@ -235,10 +246,13 @@ class _CountSpread:
     likelihood averaged over the posterior instead; with the items independent under the posterior, every
     count is a sum of independent Bernoulli judgements, so the average is a sum of ``E log Gamma`` terms of
     Poisson-binomial counts (:class:`_Spread`). ``cells``: (annotator, label) x true class;
-    ``rows``: annotator x true class; ``right``: each annotator's right count."""
+    ``rows``: annotator x true class; ``right``: each annotator's right count; ``diag`` and ``wrong`` (more
+    than two labels): annotator x true class, the judgements with the true class's label and with another."""
     cells: _Spread
     rows: _Spread
     right: _Spread
+    diag: _Spread | None = None
+    wrong: _Spread | None = None
 
 
 def _count_spread(f: _Fit, coo: tuple[np.ndarray, np.ndarray, np.ndarray], A2T: Any, w: np.ndarray | None,
@@ -264,7 +278,24 @@ def _count_spread(f: _Fit, coo: tuple[np.ndarray, np.ndarray, np.ndarray], A2T: 
     cells = _Spread(C3.reshape(K, J * K), V3.reshape(K, J * K), col, mult, truth)
     rows = _Spread(C3.sum(axis=2), V3.sum(axis=2), ann, mult, truth)
     right = _Spread(np.einsum("kjk->j", C3)[None, :], np.einsum("kjk->j", V3)[None, :], ann, mult, given)
-    return _CountSpread(cells, rows, right)
+    diag = wrong = None
+    if K > 2:
+        kk = np.arange(K)
+        lab = col % K
+
+        def same(keep: np.ndarray) -> np.ndarray:          # [true class, judgement]: true class, label equals it
+            P = _cols(T, row[keep])
+            P *= lab[keep][None, :] == kk[:, None]
+            return P
+
+        def other(keep: np.ndarray) -> np.ndarray:         # [true class, judgement]: true class, label differs
+            P = _cols(T, row[keep])
+            P *= lab[keep][None, :] != kk[:, None]
+            return P
+
+        diag = _Spread(C3[kk, :, kk], V3[kk, :, kk], ann, mult, same)
+        wrong = _Spread(C3.sum(axis=2) - C3[kk, :, kk], V3.sum(axis=2) - V3[kk, :, kk], ann, mult, other)
+    return _CountSpread(cells, rows, right, diag, wrong)
 
 
 def _row_patterns(A: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray] | None:
@@ -304,14 +335,36 @@ def _row_patterns(A: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray] | None:
     return reps, inv
 
 
+def _confusion_log(C3: np.ndarray, prior: np.ndarray, s: float, se: float) -> np.ndarray:
+    """Log posterior-mean confusions ``[true, annotator, observed]`` under the nested prior (:func:`eb_strengths`):
+    the right share of row ``k`` shrunk toward the prior's diagonal by ``s`` judgements, the wrong labels' shares
+    toward the prior's off-diagonal by ``se (1 - prior[k, j, k])``. ``se == s`` (and any ``se`` with two labels,
+    where the wrong label is the other one) is the Dirichlet prior ``s * prior``."""
+    K = C3.shape[0]
+    if se == s or K <= 2:
+        # + 1e-300: a cell with no count and no prior mass gets log 1e-300, not -inf (no effect elsewhere)
+        return np.log(C3 + s * prior + 1e-300) - np.log(C3.sum(axis=2) + s)[:, :, None]
+    kk = np.arange(K)
+    right, n = C3[kk, :, kk], C3.sum(axis=2)                           # [true, annotator]
+    a = prior[kk, :, kk]
+    acc = (right + s * a) / (n + s)
+    e = se * (1.0 - a)                                                 # the wrong labels' prior, in judgements
+    off = prior / np.maximum(1.0 - a, 1e-300)[:, :, None]
+    th = (1.0 - acc)[:, :, None] * (C3 + e[:, :, None] * off) / np.maximum(n - right + e, 1e-300)[:, :, None]
+    th[kk, :, kk] = acc
+    return np.log(th + 1e-300)
+
+
 def _em(A: sp.csr_matrix, AT: Any, N: np.ndarray, I: int, J: int, K: int, s: float, tol: float,
-        max_iter: int, T0: np.ndarray | None = None, sa: float = 16.0, w: np.ndarray | None = None) -> _Fit:
+        max_iter: int, T0: np.ndarray | None = None, sa: float = 16.0, w: np.ndarray | None = None,
+        se: float | None = None) -> _Fit:
     """EM at a fixed prior strength, accelerated by SQUAREM (Varadhan & Roland 2008,
     doi:10.1111/j.1467-9469.2007.00585.x): extrapolate along two EM steps and keep the result only when the
     penalized log-likelihood does not drop. Posteriors are kept classes x items (``T[k, i]``), so every
     per-item reduction runs over contiguous rows; ``AT`` is the CSC transpose of ``A`` (the M-step scatters
     into the small (annotator, label) side). No BLAS call in the loop (a loaded machine makes threaded BLAS
-    slower than plain loops)."""
+    slower than plain loops). ``se``: the strength of the wrong labels' prior (None: ``s``, the Dirichlet)."""
+    se_ = s if se is None else se
     if T0 is not None:
         T = T0
     else:
@@ -326,8 +379,7 @@ def _em(A: sp.csr_matrix, AT: Any, N: np.ndarray, I: int, J: int, K: int, s: flo
         C = AT @ np.ascontiguousarray(Tw.T)                           # [(annotator, observed), true]
         C3 = C.reshape(J, K, K).transpose(2, 0, 1)                    # [true, annotator, observed]
         prior = _prior_means(C3, sa)
-        # + 1e-300: a cell with no count and no prior mass gets log 1e-300, not -inf (no effect elsewhere)
-        logtheta = np.log(C3 + s * prior + 1e-300) - np.log(C3.sum(axis=2) + s)[:, :, None]
+        logtheta = _confusion_log(C3, prior, s, se_)
         logpi = np.log(Tw.sum(axis=1) + 1.0) - logI
         W = np.ascontiguousarray(logtheta.transpose(1, 2, 0).reshape(J * K, K))   # [(j, l), true]
         L = np.ascontiguousarray((A @ W).T)                            # [true, item]
@@ -410,6 +462,68 @@ def eb_strength(C: np.ndarray, prior: np.ndarray, lo: float = 0.1, hi: float = 1
     return _argmin_log(nll, lo, hi)
 
 
+def eb_strengths(C: np.ndarray, prior: np.ndarray, lo: float = 0.1, hi: float = 1000.0,
+                 spread: _CountSpread | None = None) -> tuple[float, float]:
+    """Two strengths ``(s, se)`` for a nested prior on each confusion row: how much annotators' right shares
+    differ from the prior's diagonal, and how much their wrong labels' pattern differs from the prior's
+    off-diagonal.
+
+    A Dirichlet ``DirMult(s * prior[k, j])`` row factors exactly into a beta-binomial for the right count
+    (``Beta(s a, s (1 - a))``, ``a = prior[k, j, k]``) and a Dirichlet-multinomial for the wrong labels among
+    themselves (``DirMult(s (1 - a) * off)``), one strength for both. Here each factor gets its own: ``s`` is
+    fitted to the beta-binomial, ``se`` to the wrong labels' Dirichlet-multinomial (concentration
+    ``se (1 - a) * off``). The Dirichlet (:func:`eb_strength`) is the case ``se == s``, so the fitted pair's
+    marginal likelihood is never below it. Annotators whose right shares vary from class to class but whose
+    mistakes follow the crowd's pattern get a small ``s`` and a large ``se``. With two labels the wrong label
+    is the other one, the second factor is empty and this is :func:`eb_strength` (``se = s``). ``spread``: the
+    likelihoods averaged over the truths' posterior, as in :func:`eb_strength`.
+    """
+    from scipy.special import gammaln
+
+    K, J = C.shape[0], C.shape[1]
+    if K <= 2 or (spread is not None and (spread.wrong is None or spread.diag is None)):
+        v = eb_strength(C, prior, lo, hi, spread)
+        return v, v
+    kk = np.arange(K)
+    n = C.sum(axis=2)
+    right = C[kk, :, kk]
+    wrong = n - right
+    a = np.clip(prior[kk, :, kk], 1e-12, 1.0 - 1e-12)                 # [true, annotator]
+    off = np.maximum(prior / (1.0 - a)[:, :, None], 1e-300)
+    diag = np.zeros((K, J, K), bool)
+    diag[kk, :, kk] = True
+    keep, keep_w = n > 0, wrong > 0
+
+    def nll_right(log_s: float) -> float:
+        sv = float(np.exp(log_s))
+        if spread is None:
+            v = (gammaln(right + sv * a) - gammaln(sv * a) + gammaln(wrong + sv * (1 - a)) - gammaln(sv * (1 - a))
+                 + gammaln(sv) - gammaln(n + sv))
+        else:
+            assert spread.wrong is not None and spread.diag is not None
+            v = (spread.diag.lgamma_gain(sv * a) + spread.wrong.lgamma_gain(sv * (1 - a))
+                 - spread.rows.lgamma_gain(np.array([[sv]])))
+        return -float(v[keep].sum())
+
+    def nll_wrong(log_s: float) -> float:
+        e = float(np.exp(log_s)) * (1 - a)                              # [true, annotator]
+        c = e[:, :, None] * off
+        if spread is None:
+            g = gammaln(C + c) - gammaln(c)
+            g[diag] = 0.0
+            v = g.sum(axis=2) + gammaln(e) - gammaln(wrong + e)
+        else:
+            assert spread.wrong is not None
+            g = spread.cells.lgamma_gain(np.where(diag, 1.0, c).reshape(K, J * K)).reshape(K, J, K)
+            g[diag] = 0.0
+            v = g.sum(axis=2) - spread.wrong.lgamma_gain(e)
+        return -float(v[keep_w].sum())
+
+    s_right = _argmin_log(nll_right, lo, hi)
+    s_wrong = _argmin_log(nll_wrong, lo, hi) if keep_w.any() else s_right
+    return s_right, s_wrong
+
+
 def _cols(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """``a[:, idx]`` as a C-contiguous array, one row at a time (``take(axis=1)`` and fancy indexing are slower
     on a few long rows, and fancy indexing returns a strided array)."""
@@ -419,10 +533,15 @@ def _cols(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return out
 
 
-def _heldout_loglik(f: _Fit, s: float, A: sp.csr_matrix, w: np.ndarray | None) -> float:
+def _heldout_loglik(f: _Fit, s: float | tuple[float, float], A: sp.csr_matrix, w: np.ndarray | None) -> float:
     """Leave-one-judgement-out log-likelihood per judgement: each judgement is predicted from its item's
-    posterior without it and its annotator's confusion re-estimated without it (shrunk as fitted)."""
+    posterior without it and its annotator's confusion re-estimated without it (shrunk as fitted; ``s``: the
+    Dirichlet strength, or the nested prior's ``(s, se)``, :func:`eb_strengths`)."""
     K = f.C.shape[0]
+    if isinstance(s, tuple):
+        s, se = s
+        if se != s and K > 2:
+            return _heldout_loglik_nested(f, s, se, A, w)
     Ac = A.tocoo()
     r, c = Ac.row, Ac.col
     wt = Ac.data * (1.0 if w is None else w[r])
@@ -449,12 +568,44 @@ def _heldout_loglik(f: _Fit, s: float, A: sp.csr_matrix, w: np.ndarray | None) -
     return float((wt * np.log(np.maximum(lp.sum(axis=0), 1e-300))).sum() / max(float(wt.sum()), 1e-12))
 
 
+def _heldout_loglik_nested(f: _Fit, s: float, se: float, A: sp.csr_matrix, w: np.ndarray | None) -> float:
+    """:func:`_heldout_loglik` under the nested prior: the held-out judgement's share of its annotator's right
+    count, wrong count and label cell removed before shrinking each factor."""
+    K = f.C.shape[0]
+    Ac = A.tocoo()
+    r, c = Ac.row, Ac.col
+    wt = Ac.data * (1.0 if w is None else w[r])
+    own = _cols(f.logtheta.reshape(K, -1), c)
+    W = np.ascontiguousarray(f.logtheta.transpose(1, 2, 0).reshape(-1, K))
+    lp = _cols(np.ascontiguousarray((A @ W).T) + f.logpi[:, None], r)
+    lp -= own
+    lp -= lp.max(axis=0)
+    np.exp(lp, out=lp)
+    lp /= lp.sum(axis=0)
+    Ti = _cols(f.T, r)
+    kk = np.arange(K)
+    ann, lab = c // K, c % K
+    is_right = lab[None, :] == kk[:, None]                            # [true, judgement]
+    n = _cols(f.C.sum(axis=2), ann) - Ti
+    right = _cols(f.C[kk, :, kk], ann) - is_right * Ti
+    a = _cols(f.prior[kk, :, kk], ann)
+    acc = (right + s * a) / (n + s)
+    e = se * (1.0 - a)
+    off = _cols(f.prior.reshape(K, -1), c) / np.maximum(1.0 - a, 1e-300)
+    th = (1.0 - acc) * (_cols(f.C.reshape(K, -1), c) - Ti + e * off) / np.maximum(n - right + e, 1e-300)
+    th = np.where(is_right, acc, th)
+    np.maximum(th, 1e-12, out=th)
+    lp *= th
+    return float((wt * np.log(np.maximum(lp.sum(axis=0), 1e-300))).sum() / max(float(wt.sum()), 1e-12))
+
+
 class RobustDawidSkene:
     """Dawid-Skene with empirical-Bayes shrinkage of annotator confusions (see the module docstring).
 
     Parameters
     ----------
-    strength : the prior strength in judgements; None (default): estimated by empirical Bayes.
+    strength : the prior strength in judgements (both factors of the nested prior); None (default): ``s`` and
+        ``s_e`` estimated by empirical Bayes (:func:`eb_strengths`).
     tol : stop when no posterior moves by more than this in one EM step.
     max_iter : EM iteration cap per round; ``converged_`` is False (and a :class:`ConvergenceWarning` is
         issued) when the last round hit it.
@@ -464,7 +615,8 @@ class RobustDawidSkene:
 
     Attributes (after :meth:`fit_counts`)
     -------------------------------------
-    posteriors_ : items x labels DataFrame; strength_ : the s used; strength_path_ : s per round;
+    posteriors_ : items x labels DataFrame; strength_ : the s used (the right shares'); error_strength_ : s_e
+    (the wrong labels' pattern; equal to s with two labels); strength_path_ : s per round;
     errors_ : [annotator, true, observed] confusion; priors_ ; converged_ ; n_iter_ (EM steps, all rounds);
     logjoint_ (items x K log joint).
     """
@@ -501,22 +653,24 @@ class RobustDawidSkene:
         U = A.shape[0]
         args = (A, AT, N, U, J, K, w)
         pooled_only = self.prior == "pooled"
-        f, s, sa, path, total = self._fit_family(*args, pooled=pooled_only, fit_s=ct.n_judgements > 0)
+        f, s, se, sa, path, total = self._fit_family(*args, pooled=pooled_only, fit_s=ct.n_judgements > 0)
         family = "pooled" if pooled_only else "one-coin"
         self.heldout_ = {}
         if self.prior == "auto" and self.strength is None and self.sa is None and ct.n_judgements and K > 1:
             # two prior families, the one whose fit predicts held-out judgements better wins
             g = self._fit_family(*args, pooled=True, fit_s=True)
-            self.heldout_ = {"one-coin": _heldout_loglik(f, s, A, w), "pooled": _heldout_loglik(g[0], g[1], A, w)}
-            total += g[4]
+            self.heldout_ = {"one-coin": _heldout_loglik(f, (s, se), A, w),
+                             "pooled": _heldout_loglik(g[0], (g[1], g[2]), A, w)}
+            total += g[5]
             if self.heldout_["pooled"] > self.heldout_["one-coin"]:
-                f, s, sa, path = g[0], g[1], g[2], g[3]
+                f, s, se, sa, path = g[0], g[1], g[2], g[3], g[4]
                 family = "pooled"
         self.prior_family_ = family
         if not f.converged:
             warnings.warn(f"consensus EM for task {ct.task!r} stopped at its cap of {self.max_iter} iterations before "
                           f"reaching tol {self.tol:g}", ConvergenceWarning, stacklevel=2)
         self.strength_ = s
+        self.error_strength_ = se
         self.accuracy_strength_ = sa
         self.strength_path_ = path
         self.converged_ = f.converged
@@ -538,10 +692,12 @@ class RobustDawidSkene:
         return self
 
     def _fit_family(self, A: sp.csr_matrix, AT: Any, N: np.ndarray, U: int, J: int, K: int, w: np.ndarray | None,
-                    *, pooled: bool, fit_s: bool) -> tuple[_Fit, float, float, list[float], int]:
+                    *, pooled: bool, fit_s: bool) -> tuple[_Fit, float, float, float, list[float], int]:
         """EM alternating with the empirical-Bayes strengths, for one prior family: one-coin (the annotator's
-        own shrunk accuracy on the diagonal, the pool off it) or pooled (the crowd's confusion)."""
+        own shrunk accuracy on the diagonal, the pool off it) or pooled (the crowd's confusion). Returns the
+        fit, the strengths ``s`` and ``se`` (:func:`eb_strengths`), ``sa``, the path of ``s``, the EM steps."""
         s = float(self.strength) if self.strength is not None else 32.0
+        se = s
         path = [s]
         total = 0
         sa = 0.0 if pooled else (16.0 if self.sa is None else float(self.sa))
@@ -559,20 +715,20 @@ class RobustDawidSkene:
                 sp_ = _count_spread(f, coo, A2T, w, J, K)
                 if self.sa is None and not pooled:
                     sa = eb_accuracy_strength(f.C, spread=sp_)
-                s_new = eb_strength(f.C, _prior_means(f.C, sa), spread=sp_)
+                s_new, se_new = eb_strengths(f.C, _prior_means(f.C, sa), spread=sp_)
                 path.append(s_new)
-                moved = abs(np.log(s_new / s)) > np.log(1.05)
-                s = s_new
-                f = _em(A, AT, N, U, J, K, s, rough, int(self.max_iter), T0=f.T, sa=sa, w=w)
+                moved = max(abs(np.log(s_new / s)), abs(np.log(se_new / se))) > np.log(1.05)
+                s, se = s_new, se_new
+                f = _em(A, AT, N, U, J, K, s, rough, int(self.max_iter), T0=f.T, sa=sa, w=w, se=se)
                 total += f.n_iter
                 if not moved:
                     break
             # the estimates of s are settled: polish at the requested tolerance
-            f = _em(A, AT, N, U, J, K, s, float(self.tol), int(self.max_iter), T0=f.T, sa=sa, w=w)
+            f = _em(A, AT, N, U, J, K, s, float(self.tol), int(self.max_iter), T0=f.T, sa=sa, w=w, se=se)
             total += f.n_iter
         if pooled:  # the skill table still needs how much the crowd's accuracy is worth
             sa = eb_accuracy_strength(f.C, spread=_count_spread(f, coo, A2T, w, J, K))
-        return f, s, sa, path, total
+        return f, s, se, sa, path, total
 
     def temper(self, ct: CountTables, grid: tuple[float, ...] = (1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 6.0)) -> float:
         """The exponent 1/t for the posteriors that maximizes the held-out judgement likelihood (label-only).

@@ -15,7 +15,7 @@ Returned :class:`ConsensusFit`:
   (accuracy = expected share of the annotator's judgements that match the true label under the model, shrunk
   toward the crowd by the model's own prior strength, with a 95% Beta interval);
 * ``confusion[task]``: ``(annotators, confusion)`` with confusion[j, true, observed] probabilities (shrunk);
-* ``info[task]``: converged, n_iter, strength (s), accuracy_strength, prior (the prior family used: "one-coin",
+* ``info[task]``: converged, n_iter, strength (s), error_strength (se), accuracy_strength, prior (the prior family used: "one-coin",
   the default of :class:`~labkit.stats.robust.RobustDawidSkene`), calibration (how confidence was made).
 
 Calibration: with ``gold`` (20 gold items or more), the average of an isotonic and a Platt map of the
@@ -176,6 +176,7 @@ def fit_consensus(table: pd.DataFrame, *, task: str | None = None, source: str |
         fit.confusion[t] = (pd.Index(np.asarray(model.annotators_).astype(str), name="annotator_id"), model.errors_)
         fit.info[t] = {"converged": bool(model.converged_), "n_iter": int(model.n_iter_), "method": DEFAULT_METHOD,
                        "strength": round(float(model.strength_), 4),
+                       "error_strength": round(float(model.error_strength_), 4),
                        "accuracy_strength": round(float(model.accuracy_strength_), 4),
                        "prior": model.prior_family_,
                        "calibration": calibration, "n_gold_items": int(len(gold_items))}
