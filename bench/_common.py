@@ -28,3 +28,23 @@ def tiled_program(rows: int) -> pd.DataFrame:
         big[c] = big[c].astype(base[c].dtype)
     big["item_id"] = big["item_id"].astype("category")
     return finalize_labels(big)
+
+
+def public_fit(d: Path) -> dict:
+    """One public dataset (``tests/data/public/NAME``): its judgements ``table``, the human label-stage ones
+    ``human``, the default consensus ``fit`` and its ``task``, the review planner's indicators ``ind`` and the
+    ``gold`` labels of the items the indicators cover (a Series by item id, the last row of a repeated id)."""
+    from labkit.io import load_labels
+    from labkit.review.planner import _is, error_indicators
+    from labkit.schema import read_gold
+    from labkit.stats.truth import fit_consensus
+
+    t = load_labels(d / "long.csv")
+    human = t[_is(t["stage"], "label") & _is(t["source"], "human")]
+    fit = fit_consensus(human)
+    task = next(iter(fit.posteriors))
+    ind = error_indicators(human, fit, task)
+    g = read_gold(d / "gold.csv")
+    gold = pd.Series(g["label"].astype(str).to_numpy(), index=g["item_id"].astype(str))
+    gold = gold[~gold.index.duplicated(keep="last")]
+    return {"table": t, "human": human, "fit": fit, "task": task, "ind": ind, "gold": gold[gold.index.isin(ind.index)]}

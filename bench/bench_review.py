@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, tiled_program  # noqa: E402
+from _common import ROOT, public_fit, tiled_program  # noqa: E402
 
 warnings.filterwarnings("ignore")
 QUICK = "--quick" in sys.argv
@@ -96,21 +96,10 @@ def _gold_eval(q: pd.DataFrame, g: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarr
 
 def features() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per dataset: the ranking features of its gold items (ranked within the whole task) and the errors."""
-    from labkit.io import load_labels
-    from labkit.review.planner import _is, error_indicators
-    from labkit.schema import read_gold
-    from labkit.stats.truth import fit_consensus
-
     out = {}
     for d in _datasets():
-        t = load_labels(d / "long.csv")
-        human = t[_is(t["stage"], "label") & _is(t["source"], "human")]
-        fit = fit_consensus(human)
-        task = next(iter(fit.posteriors))
-        ind = error_indicators(human, fit, task)
-        g = read_gold(d / "gold.csv")
-        gold = pd.Series(g["label"].astype(str).to_numpy(), index=g["item_id"].astype(str))
-        gold = gold[gold.index.isin(ind.index)]
+        data = public_fit(d)
+        ind, gold = data["ind"], data["gold"]
         pos = ind.index.get_indexer(gold.index)
         out[d.name] = (ind[["_x0", "_x1"]].to_numpy()[pos], ind["consensus_label"].to_numpy()[pos] != gold.to_numpy())
     return out

@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT  # noqa: E402
+from _common import ROOT, public_fit  # noqa: E402
 
 warnings.filterwarnings("ignore")
 
@@ -65,22 +65,11 @@ def _datasets(names: list[str]) -> list[Path]:
 
 def load(d: Path) -> dict:
     """Judgements, the default consensus fit, its indicators and the gold of one dataset."""
-    from labkit.io import load_labels
-    from labkit.review.planner import _is, error_indicators, plan_review
-    from labkit.schema import read_gold
-    from labkit.stats.truth import fit_consensus
+    from labkit.review.planner import plan_review
 
-    t = load_labels(d / "long.csv")
-    human = t[_is(t["stage"], "label") & _is(t["source"], "human")]
-    fit = fit_consensus(human)
-    task = next(iter(fit.posteriors))
-    ind = error_indicators(human, fit, task)
-    g = read_gold(d / "gold.csv")
-    gold = pd.Series(g["label"].astype(str).to_numpy(), index=g["item_id"].astype(str))
-    gold = gold[~gold.index.duplicated(keep="last")]
-    gold = gold[gold.index.isin(ind.index)]
-    q = plan_review(t, budget_fraction=1.0, fit=fit).queue
-    return {"table": t, "human": human, "fit": fit, "task": task, "ind": ind, "gold": gold, "queue": q}
+    data = public_fit(d)
+    data["queue"] = plan_review(data["table"], budget_fraction=1.0, fit=data["fit"]).queue
+    return data
 
 
 def features(data: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.Index]:

@@ -283,18 +283,16 @@ def _count_spread(f: _Fit, coo: tuple[np.ndarray, np.ndarray, np.ndarray], A2T: 
         kk = np.arange(K)
         lab = col % K
 
-        def same(keep: np.ndarray) -> np.ndarray:          # [true class, judgement]: true class, label equals it
-            P = _cols(T, row[keep])
-            P *= lab[keep][None, :] == kk[:, None]
-            return P
+        def label_is_truth(equal: bool) -> Callable[[np.ndarray], np.ndarray]:
+            def probs(keep: np.ndarray) -> np.ndarray:     # [true class, judgement]: that class, label (not) equal
+                P = _cols(T, row[keep])
+                P *= (lab[keep][None, :] == kk[:, None]) == equal
+                return P
+            return probs
 
-        def other(keep: np.ndarray) -> np.ndarray:         # [true class, judgement]: true class, label differs
-            P = _cols(T, row[keep])
-            P *= lab[keep][None, :] != kk[:, None]
-            return P
-
-        diag = _Spread(C3[kk, :, kk], V3[kk, :, kk], ann, mult, same)
-        wrong = _Spread(C3.sum(axis=2) - C3[kk, :, kk], V3.sum(axis=2) - V3[kk, :, kk], ann, mult, other)
+        diag = _Spread(C3[kk, :, kk], V3[kk, :, kk], ann, mult, label_is_truth(True))
+        wrong = _Spread(C3.sum(axis=2) - C3[kk, :, kk], V3.sum(axis=2) - V3[kk, :, kk], ann, mult,
+                        label_is_truth(False))
     return _CountSpread(cells, rows, right, diag, wrong)
 
 
@@ -536,64 +534,40 @@ def _cols(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
 def _heldout_loglik(f: _Fit, s: float | tuple[float, float], A: sp.csr_matrix, w: np.ndarray | None) -> float:
     """Leave-one-judgement-out log-likelihood per judgement: each judgement is predicted from its item's
     posterior without it and its annotator's confusion re-estimated without it (shrunk as fitted; ``s``: the
-    Dirichlet strength, or the nested prior's ``(s, se)``, :func:`eb_strengths`)."""
+    Dirichlet strength, or the nested prior's ``(s, se)``, :func:`eb_strengths`, where the held-out judgement's
+    share of its annotator's right count, wrong count and label cell is removed before shrinking each factor)."""
     K = f.C.shape[0]
-    if isinstance(s, tuple):
-        s, se = s
-        if se != s and K > 2:
-            return _heldout_loglik_nested(f, s, se, A, w)
+    s, se = s if isinstance(s, tuple) else (s, s)
     Ac = A.tocoo()
     r, c = Ac.row, Ac.col
     wt = Ac.data * (1.0 if w is None else w[r])
-    lt = f.logtheta.reshape(K, -1)
-    own = _cols(lt, c)                                                # [true, judgement]
+    own = _cols(f.logtheta.reshape(K, -1), c)                          # [true, judgement]
     W = np.ascontiguousarray(f.logtheta.transpose(1, 2, 0).reshape(-1, K))
-    lj = np.ascontiguousarray((A @ W).T) + f.logpi[:, None]          # [true, row]
-    lp = _cols(lj, r)
+    lp = _cols(np.ascontiguousarray((A @ W).T) + f.logpi[:, None], r)  # [true, judgement]
     lp -= own
     lp -= lp.max(axis=0)
     np.exp(lp, out=lp)
     lp /= lp.sum(axis=0)
     Ti = _cols(f.T, r)
-    n = f.C.sum(axis=2)                                               # [true, annotator]
-    K_ = max(K, 1)
-    th = _cols(f.C.reshape(K, -1) + s * f.prior.reshape(K, -1), c)
-    th -= Ti
-    Ti -= s
-    den = _cols(n, c // K_)
-    den -= Ti
-    th /= den
-    np.maximum(th, 1e-12, out=th)
-    lp *= th
-    return float((wt * np.log(np.maximum(lp.sum(axis=0), 1e-300))).sum() / max(float(wt.sum()), 1e-12))
-
-
-def _heldout_loglik_nested(f: _Fit, s: float, se: float, A: sp.csr_matrix, w: np.ndarray | None) -> float:
-    """:func:`_heldout_loglik` under the nested prior: the held-out judgement's share of its annotator's right
-    count, wrong count and label cell removed before shrinking each factor."""
-    K = f.C.shape[0]
-    Ac = A.tocoo()
-    r, c = Ac.row, Ac.col
-    wt = Ac.data * (1.0 if w is None else w[r])
-    own = _cols(f.logtheta.reshape(K, -1), c)
-    W = np.ascontiguousarray(f.logtheta.transpose(1, 2, 0).reshape(-1, K))
-    lp = _cols(np.ascontiguousarray((A @ W).T) + f.logpi[:, None], r)
-    lp -= own
-    lp -= lp.max(axis=0)
-    np.exp(lp, out=lp)
-    lp /= lp.sum(axis=0)
-    Ti = _cols(f.T, r)
-    kk = np.arange(K)
-    ann, lab = c // K, c % K
-    is_right = lab[None, :] == kk[:, None]                            # [true, judgement]
-    n = _cols(f.C.sum(axis=2), ann) - Ti
-    right = _cols(f.C[kk, :, kk], ann) - is_right * Ti
-    a = _cols(f.prior[kk, :, kk], ann)
-    acc = (right + s * a) / (n + s)
-    e = se * (1.0 - a)
-    off = _cols(f.prior.reshape(K, -1), c) / np.maximum(1.0 - a, 1e-300)
-    th = (1.0 - acc) * (_cols(f.C.reshape(K, -1), c) - Ti + e * off) / np.maximum(n - right + e, 1e-300)
-    th = np.where(is_right, acc, th)
+    ann = c // max(K, 1)
+    if se != s and K > 2:  # the nested prior: each factor shrunk without the held-out judgement
+        kk = np.arange(K)
+        is_right = (c % K)[None, :] == kk[:, None]                     # [true, judgement]
+        n = _cols(f.C.sum(axis=2), ann) - Ti
+        right = _cols(f.C[kk, :, kk], ann) - is_right * Ti
+        a = _cols(f.prior[kk, :, kk], ann)
+        acc = (right + s * a) / (n + s)
+        e = se * (1.0 - a)
+        off = _cols(f.prior.reshape(K, -1), c) / np.maximum(1.0 - a, 1e-300)
+        th = (1.0 - acc) * (_cols(f.C.reshape(K, -1), c) - Ti + e * off) / np.maximum(n - right + e, 1e-300)
+        th = np.where(is_right, acc, th)
+    else:  # the Dirichlet: (C - own + s prior) / (n - own + s)
+        th = _cols(f.C.reshape(K, -1) + s * f.prior.reshape(K, -1), c)
+        th -= Ti
+        Ti -= s
+        den = _cols(f.C.sum(axis=2), ann)
+        den -= Ti
+        th /= den
     np.maximum(th, 1e-12, out=th)
     lp *= th
     return float((wt * np.log(np.maximum(lp.sum(axis=0), 1e-300))).sum() / max(float(wt.sum()), 1e-12))
