@@ -204,15 +204,76 @@ def test_prior_family_parameter_and_held_out_choice() -> None:
 
     t, _ = _public("welinder2010_bluebirds")
     ct = CountTables.from_labels(as_label_table(t))
-    with pytest.raises(ParameterError, match="prior must be 'one-coin', 'pooled' or 'auto', got 'flat'"):
+    with pytest.raises(ParameterError, match="prior must be 'auto', 'one-coin', 'two-way' or 'pooled', got 'flat'"):
         RobustDawidSkene(prior="flat").fit_counts(ct)
-    auto = RobustDawidSkene(prior="auto").fit_counts(ct)
-    assert set(auto.heldout_) == {"one-coin", "pooled"}
-    best = max(auto.heldout_, key=auto.heldout_.get)
-    assert auto.prior_family_ == best
-    same = RobustDawidSkene(prior=best).fit_counts(ct)
-    assert np.allclose(same.posteriors_.to_numpy(), auto.posteriors_.to_numpy(), atol=1e-12)
-    assert RobustDawidSkene().fit_counts(ct).prior_family_ == "one-coin"
+    auto = RobustDawidSkene().fit_counts(ct)          # the default: one-coin unless two-way wins the test
+    assert auto.prior == "auto"
+    assert set(auto.heldout_) == {"one-coin", "two-way"}
+    z = auto.family_test_["z"]
+    assert auto.prior_family_ == ("two-way" if z > 1.959964 else "one-coin")
+    same = RobustDawidSkene(prior=auto.prior_family_).fit_counts(ct)
+    assert np.array_equal(same.posteriors_.to_numpy().argmax(axis=1), auto.posteriors_.to_numpy().argmax(axis=1))
+    assert np.allclose(same.posteriors_.to_numpy(), auto.posteriors_.to_numpy(), atol=1e-3)
+    assert same.family_test_ == {} and same.heldout_ == {}
+    for fam in ("one-coin", "two-way", "pooled"):
+        assert RobustDawidSkene(prior=fam).fit_counts(ct).prior_family_ == fam
+
+
+def test_family_test_is_a_paired_t_statistic_over_items() -> None:
+    from scipy import stats
+
+    from labkit.stats.robust import _family_test
+
+    rng = np.random.default_rng(4)
+    one, two = rng.normal(-3, 1, 400), rng.normal(-3, 1, 400) + 0.1
+    got = _family_test(one, two, None)
+    ref = stats.ttest_rel(two, one)
+    assert got["z"] == pytest.approx(float(ref.statistic), rel=1e-10)
+    assert got["gain"] == pytest.approx(float((two - one).sum()), rel=1e-12)
+    # a distinct judgement row standing for w items: the same as the row repeated w times
+    w = rng.integers(1, 5, 400).astype(float)
+    rep = _family_test(np.repeat(one, w.astype(int)), np.repeat(two, w.astype(int)), None)
+    assert _family_test(one, two, w)["z"] == pytest.approx(rep["z"], rel=1e-10)
+    assert _family_test(one, one, None)["z"] == 0.0
+
+
+def test_trigamma_matches_scipy() -> None:
+    from scipy.special import polygamma
+
+    from labkit.stats.robust import _trigamma
+
+    x = np.concatenate([np.logspace(-3, 5, 2000), np.linspace(0.5, 12, 500)])
+    assert np.allclose(_trigamma(x), polygamma(1, x), rtol=1e-8, atol=0)
+
+
+def test_two_way_prior_mean_moves_each_class_by_its_log_odds_difficulty() -> None:
+    from labkit.stats import robust
+
+    rng = np.random.default_rng(7)
+    K, J = 3, 6
+    C3 = rng.integers(0, 20, (K, J, K)).astype(float)
+    C3[np.arange(K), :, np.arange(K)] += 40
+    sa = 5.0
+    one, two = robust._prior_means(C3, sa), robust._prior_means(C3, sa, classes=True)
+    pooled = C3.sum(axis=1) + 1e-3
+    right, total = np.einsum("kjk->j", C3), C3.sum(axis=(0, 2))
+    acc = right.sum() / total.sum()
+    a = (right + sa * acc) / (total + sa)
+    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+    for k in range(K):
+        acc_k = C3[k, :, k].sum() / C3[k].sum()
+        want = 1 / (1 + np.exp(-(logit(a) + logit(acc_k) - logit(acc))))
+        assert np.allclose(two[k, np.arange(J), k], want, rtol=1e-12)
+        assert np.allclose(one[k, np.arange(J), k], a, rtol=1e-12)
+        for lab in range(K):   # the wrong labels keep the pool's pattern
+            if lab != k:
+                share = pooled[k, lab] / (pooled[k].sum() - pooled[k, k])
+                assert np.allclose(two[k, :, lab], (1 - want) * share, rtol=1e-12)
+    assert np.allclose(two.sum(axis=2), 1.0)
+    # classes equally hard: the two-way prior is the one-coin prior
+    C3[:] = 1.0
+    C3[np.arange(K), :, np.arange(K)] = 8.0
+    assert np.allclose(robust._prior_means(C3, sa, classes=True), robust._prior_means(C3, sa), rtol=1e-9)
 
 
 def test_held_out_likelihood_matches_a_judgement_by_judgement_loop() -> None:
@@ -227,20 +288,18 @@ def test_held_out_likelihood_matches_a_judgement_by_judgement_loop() -> None:
     got = _heldout_loglik(f, s, A, None)
     T = m.posteriors_.to_numpy()                 # items x K, the fitted posteriors
     lt, C, prior = f.logtheta, f.C, f.prior      # [true, annotator, observed]
-    lj = m.logjoint_
     total, n = 0.0, 0
     seen: set[tuple[int, int, int]] = set()
     for i, j, lab in zip(ct.item.tolist(), ct.annotator.tolist(), ct.label.tolist()):
         if (i, j, lab) in seen:                  # duplicates count once per copy in both; none in this dataset
             continue
         seen.add((i, j, lab))
-        post = lj[i] - lt[:, j, lab]
-        post = np.exp(post - post.max())
+        post = T[i] / np.exp(lt[:, j, lab])     # the item's posterior without this judgement's factor
         post /= post.sum()
         theta = (C[:, j, lab] - T[i] + s * prior[:, j, lab]) / (C[:, j, :].sum(axis=1) - T[i] + s)
         total += float(np.log((post * np.maximum(theta, 1e-12)).sum()))
         n += 1
-    assert got == pytest.approx(total / n, rel=1e-9)
+    assert got == pytest.approx(total / n, rel=1e-6)   # float32 terms, float64 sums
 
 
 def _poisson_binomial_lgamma_gain(ps: np.ndarray, a: float, complement: bool = False) -> float:
@@ -422,12 +481,11 @@ def test_nested_held_out_likelihood_matches_a_judgement_by_judgement_loop() -> N
     A, _, _, reps = m._patterns
     assert reps is None
     got = _heldout_loglik(f, (s, se), A, None)
-    T, lt, C, prior, lj = m.posteriors_.to_numpy(), f.logtheta, f.C, f.prior, m.logjoint_
+    T, lt, C, prior = m.posteriors_.to_numpy(), f.logtheta, f.C, f.prior
     K = ct.n_labels
     total, n = 0.0, 0
     for i, j, lab in set(zip(ct.item.tolist(), ct.annotator.tolist(), ct.label.tolist())):
-        post = lj[i] - lt[:, j, lab]
-        post = np.exp(post - post.max())
+        post = T[i] / np.exp(lt[:, j, lab])     # the item's posterior without this judgement's factor
         post /= post.sum()
         theta = np.empty(K)
         for k in range(K):
@@ -442,7 +500,48 @@ def test_nested_held_out_likelihood_matches_a_judgement_by_judgement_loop() -> N
                 theta[k] = (1 - acc) * (Ck[lab] + se * prior[k, j, lab]) / (wrong + se * (1 - a))
         total += float(np.log((post * np.maximum(theta, 1e-12)).sum()))
         n += 1
-    assert got == pytest.approx(total / n, rel=1e-9)
+    assert got == pytest.approx(total / n, rel=1e-6)   # float32 terms, float64 sums
+
+
+SHAPES = {  # K, items, judgements per item, annotators, Zipf exponent (None: uniform), class sd, spam, sticky
+    "k3-zipf1": dict(K=3, I=2000, r=5, J=1000, zipf=1.0, cls=1.0, spam=0.2, sticky=0.0, prior=2.0),
+    "k2-asym": dict(K=2, I=4000, r=3, J=2000, zipf=0.8, cls=0.8, spam=0.1, sticky=0.0, prior=None),
+    "k8-sticky": dict(K=8, I=3000, r=4, J=800, zipf=0.6, cls=0.5, spam=0.0, sticky=0.05, prior=None),
+    "flat": dict(K=5, I=3000, r=3, J=1500, zipf=0.8, cls=0.0, spam=0.1, sticky=0.0, prior=None),
+    "dense-hard": dict(K=4, I=1500, r=6, J=40, zipf=None, cls=1.2, spam=0.1, sticky=0.0, prior=None),
+}
+
+
+def shape_program(shape: str, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The programs of bench/bench_prior_family.py (see its docstring): class difficulty on the log-odds scale,
+    Zipf activity, spammers, annotators giving one label to everything."""
+    p = SHAPES[shape]
+    K, I, r, J = p["K"], p["I"], p["r"], p["J"]
+    rng = np.random.default_rng(seed)
+    if p["zipf"] is None:
+        ann = np.argsort(rng.random((I, J)), axis=1)[:, :r]
+    else:
+        w = 1 / np.arange(1, J + 1) ** p["zipf"]
+        ann = np.stack([rng.choice(J, size=r, replace=False, p=w / w.sum()) for _ in range(I)])
+    freq = rng.dirichlet(np.full(K, p["prior"])) if p["prior"] else np.full(K, 1.0 / K)
+    truth = rng.choice(K, size=I, p=freq)
+    cls = rng.normal(0, p["cls"], K) if p["cls"] > 0 else np.zeros(K)
+    skill = rng.normal(1.5, 0.8, J)
+    acc = 1 / (1 + np.exp(-(skill[:, None] + cls[None, :])))
+    conf = np.zeros((J, K, K))
+    for k in range(K):
+        conf[:, k, :] = ((1 - acc[:, k]) / (K - 1))[:, None]
+        conf[:, k, k] = acc[:, k]
+    spam = rng.random(J) < p["spam"]
+    conf[spam] = 1.0 / K
+    sticky = rng.random(J) < p["sticky"]
+    conf[sticky] = 0.0
+    conf[sticky, :, 0] = 1.0
+    P = conf[ann, truth[:, None]]
+    lab = (P.cumsum(axis=2) < rng.random((I, r, 1))).sum(axis=2).clip(0, K - 1)
+    t = pd.DataFrame({"item_id": np.repeat(np.arange(I), r).astype(str), "annotator_id": ann.ravel().astype(str),
+                      "label": lab.ravel().astype(str), "task": "x"})
+    return t, pd.DataFrame({"item_id": np.arange(I).astype(str), "label": truth.astype(str), "task": "x"})
 
 
 def _class_dependent_sparse(K: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -471,14 +570,68 @@ def _class_dependent_sparse(K: int, seed: int) -> tuple[pd.DataFrame, pd.DataFra
     return t, pd.DataFrame({"item_id": np.arange(I).astype(str), "label": truth.astype(str), "task": "x"})
 
 
-# A held-out shape where the promise fails (found after the bench): classes of different difficulty in a sparse
-# crowd. The one-coin prior mean gives an annotator one accuracy for every class; the pooled prior, which keeps
-# the crowd's per-class accuracy, gets 0.876 here against majority vote's 0.860 and the default's 0.841, but the
-# held-out criterion of prior="auto" leaks toward one-coin (docs/statistics.md). Strict: fails the day it is met.
-@pytest.mark.xfail(strict=True, reason="issue 16: default below majority vote on sparse class-dependent programs")
-def test_sparse_class_dependent_program_not_below_majority_vote() -> None:
-    t, g = _class_dependent_sparse(4, 3)
-    acc = consensus_accuracy(fit_consensus(t).consensus, g)["accuracy"]
+# The counter-example found after the fifth session's bench: classes of different difficulty in a sparse crowd.
+# The one-coin prior mean gives an annotator one accuracy for every class and fell 0.9-1.9 points under majority
+# vote on these three programs (0.8410 / 0.8340 / 0.8623 against 0.8597 / 0.8430 / 0.8790). The default now also
+# fits the two-way prior (annotator skill plus class difficulty) and keeps it when held-out judgements prefer it
+# at the 5% level; here they do, by a wide margin.
+@pytest.mark.parametrize("K,seed,mv_ref", [(4, 3, 0.8597), (5, 2, 0.8430), (5, 3, 0.8790)])
+def test_sparse_class_dependent_program_not_below_majority_vote(K: int, seed: int, mv_ref: float) -> None:
+    t, g = _class_dependent_sparse(K, seed)
+    fit = fit_consensus(t)
+    acc = consensus_accuracy(fit.consensus, g)["accuracy"]
     mv = consensus_accuracy(majority_vote(t), g)["accuracy"]
-    assert mv == pytest.approx(0.8597, abs=5e-5)   # the bench program's value, reproduced
-    assert acc >= mv - 0.005
+    assert mv == pytest.approx(mv_ref, abs=5e-5)   # the bench program's value, reproduced
+    assert fit.info["x"]["prior"] == "two-way"
+    assert fit.info["x"]["prior_test_z"] > 3.0
+    assert acc >= mv + 0.005                        # not only within the allowance: above majority vote
+
+
+def test_hard_frequent_class_where_one_coin_collapses_two_way_fitted_from_scratch() -> None:
+    # A shape written down before it was first run (bench/bench_prior_family.py, k3-zipf1 seed 12): the most
+    # frequent class (921 of 2,000 items) is the hardest, so annotators rarely give its label. One accuracy for
+    # every class cannot say so: the one-coin fit makes that class rare (prior 0.07) and falls 10 points under
+    # majority vote. The first version of the family test started two-way from the one-coin fit, inherited the
+    # collapse (0.586) and still won the test; both families now start from the same vote shares.
+    t, g = shape_program("k3-zipf1", 12)
+    ct = CountTables.from_labels(t, task="x")
+    gold = g.set_index("item_id")["label"].reindex(np.asarray(ct.items).astype(str)).to_numpy()
+
+    def acc(m: RobustDawidSkene) -> float:
+        return float((np.asarray(ct.labels)[m.posteriors_.to_numpy().argmax(axis=1)] == gold).mean())
+
+    one = RobustDawidSkene(prior="one-coin").fit_counts(ct)
+    two = RobustDawidSkene(prior="two-way").fit_counts(ct)
+    auto = RobustDawidSkene().fit_counts(ct)
+    mv = consensus_accuracy(majority_vote(t), g)["accuracy"]
+    assert mv == pytest.approx(0.674, abs=5e-4)
+    assert acc(one) < mv - 0.05                       # the collapse this guards against
+    assert auto.prior_family_ == "two-way" and auto.family_test_["z"] > 3
+    assert acc(auto) == pytest.approx(acc(two), abs=1e-9)
+    assert acc(auto) >= mv + 0.05
+
+
+def test_temper_picks_the_grid_point_a_judgement_by_judgement_loop_picks() -> None:
+    grid = (1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 6.0)
+    for name in ("snow2008_rte", "snow2008_temp", "snow2008_wsd", "welinder2010_bluebirds", "zhou2012_dog",
+                 "zheng2017_d_product"):
+        t, _ = _public(name)
+        ct = CountTables.from_labels(as_label_table(t))
+        m = RobustDawidSkene().fit_counts(ct)
+        assert m.temper(ct) == m.temper(ct, stop_early=False), name     # the early stop changes no answer
+    # an independent loop on bluebirds (every item its own judgement row): the tempered held-out score per t
+    t, _ = _public("welinder2010_bluebirds")
+    ct = CountTables.from_labels(as_label_table(t))
+    m = RobustDawidSkene().fit_counts(ct)
+    lt, lj = m._fit.logtheta, m.logjoint_
+    scores = []
+    for tt in grid:
+        total = 0.0
+        for i, j, lab in zip(ct.item.tolist(), ct.annotator.tolist(), ct.label.tolist()):
+            x = (lj[i] - lt[:, j, lab]) / tt
+            p = np.exp(x - x.max())
+            p /= p.sum()
+            total += float(np.log((p * np.exp(lt[:, j, lab])).sum()))
+        scores.append(total)
+    assert m.temper(ct, stop_early=False) == grid[int(np.argmax(scores))]
+    assert m.temper(ct) == grid[int(np.argmax(scores))]

@@ -315,7 +315,11 @@ def run_consensus(args: argparse.Namespace) -> int:
         human += f", {'converged' if summary['converged'] else f'did NOT converge within {cap}'} ({steps_txt})"
     if args.method == "robust":
         for t, i in summary["model"].items():
-            human += f"\n  {t}: prior strength {i['strength']:g} judgements; confidence {i['calibration']}"
+            fam = f"{i.get('prior', '')} prior"
+            if "prior_test_z" in i:   # z: the two-way prior's held-out gain over one-coin, in standard errors
+                fam += f" (two-way's held-out gain over one-coin: z = {i['prior_test_z']:g}; two-way above 1.96)"
+            human += (f"\n  {t}: {fam}, strength {i['strength']:g} judgements; "
+                      f"confidence {i['calibration']}")
     return _emit_consensus(args, summary, human, gold is not None)
 
 

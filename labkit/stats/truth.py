@@ -15,8 +15,9 @@ Returned :class:`ConsensusFit`:
   (accuracy = expected share of the annotator's judgements that match the true label under the model, shrunk
   toward the crowd by the model's own prior strength, with a 95% Beta interval);
 * ``confusion[task]``: ``(annotators, confusion)`` with confusion[j, true, observed] probabilities (shrunk);
-* ``info[task]``: converged, n_iter, strength (s), error_strength (se), accuracy_strength, prior (the prior family used: "one-coin",
-  the default of :class:`~labkit.stats.robust.RobustDawidSkene`), calibration (how confidence was made).
+* ``info[task]``: converged, n_iter, strength (s), error_strength (se), accuracy_strength, prior (the prior family
+  kept: "one-coin" or "two-way", :class:`~labkit.stats.robust.RobustDawidSkene`), prior_test_z and prior_test_gain
+  (the held-out test that chose it), calibration (how confidence was made).
 
 Calibration: with ``gold`` (20 gold items or more), the average of an isotonic and a Platt map of the
 winner's log-odds fitted on the gold items, cross-fitted (5 folds; each gold item's confidence comes from a
@@ -179,6 +180,10 @@ def fit_consensus(table: pd.DataFrame, *, task: str | None = None, source: str |
                        "error_strength": round(float(model.error_strength_), 4),
                        "accuracy_strength": round(float(model.accuracy_strength_), 4),
                        "prior": model.prior_family_,
+                       # the held-out test between one-coin and two-way (absent when a family was named)
+                       **({"prior_test_z": round(float(model.family_test_["z"]), 3),
+                           "prior_test_gain": round(float(model.family_test_["gain"]), 3)}
+                          if model.family_test_ else {}),
                        "calibration": calibration, "n_gold_items": int(len(gold_items))}
         skills.append(_skill(ct, P, float(model.accuracy_strength_), model._patterns))
     fit.consensus = _concat(frames) if frames else pd.DataFrame()
