@@ -144,6 +144,14 @@ def test_public_dataset_without_timestamps_says_what_is_missing(tmp_path):
     gold = pd.read_csv(PUBLIC / "snow2008_wsd" / "gold.csv", dtype=str)
     joined = long.merge(gold, on="item_id")
     assert m["gold_accuracy"] == pytest.approx((joined["label"] == joined["gold"]).mean(), abs=1e-12)
+    # the consensus section names the prior family the held-out test kept, with the test's z
+    from labkit.stats.truth import fit_consensus
+
+    info = next(iter(fit_consensus(long.assign(task="wsd")).info.values()))
+    assert info["prior"] == "one-coin"
+    assert (f"Each annotator's confusion is shrunk toward a one-coin prior: one accuracy per annotator for every "
+            f"class. Chosen by held-out judgements: the two-way prior's gain over one-coin is "
+            f"z = {info['prior_test_z']:.2f} standard errors") in page
 
 
 def test_judgements_under_older_versions_are_compared_in_the_gold_version_terms(tmp_path):

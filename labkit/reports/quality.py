@@ -835,6 +835,11 @@ def pseudonym_series(s: pd.Series, pseudonym: Any) -> pd.Series:
     return s.astype(object).map(lambda v: v if pd.isna(v) else pseudonym(v))
 
 
+_PRIOR_WORDS = {"one-coin": "one accuracy per annotator for every class",
+                "two-way": "the annotator's accuracy moved by each class's difficulty",
+                "pooled": "the crowd's pooled confusion"}
+
+
 def _consensus_section(p: Program, cons: dict[str, Any]) -> Section:
     from labkit.reports import plots
 
@@ -843,6 +848,13 @@ def _consensus_section(p: Program, cons: dict[str, Any]) -> Section:
                   intro=f"Consensus over the human judgements by labkit's default consensus model ({method}); "
                         "confidence is the model's probability of the winning label.")
     c = cons["consensus"]
+    info = cons.get("info") or {}
+    if info.get("prior") in _PRIOR_WORDS:
+        z = info.get("prior_test_z")
+        test = (f" Chosen by held-out judgements: the two-way prior's gain over one-coin is z = {z:.2f} standard "
+                "errors (two-way is kept above 1.96)." if z is not None else "")
+        sec.blocks.append(Text(f"Each annotator's confusion is shrunk toward a {info['prior']} prior: "
+                               f"{_PRIOR_WORDS[info['prior']]}.{test}", note=True))
     if cons["accuracy"] is not None:
         ca = cons["accuracy"]
         sec.blocks.append(Text(f"Consensus matches gold on {ca['n_correct']:,} of {ca['n_gold_items']:,} gold items "
