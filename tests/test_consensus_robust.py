@@ -635,3 +635,22 @@ def test_temper_picks_the_grid_point_a_judgement_by_judgement_loop_picks() -> No
         scores.append(total)
     assert m.temper(ct, stop_early=False) == grid[int(np.argmax(scores))]
     assert m.temper(ct) == grid[int(np.argmax(scores))]
+
+
+def test_renamed_ids_and_shuffled_rows_change_nothing_where_two_way_is_kept() -> None:
+    t, _ = _class_dependent_sparse(4, 3)
+    base = fit_consensus(t)
+    rng = np.random.default_rng(5)
+    perm_a = {a: f"ann-{rng.integers(1e9)}-{a}" for a in t["annotator_id"].unique()}
+    perm_i = {i: f"{i[::-1]}#{rng.integers(1e6)}" for i in t["item_id"].unique()}
+    t2 = t.assign(annotator_id=t["annotator_id"].map(perm_a), item_id=t["item_id"].map(perm_i))
+    t2 = t2.iloc[rng.permutation(len(t2))].reset_index(drop=True)
+    other = fit_consensus(t2)
+    assert base.info["x"]["prior"] == other.info["x"]["prior"] == "two-way"
+    assert other.info["x"]["prior_test_z"] == pytest.approx(base.info["x"]["prior_test_z"], abs=1e-6)
+    b = base.consensus.set_index("item_id")
+    o = other.consensus.set_index("item_id")
+    o.index = o.index.map({v: k for k, v in perm_i.items()})
+    o = o.loc[b.index]
+    assert (o["label"].astype(str).to_numpy() == b["label"].astype(str).to_numpy()).all()
+    assert np.allclose(o["confidence"].to_numpy(float), b["confidence"].to_numpy(float), atol=1e-9)
