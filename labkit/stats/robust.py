@@ -16,8 +16,8 @@ difficulty on the log-odds scale, :math:`\operatorname{logit} \bar\theta_{jkk} =
 \operatorname{logit} \mathrm{acc}_k - \operatorname{logit} \mathrm{acc}` (the crowd's pooled right share on
 class :math:`k` against its overall one), the same off it. One accuracy for every class fails where classes
 differ in difficulty (a sparse crowd with a hard class: 0.9 to 1.9 points under majority vote); two-way there is
-right, but on RTE it costs 0.7 points. So the default (``prior="auto"``) fits one-coin, then two-way from
-its counts, and keeps two-way only when its held-out judgement likelihood (:func:`_heldout_rows`) is better at
+right, but on RTE it costs 0.7 points. So the default (``prior="auto"``) fits both, each from the vote shares,
+and keeps two-way only when its held-out judgement likelihood (:func:`_heldout_rows`) is better at
 the 5% level in a paired test over items (:func:`_family_test`, after Vuong 1989); one-coin, the simpler,
 stays otherwise. ``prior="one-coin"``, ``"two-way"`` or ``"pooled"`` (the crowd's pooled confusion itself)
 fit one family. With more than two labels the
@@ -574,9 +574,14 @@ def _heldout_loglik(f: _Fit, s: float | tuple[float, float], A: sp.csr_matrix, w
     posterior without it and its annotator's confusion re-estimated without it (shrunk as fitted; ``s``: the
     Dirichlet strength, or the nested prior's ``(s, se)``, :func:`eb_strengths`, where the held-out judgement's
     share of its annotator's right count, wrong count and label cell is removed before shrinking each factor)."""
+    return _per_judgement(_heldout_rows(f, s, A), A, w)
+
+
+def _per_judgement(rows: np.ndarray, A: sp.csr_matrix, w: np.ndarray | None) -> float:
+    """Per-row sums (:func:`_heldout_rows`) as a mean per judgement: rows weighted by the items they stand for."""
     wr = np.ones(A.shape[0]) if w is None else w
     n = float((np.asarray(A.sum(axis=1)).ravel() * wr).sum())      # the judgements the rows stand for
-    return float((wr * _heldout_rows(f, s, A)).sum() / max(n, 1e-12))
+    return float((wr * rows).sum() / max(n, 1e-12))
 
 
 def _heldout_rows(f: _Fit, s: float | tuple[float, float], A: sp.csr_matrix) -> np.ndarray:
@@ -708,9 +713,7 @@ class RobustDawidSkene:
             g = self._fit_family(*args, family="two-way", fit_s=True, polish=not rough)
             total += g[5]
             one, two = _heldout_rows(f, (s, se), A), _heldout_rows(g[0], (g[1], g[2]), A)
-            n = float((np.asarray(A.sum(axis=1)).ravel() * (1.0 if w is None else w)).sum())
-            self.heldout_ = {"one-coin": float((one if w is None else w * one).sum()) / n,
-                             "two-way": float((two if w is None else w * two).sum()) / n}
+            self.heldout_ = {"one-coin": _per_judgement(one, A, w), "two-way": _per_judgement(two, A, w)}
             self.family_test_ = _family_test(one, two, w)
             if self.family_test_["z"] > _Z_SWITCH:
                 f, s, se, sa, path = g[0], g[1], g[2], g[3], g[4]
